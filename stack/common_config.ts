@@ -1,0 +1,113 @@
+/**
+ * The settings every service shares: where the broker is, how much work to
+ * take at once, logging, the health/metrics port, the replica name and the
+ * drain deadline.
+ *
+ * @module
+ */
+import { choiceField, type Field, intField, textField } from "./config.ts";
+
+/** Log levels LogTape understands, lowest first. */
+export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = typeof LOG_LEVELS[number];
+
+function amqpUrlField(): Field<URL> {
+  return {
+    env: "AMQP_URL",
+    doc: "Broker address, `amqp://host:port/vhost` (credentials may be given here or below)",
+    parse(raw) {
+      const text = raw === undefined || raw.trim() === "" ? "amqp://localhost:5672" : raw.trim();
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        throw new TypeError(`must be a URL like amqp://host:5672: current value is "${text}"`);
+      }
+      if (url.protocol !== "amqp:" && url.protocol !== "amqps:") {
+        throw new TypeError(
+          `must use the amqp: or amqps: scheme: current value is "${redactUrl(url)}"`,
+        );
+      }
+      return url;
+    },
+  };
+}
+
+/** Per-service defaults for the shared settings. */
+export interface CommonDefaults {
+  /** Port of `/healthz` and `/metrics`. */
+  httpPort: number;
+  /** Unacknowledged deliveries a consumer may hold. */
+  prefetch: number;
+}
+
+/** The shared part of every service's schema. */
+export function commonSchema(defaults: CommonDefaults) {
+  return {
+    amqpUrl: amqpUrlField(),
+    amqpUser: textField("AMQP_USER", "", {
+      doc: "Broker user name (overrides the URL's); also `AMQP_USER_FILE`",
+      fromFile: true,
+    }),
+    amqpPassword: textField("AMQP_PASSWORD", "", {
+      doc: "Broker password (overrides the URL's); also `AMQP_PASSWORD_FILE`",
+      fromFile: true,
+    }),
+    prefetch: intField("PREFETCH", defaults.prefetch, {
+      min: 1,
+      max: 65535,
+      doc: "Unacknowledged deliveries a consumer may hold at once",
+    }),
+    logLevel: choiceField("LOG_LEVEL", "info", LOG_LEVELS, "Lowest level logged"),
+    httpPort: intField("HTTP_PORT", defaults.httpPort, {
+      min: 0,
+      max: 65535,
+      doc: "Port of /healthz and /metrics (0 turns the listener off)",
+    }),
+    replica: textField("REPLICA", "", {
+      doc: "Name stamped on logs and predictions (default: $HOSTNAME, else the pid)",
+      pattern: /^[\w.:-]{0,64}$/,
+      expect: "at most 64 letters, digits, '.', ':', '_' or '-'",
+    }),
+    hostname: textField("HOSTNAME", "", { doc: "Set by Docker; the fallback replica name" }),
+    shutdownTimeoutMs: intField("SHUTDOWN_TIMEOUT_MS", 10_000, {
+      min: 0,
+      max: 600_000,
+      doc: "How long SIGTERM waits for in-flight work before closing",
+    }),
+  };
+}
+
+/** The values of {@link commonSchema}. */
+export interface CommonConfig {
+  readonly amqpUrl: URL;
+  readonly amqpUser: string;
+  readonly amqpPassword: string;
+  readonly prefetch: number;
+  readonly logLevel: LogLevel;
+  readonly httpPort: number;
+  readonly replica: string;
+  readonly hostname: string;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** The broker URL with the separately given credentials folded in. */
+export function brokerUrl(config: CommonConfig): string {
+  const url = new URL(config.amqpUrl);
+  if (config.amqpUser) url.username = encodeURIComponent(config.amqpUser);
+  if (config.amqpPassword) url.password = encodeURIComponent(config.amqpPassword);
+  return url.toString();
+}
+
+/** The URL as it may appear in a log line: password replaced. */
+export function redactUrl(url: URL | string): string {
+  const copy = new URL(url);
+  if (copy.password) copy.password = "***";
+  return copy.toString();
+}
+
+/** The name this process goes by in logs and message headers. */
+export function replicaName(config: CommonConfig, service: string, pid: number): string {
+  return config.replica || config.hostname || `${service}-${pid}`;
+}

@@ -1,0 +1,147 @@
+/**
+ * The message contract, in one place: queue names, header names, and the
+ * parsers that turn a raw delivery into a typed value or a reason to
+ * dead-letter it.
+ *
+ * Bodies stay plain JSON as in the original course (`302` on `y_true`, an
+ * array of ten numbers on `features`), so `rabbitmqadmin get queue=y_true`
+ * stays readable. Everything else travels in AMQP properties:
+ *
+ * | property        | features / y_true        | y_pred                          |
+ * |-----------------|--------------------------|---------------------------------|
+ * | `messageId`     | the sample id (shared)   | the sample id                   |
+ * | `correlationId` | –                        | the sample id                   |
+ * | `timestamp`     | publish time (seconds)   | publish time (seconds)          |
+ * | `appId`         | `features`               | `model`                         |
+ * | `contentType`   | `application/json`       | `application/json`              |
+ * | headers         | `sent-at-ms`, `replica`  | `sent-at-ms` (copied), `model-version`, `replica` |
+ *
+ * @module
+ */
+
+/** The queues of the pipeline, declared in `stack/topology.ts`. */
+export const QUEUES = {
+  features: "features",
+  yTrue: "y_true",
+  yPred: "y_pred",
+  deadLetter: "dead_letter",
+} as const;
+
+/** Header names; lower-case and dashed like HTTP's, no `x-` prefix (RFC 6648). */
+export const HEADERS = {
+  /** Wall-clock ms (fractional) when features published the sample: end-to-end latency. */
+  sentAtMs: "sent-at-ms",
+  /** The artifact version that made a prediction. */
+  modelVersion: "model-version",
+  /** The process that published the message. */
+  replica: "replica",
+  /** Why a message was dead-lettered. */
+  deadLetterReason: "dead-letter-reason",
+  /** The queue a dead-lettered message was consumed from. */
+  deadLetterQueue: "dead-letter-queue",
+  /** Set when a dead-lettered body was cut to keep the dead-letter queue small. */
+  deadLetterTruncated: "dead-letter-truncated",
+} as const;
+
+/** Number of features in a vector (the diabetes data set's ten). */
+export const FEATURE_COUNT = 10;
+/** Default bound on a body's size; a feature vector is about 220 bytes. */
+export const DEFAULT_MAX_BODY_BYTES = 4096;
+/** Longest accepted message id. */
+export const MAX_ID_LENGTH = 128;
+
+/** A parse result: the value, or why the message must be dead-lettered. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+function fail<T>(reason: string): Parsed<T> {
+  return { ok: false, reason };
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function parseJson(body: Uint8Array | null, maxBytes: number): Parsed<unknown> {
+  const size = body?.byteLength ?? 0;
+  if (size > maxBytes) return fail(`body too large: ${size} bytes, limit ${maxBytes}`);
+  if (size === 0) return fail("empty body");
+  let text: string;
+  try {
+    text = decoder.decode(body!);
+  } catch {
+    return fail("body is not UTF-8");
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return fail(`body is not JSON: ${(error as SyntaxError).message}`);
+  }
+}
+
+/**
+ * The sample id of a message: `messageId`, or for predictions `correlationId`.
+ * Ids are opaque text up to {@link MAX_ID_LENGTH} characters.
+ */
+export function parseId(raw: unknown, property: string): Parsed<string> {
+  if (typeof raw !== "string" || raw.length === 0) return fail(`missing ${property}`);
+  if (raw.length > MAX_ID_LENGTH) {
+    return fail(`${property} too long: ${raw.length} characters, limit ${MAX_ID_LENGTH}`);
+  }
+  return { ok: true, value: raw };
+}
+
+/** A `features` body: exactly {@link FEATURE_COUNT} finite numbers. */
+export function parseFeatureVector(
+  body: Uint8Array | null,
+  maxBytes = DEFAULT_MAX_BODY_BYTES,
+): Parsed<number[]> {
+  const json = parseJson(body, maxBytes);
+  if (!json.ok) return json;
+  const value = json.value;
+  if (!Array.isArray(value)) return fail(`expected an array of ${FEATURE_COUNT} numbers`);
+  if (value.length !== FEATURE_COUNT) {
+    return fail(`expected ${FEATURE_COUNT} features, got ${value.length}`);
+  }
+  for (let i = 0; i < value.length; i++) {
+    if (typeof value[i] !== "number" || !Number.isFinite(value[i])) {
+      return fail(`feature ${i} is not a finite number: ${JSON.stringify(value[i])}`);
+    }
+  }
+  return { ok: true, value: value as number[] };
+}
+
+/** A `y_true` or `y_pred` body: one finite number. */
+export function parseScalar(
+  body: Uint8Array | null,
+  maxBytes = DEFAULT_MAX_BODY_BYTES,
+): Parsed<number> {
+  const json = parseJson(body, maxBytes);
+  if (!json.ok) return json;
+  if (typeof json.value !== "number" || !Number.isFinite(json.value)) {
+    return fail(`expected one finite number, got ${JSON.stringify(json.value).slice(0, 40)}`);
+  }
+  return { ok: true, value: json.value };
+}
+
+/** A numeric header, or `undefined` when absent or not a finite number. */
+export function numberHeader(
+  headers: Record<string, unknown> | undefined,
+  name: string,
+): number | undefined {
+  const raw = headers?.[name];
+  const value = typeof raw === "string" ? Number(raw) : raw;
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}
+
+/** A text header, or `fallback` when absent. */
+export function textHeader(
+  headers: Record<string, unknown> | undefined,
+  name: string,
+  fallback = "",
+): string {
+  const raw = headers?.[name];
+  return typeof raw === "string" ? raw : fallback;
+}
+
+/** Encodes a body the way the contract says: compact JSON. */
+export function encodeBody(value: number | readonly number[]): string {
+  return JSON.stringify(value);
+}

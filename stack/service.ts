@@ -1,0 +1,184 @@
+/**
+ * What every service's `main.ts` shares: read and validate the config, set up
+ * logs and metrics, open the broker door, serve `/healthz` and `/metrics`,
+ * and the one shutdown path for SIGTERM and SIGINT.
+ *
+ * A service supplies `setup`, which registers its consumers and returns
+ * hooks; `main.ts` stays wiring only.
+ *
+ * @module
+ */
+import { Broker, errorText } from "./broker.ts";
+import { brokerUrl, type CommonConfig, redactUrl, replicaName } from "./common_config.ts";
+import { ConfigError, type ConfigOf, loadConfig, type Schema } from "./config.ts";
+import { flushLogs, type Logger, setupLogging } from "./log.ts";
+import { createTelemetry, type Telemetry } from "./telemetry.ts";
+
+/** What `setup` gets. */
+export interface ServiceContext<C> {
+  readonly config: C;
+  readonly log: Logger;
+  readonly telemetry: Telemetry;
+  readonly broker: Broker;
+  readonly replica: string;
+  /** Aborted when shutdown starts. */
+  readonly signal: AbortSignal;
+}
+
+/** What a service adds to the common lifecycle. */
+export interface ServiceHooks {
+  /**
+   * Main loop of a producer (features). Runs once connected; the service
+   * shuts down when it returns. It must stop soon after `signal` aborts.
+   */
+  run?(signal: AbortSignal): Promise<void>;
+  /** After consumers are drained, before the connection closes: settle what is held. */
+  beforeClose?(): Promise<void>;
+  /** After the broker connection dropped: deliveries held unacked are void (they come again). */
+  onDisconnect?(): void;
+  /** Extra readiness beyond "connected to the broker". */
+  ready?(): boolean;
+  /** Extra HTTP routes (the metric dashboard); `undefined` falls through to 404. */
+  route?(request: Request, url: URL): Response | Promise<Response> | undefined;
+}
+
+/** Settings of {@link runService}. */
+export interface ServiceOptions<S extends Schema> {
+  name: string;
+  schema: S;
+  setup(context: ServiceContext<ConfigOf<S> & CommonConfig>): Promise<ServiceHooks> | ServiceHooks;
+  /** Environment reader (tests pass a map). */
+  env?: (name: string) => string | undefined;
+}
+
+/**
+ * Runs a service until SIGTERM/SIGINT (or until its `run` hook returns) and
+ * exits: 0 after a clean shutdown, 2 on a configuration error, 1 on a
+ * failure at start.
+ */
+export async function runService<S extends Schema>(options: ServiceOptions<S>): Promise<never> {
+  let config: ConfigOf<S> & CommonConfig;
+  try {
+    config = loadConfig(options.schema, options.env) as ConfigOf<S> & CommonConfig;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`${options.name}: ${error.message}`);
+      Deno.exit(2);
+    }
+    throw error;
+  }
+  const replica = replicaName(config, options.name, Deno.pid);
+  const log = await setupLogging({ service: options.name, replica, level: config.logLevel });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    // A stray rejection (e.g. a late socket error) must not kill a replica
+    // that is otherwise healthy; it is logged loudly instead.
+    event.preventDefault();
+    log.error("unhandled rejection: {error}", { error: errorText(event.reason) });
+  });
+
+  const telemetry = createTelemetry(options.name, replica);
+  const shutdown = new AbortController();
+  const broker = new Broker({
+    url: brokerUrl(config),
+    connectionName: `${options.name}@${replica}`,
+    replica,
+    prefetch: config.prefetch,
+    log,
+    telemetry,
+    onDisconnect: () => hooks?.onDisconnect?.(),
+  });
+  let hooks: ServiceHooks | undefined;
+  try {
+    hooks = await options.setup({
+      config,
+      log,
+      telemetry,
+      broker,
+      replica,
+      signal: shutdown.signal,
+    });
+  } catch (error) {
+    log.fatal("cannot start: {error}", { error: errorText(error) });
+    await flushLogs();
+    console.error(`${options.name}: cannot start: ${errorText(error)}`);
+    Deno.exit(1);
+  }
+
+  const service = hooks;
+  const server = config.httpPort > 0
+    ? serveHttp(config.httpPort, broker, telemetry, service, log)
+    : undefined;
+
+  const stopped = Promise.withResolvers<void>();
+  let finished: Promise<void> | undefined;
+  let runLoop: Promise<void> | undefined;
+  const stop = (why: string) => {
+    finished ??= (async () => {
+      log.info("stopping ({why})", { why });
+      shutdown.abort();
+      if (runLoop) await runLoop.catch(() => {});
+      await broker.drain(config.shutdownTimeoutMs);
+      await service.beforeClose?.().catch((error) => {
+        log.error("could not settle held work before closing: {error}", {
+          error: errorText(error),
+        });
+      });
+      await broker.close();
+      await server?.shutdown();
+      log.info("stopped");
+    })().then(stopped.resolve);
+    return finished;
+  };
+  const onSignal = (signal: Deno.Signal) => () => void stop(signal);
+  const onTerm = onSignal("SIGTERM");
+  const onInt = onSignal("SIGINT");
+  Deno.addSignalListener("SIGTERM", onTerm);
+  Deno.addSignalListener("SIGINT", onInt);
+
+  log.info("starting; broker {url}, prefetch {prefetch}", {
+    url: redactUrl(brokerUrl(config)),
+    prefetch: config.prefetch,
+  });
+  await broker.start();
+  if (service.run && !shutdown.signal.aborted) {
+    runLoop = service.run(shutdown.signal);
+    runLoop.then(
+      () => void stop("done"),
+      (error) => {
+        log.error("main loop failed: {error}", { error: errorText(error) });
+        void stop("main loop failed");
+      },
+    );
+  }
+  await stopped.promise;
+  Deno.removeSignalListener("SIGTERM", onTerm);
+  Deno.removeSignalListener("SIGINT", onInt);
+  await flushLogs();
+  Deno.exit(0);
+}
+
+function serveHttp(
+  port: number,
+  broker: Broker,
+  telemetry: Telemetry,
+  hooks: ServiceHooks,
+  log: Logger,
+): Deno.HttpServer {
+  return Deno.serve({
+    port,
+    hostname: "0.0.0.0",
+    onListen: ({ port }) => log.info("serving /healthz and /metrics on port {port}", { port }),
+  }, async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/healthz") {
+      const ready = broker.connected && (hooks.ready?.() ?? true);
+      return new Response(ready ? "ok\n" : "not ready\n", { status: ready ? 200 : 503 });
+    }
+    if (url.pathname === "/metrics") {
+      return new Response(await telemetry.registry.metrics(), {
+        headers: { "content-type": telemetry.registry.contentType },
+      });
+    }
+    return (await hooks.route?.(request, url)) ?? new Response("not found\n", { status: 404 });
+  });
+}

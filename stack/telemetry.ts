@@ -1,0 +1,71 @@
+/**
+ * Prometheus metrics every service exposes on `/metrics` (prom-client).
+ *
+ * One registry per process, labelled with `service` and `replica`, so a
+ * scrape of three model replicas adds up without relabelling.
+ *
+ * @module
+ */
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/** The counters and histograms the broker door and the services update. */
+export interface Telemetry {
+  readonly registry: Registry;
+  /** Deliveries taken from a queue. */
+  readonly messagesIn: Counter<"queue">;
+  /** Publishes confirmed by the broker. */
+  readonly messagesOut: Counter<"queue">;
+  /** Deliveries dead-lettered, by the queue they came from and a short reason. */
+  readonly deadLettered: Counter<"queue" | "reason">;
+  /** Connections made after the first. */
+  readonly reconnects: Counter;
+  /** 1 while connected to the broker. */
+  readonly connected: Gauge;
+  /** Time from delivery to settle (ack or dead-letter), by queue. */
+  readonly handlerSeconds: Histogram<"queue">;
+}
+
+/** Creates the registry and the metrics shared by all services. */
+export function createTelemetry(service: string, replica: string): Telemetry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service, replica });
+  const registers = [registry];
+  return {
+    registry,
+    messagesIn: new Counter({
+      name: "ml_messages_in_total",
+      help: "Deliveries taken from a queue",
+      labelNames: ["queue"],
+      registers,
+    }),
+    messagesOut: new Counter({
+      name: "ml_messages_out_total",
+      help: "Publishes confirmed by the broker",
+      labelNames: ["queue"],
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: "ml_dead_lettered_total",
+      help: "Deliveries sent to the dead-letter queue",
+      labelNames: ["queue", "reason"],
+      registers,
+    }),
+    reconnects: new Counter({
+      name: "ml_broker_reconnects_total",
+      help: "Broker connections made after the first",
+      registers,
+    }),
+    connected: new Gauge({
+      name: "ml_broker_connected",
+      help: "1 while connected to the broker",
+      registers,
+    }),
+    handlerSeconds: new Histogram({
+      name: "ml_handler_seconds",
+      help: "Time from delivery to acknowledgement",
+      labelNames: ["queue"],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    }),
+  };
+}
