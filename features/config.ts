@@ -1,0 +1,42 @@
+/**
+ * The features service's settings.
+ *
+ * @module
+ */
+import { commonSchema } from "../stack/common_config.ts";
+import { intField, optionalIntField, textField } from "../stack/config.ts";
+import { DIABETES_CSV_PATH } from "../stack/dataset.ts";
+
+/** Port of the features service's `/healthz` and `/metrics`. */
+export const FEATURES_HTTP_PORT = 8001;
+
+/** Every variable the features service reads. */
+export const featuresSchema = {
+  ...commonSchema({ httpPort: FEATURES_HTTP_PORT, prefetch: 1 }),
+  intervalMs: intField("INTERVAL_MS", 1000, {
+    min: 0,
+    max: 86_400_000,
+    doc: "Time between samples; 0 sends as fast as confirms allow",
+  }),
+  count: intField("COUNT", 0, {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    doc: "Samples to send before exiting; 0 sends forever",
+  }),
+  seed: optionalIntField("SEED", {
+    min: 0,
+    max: 4_294_967_295,
+    doc: "Seed for a reproducible sequence of rows (default: random)",
+  }),
+  dataPath: textField("DATA_PATH", DIABETES_CSV_PATH, { doc: "The data set CSV" }),
+  maxInFlight: intField("MAX_IN_FLIGHT", 256, {
+    min: 1,
+    max: 10_000,
+    doc: "Samples published but not yet confirmed, at most",
+  }),
+  progressEveryMs: intField("PROGRESS_EVERY_MS", 10_000, {
+    min: 0,
+    max: 86_400_000,
+    doc: "How often to log progress (sent so far, rate); 0 turns it off",
+  }),
+};

@@ -1,0 +1,116 @@
+/**
+ * features: publishes random rows of the diabetes data set, the feature
+ * vector to `features` and the true target to `y_true`, on a steady
+ * interval. A sample counts as sent when the broker confirmed both halves.
+ *
+ * @module
+ */
+import { backoffMs, type Broker, errorText, sleep } from "../stack/broker.ts";
+import { loadDiabetes } from "../stack/dataset.ts";
+import type { Logger } from "../stack/log.ts";
+import { runService } from "../stack/service.ts";
+import { featuresSchema } from "./config.ts";
+import {
+  nextDue,
+  type OutgoingMessage,
+  pickSample,
+  sampleMessages,
+  seededRandom,
+} from "./sampler.ts";
+
+await runService({
+  name: "features",
+  schema: featuresSchema,
+  async setup({ config, log, broker, replica }) {
+    const dataset = await loadDiabetes(config.dataPath);
+    const seed = config.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
+    const random = seededRandom(seed);
+    log.info("loaded {rows} rows; seed {seed}, interval {interval} ms, count {count}", {
+      rows: dataset.y.length,
+      seed,
+      interval: config.intervalMs,
+      count: config.count || "unlimited",
+    });
+    return {
+      async run(signal) {
+        const inFlight = new Set<Promise<void>>();
+        const started = performance.now();
+        let sent = 0;
+        let due = performance.now();
+        let lastProgress = started;
+        for (let n = 0; config.count === 0 || n < config.count; n++) {
+          if (config.intervalMs > 0) {
+            await sleep(due - performance.now(), signal);
+            due = nextDue(due, config.intervalMs, performance.now());
+          }
+          while (inFlight.size >= config.maxInFlight) await Promise.race(inFlight);
+          if (signal.aborted) break;
+          const sample = pickSample(dataset, random);
+          const id = crypto.randomUUID();
+          const messages = sampleMessages(sample, {
+            id,
+            sentAtMs: performance.timeOrigin + performance.now(),
+            replica,
+          });
+          const sending = Promise.all(
+            messages.map((m) => publishUntilConfirmed(broker, m, log, signal)),
+          )
+            .then(() => {
+              sent++;
+              log.info("sent sample {id}: row {row}, y_true {target}", {
+                id,
+                row: sample.row,
+                target: sample.target,
+              });
+            });
+          inFlight.add(sending);
+          sending.finally(() => inFlight.delete(sending));
+          const now = performance.now();
+          if (config.progressEveryMs > 0 && now - lastProgress >= config.progressEveryMs) {
+            lastProgress = now;
+            log.info("progress: {sent} samples sent, {rate} per second", {
+              sent,
+              rate: Math.round(sent / ((now - started) / 1000)),
+            });
+          }
+        }
+        await Promise.allSettled(inFlight);
+        const seconds = (performance.now() - started) / 1000;
+        log.info("sent {sent} samples in {seconds} s", {
+          sent,
+          seconds: Number(seconds.toFixed(3)),
+        });
+      },
+    };
+  },
+});
+
+/**
+ * Publishes one message, retrying until the broker confirms it. A lost
+ * confirm means the broker may hold it twice; the metric service drops the
+ * duplicate by id. Gives up only when shutdown has started and the broker
+ * is gone, so a sample is never half-sent while the broker is up.
+ */
+async function publishUntilConfirmed(
+  broker: Broker,
+  message: OutgoingMessage,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      await broker.publish(message.queue, message.body, message.properties);
+      return;
+    } catch (error) {
+      if (signal.aborted && !broker.connected) throw error;
+      const delay = backoffMs(attempt, 100, 5_000);
+      log.warn("publish of {id} to {queue} not confirmed: {error}; retrying in {delay} ms", {
+        id: message.properties.messageId ?? "",
+        queue: message.queue,
+        error: errorText(error),
+        delay,
+      });
+      await sleep(delay);
+    }
+  }
+}

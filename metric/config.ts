@@ -1,0 +1,36 @@
+/**
+ * The metric service's settings.
+ *
+ * @module
+ */
+import { commonSchema } from "../stack/common_config.ts";
+import { intField, textField } from "../stack/config.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "../stack/contracts.ts";
+
+/** Port of the metric service's `/healthz`, `/metrics` and dashboard. */
+export const METRIC_HTTP_PORT = 8003;
+
+/** Every variable the metric service reads. */
+export const metricSchema = {
+  // Prefetch bounds how many halves may wait for their other half: it must
+  // cover the skew between y_true and y_pred (model replicas, redeliveries).
+  ...commonSchema({ httpPort: METRIC_HTTP_PORT, prefetch: 1000 }),
+  logDir: textField("LOG_DIR", "logs", {
+    doc: "Where metric_log.csv and labels_log.txt are written",
+  }),
+  unpairedTtlMs: intField("UNPAIRED_TTL_MS", 300_000, {
+    min: 100,
+    max: 86_400_000,
+    doc: "How long a truth or prediction waits for its other half before it is dead-lettered",
+  }),
+  maxBodyBytes: intField("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, {
+    min: 64,
+    max: 1_048_576,
+    doc: "Larger bodies are dead-lettered unread",
+  }),
+  maeLogEveryMs: intField("MAE_LOG_EVERY_MS", 5_000, {
+    min: 0,
+    max: 86_400_000,
+    doc: "How often to log the running MAE; 0 turns it off",
+  }),
+};

@@ -1,0 +1,136 @@
+/**
+ * Pairs truth and prediction by sample id, whichever arrives first, with
+ * bounded memory. Pure: the caller passes the clock in.
+ *
+ * - An entry waits until its other half arrives or `ttlMs` passes
+ *   ({@link Pairer.expire} hands it back so the caller can dead-letter it).
+ * - Ids already recorded are remembered in a ring of `seenCapacity` ids, so
+ *   a redelivered or duplicated message is recognised and not counted twice.
+ *
+ * `T` is whatever the caller needs to settle a message later (a delivery).
+ *
+ * @module
+ */
+
+/** Which queue a half came from. */
+export type Side = "y_true" | "y_pred";
+
+/** One half of a sample. */
+export interface Half<T> {
+  readonly id: string;
+  readonly side: Side;
+  readonly value: number;
+  readonly arrivedAt: number;
+  readonly token: T;
+}
+
+/** What {@link Pairer.offer} decided. */
+export type Offer<T> =
+  /** Both halves are here: record the pair, then settle both tokens. */
+  | { kind: "paired"; truth: Half<T>; prediction: Half<T> }
+  /** Waiting for the other half. */
+  | { kind: "pending" }
+  /** The id was recorded already: settle this token, record nothing. */
+  | { kind: "recorded" }
+  /** The same half was waiting already: it is replaced by this one; settle `replaced`. */
+  | { kind: "replaced"; replaced: Half<T> };
+
+/** Settings of {@link Pairer}. */
+export interface PairerOptions {
+  /** How long a half may wait for its other half. */
+  ttlMs: number;
+  /** How many recorded ids to remember for de-duplication. */
+  seenCapacity: number;
+}
+
+/** See the module documentation. */
+export class Pairer<T> {
+  readonly #ttlMs: number;
+  readonly #pending = new Map<string, { y_true?: Half<T>; y_pred?: Half<T> }>();
+  readonly #seen: string[];
+  readonly #seenSet = new Set<string>();
+  #seenNext = 0;
+
+  constructor(options: PairerOptions) {
+    if (!(options.ttlMs > 0)) {
+      throw new RangeError(
+        `Cannot create Pairer as 'ttlMs' must be positive: current value is ${options.ttlMs}`,
+      );
+    }
+    if (!Number.isInteger(options.seenCapacity) || options.seenCapacity < 1) {
+      throw new RangeError(
+        `Cannot create Pairer as 'seenCapacity' must be a positive integer: current value is ${options.seenCapacity}`,
+      );
+    }
+    this.#ttlMs = options.ttlMs;
+    this.#seen = new Array(options.seenCapacity);
+  }
+
+  /** Halves waiting for their other half. */
+  get pendingCount(): number {
+    let count = 0;
+    for (const entry of this.#pending.values()) {
+      count += (entry.y_true ? 1 : 0) + (entry.y_pred ? 1 : 0);
+    }
+    return count;
+  }
+
+  /** True when `id` was recorded and is still remembered. */
+  hasRecorded(id: string): boolean {
+    return this.#seenSet.has(id);
+  }
+
+  /** Remembers `id` as recorded (also used to restore state from the CSV at start). */
+  markRecorded(id: string): void {
+    if (this.#seenSet.has(id)) return;
+    const evicted = this.#seen[this.#seenNext];
+    if (evicted !== undefined) this.#seenSet.delete(evicted);
+    this.#seen[this.#seenNext] = id;
+    this.#seenSet.add(id);
+    this.#seenNext = (this.#seenNext + 1) % this.#seen.length;
+  }
+
+  /** Takes one half; see {@link Offer} for what the caller must do. */
+  offer(half: Half<T>): Offer<T> {
+    if (this.#seenSet.has(half.id)) return { kind: "recorded" };
+    const entry = this.#pending.get(half.id) ?? {};
+    const waiting = entry[half.side];
+    entry[half.side] = half;
+    const other = half.side === "y_true" ? entry.y_pred : entry.y_true;
+    if (other) {
+      this.#pending.delete(half.id);
+      this.markRecorded(half.id);
+      return half.side === "y_true"
+        ? { kind: "paired", truth: half, prediction: other }
+        : { kind: "paired", truth: other, prediction: half };
+    }
+    this.#pending.set(half.id, entry);
+    return waiting ? { kind: "replaced", replaced: waiting } : { kind: "pending" };
+  }
+
+  /** Removes and returns the halves that waited longer than `ttlMs` at `now`. */
+  expire(now: number): Half<T>[] {
+    const expired: Half<T>[] = [];
+    for (const [id, entry] of this.#pending) {
+      for (const side of ["y_true", "y_pred"] as const) {
+        const half = entry[side];
+        if (half && now - half.arrivedAt > this.#ttlMs) {
+          expired.push(half);
+          delete entry[side];
+        }
+      }
+      if (!entry.y_true && !entry.y_pred) this.#pending.delete(id);
+    }
+    return expired;
+  }
+
+  /**
+   * Forgets every waiting half, e.g. after the broker connection dropped:
+   * their deliveries died with the channel and will be delivered again.
+   */
+  clearPending(): number {
+    const count = this.pendingCount;
+    this.#pending.clear();
+    return count;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * One line of `metric_log.csv`: a paired sample and its absolute error.
+ * Pure formatting and parsing; the metric service appends, and reads the
+ * file back at start to restore its running statistics and de-duplication.
+ *
+ * @module
+ */
+
+/** A recorded sample. */
+export interface PairRecord {
+  readonly id: string;
+  readonly yTrue: number;
+  readonly yPred: number;
+  readonly absoluteError: number;
+  readonly modelVersion: string;
+  readonly replica: string;
+  /** Features' publish to pairing, in ms; NaN when the send time was missing. */
+  readonly latencyMs: number;
+  /** Wall-clock ms when the pair was recorded. */
+  readonly pairedAtMs: number;
+}
+
+/** The first line of `metric_log.csv`. */
+export const CSV_HEADER =
+  "id,y_true,y_pred,absolute_error,model_version,replica,latency_ms,paired_at";
+
+/** Builds the record of a truth and a prediction. */
+export function pairRecord(
+  fields: Omit<PairRecord, "absoluteError" | "latencyMs"> & { sentAtMs?: number },
+): PairRecord {
+  const { sentAtMs, ...rest } = fields;
+  return {
+    ...rest,
+    absoluteError: Math.abs(fields.yTrue - fields.yPred),
+    latencyMs: sentAtMs === undefined ? Number.NaN : fields.pairedAtMs - sentAtMs,
+  };
+}
+
+// Ids, versions and replica names are validated to contain no commas, quotes
+// or newlines before they get here, but quote defensively anyway.
+function cell(text: string): string {
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** The CSV line of a record, without the newline. */
+export function formatRecord(record: PairRecord): string {
+  return [
+    cell(record.id),
+    String(record.yTrue),
+    String(record.yPred),
+    String(record.absoluteError),
+    cell(record.modelVersion),
+    cell(record.replica),
+    Number.isNaN(record.latencyMs) ? "" : record.latencyMs.toFixed(3),
+    new Date(record.pairedAtMs).toISOString(),
+  ].join(",");
+}
+
+/** Splits one CSV line, honouring double quotes. */
+function splitCsv(line: string): string[] {
+  const cells: string[] = [];
+  let current = "";
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') {
+        current += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else current += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      cells.push(current);
+      current = "";
+    } else current += c;
+  }
+  cells.push(current);
+  return cells;
+}
+
+/** The record on a CSV line, or `undefined` for the header or a damaged line. */
+export function parseRecord(line: string): PairRecord | undefined {
+  const cells = splitCsv(line);
+  if (cells.length !== 8 || cells[0] === "id") return undefined;
+  const [id, yTrue, yPred, absoluteError, modelVersion, replica, latency, pairedAt] = cells;
+  const record: PairRecord = {
+    id,
+    yTrue: Number(yTrue),
+    yPred: Number(yPred),
+    absoluteError: Number(absoluteError),
+    modelVersion,
+    replica,
+    latencyMs: latency === "" ? Number.NaN : Number(latency),
+    pairedAtMs: Date.parse(pairedAt),
+  };
+  const numbers = [record.yTrue, record.yPred, record.absoluteError, record.pairedAtMs];
+  return id !== "" && numbers.every(Number.isFinite) ? record : undefined;
+}

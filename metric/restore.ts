@@ -1,0 +1,79 @@
+/**
+ * Reads `metric_log.csv` back at start, so a restarted metric service keeps
+ * its running MAE and recognises ids it recorded before the restart (the
+ * broker redelivers whatever was not acked when it stopped).
+ *
+ * @module
+ */
+import { CSV_HEADER, type PairRecord, parseRecord } from "./record.ts";
+
+/** What a previous run left. */
+export interface Restored {
+  /** Every valid row, in order; the caller keeps what it needs. */
+  readonly rows: number;
+  /** Lines that were not valid rows (a damaged line is skipped, not fatal). */
+  readonly skipped: number;
+  /** Bytes cut from the end: a line torn by a crash mid-write. */
+  readonly truncatedBytes: number;
+  /** The file had another header; it was moved aside to this path. */
+  readonly movedTo?: string;
+}
+
+/**
+ * Streams the CSV at `path` (missing is fine) and calls `onRecord` for each
+ * row. A last line without its newline was torn by a crash: it is cut off,
+ * so the next append starts on a clean line. A file with another header is
+ * renamed aside (`<path>.<time>.bak`) rather than mixed with the new format.
+ */
+export async function restoreCsv(
+  path: string,
+  onRecord: (record: PairRecord) => void,
+  now = new Date(),
+): Promise<Restored> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true, write: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { rows: 0, skipped: 0, truncatedBytes: 0 };
+    throw error;
+  }
+  let rows = 0;
+  let skipped = 0;
+  let header: string | undefined;
+  let tail = "";
+  let completeBytes = 0;
+  const encoder = new TextEncoder();
+  try {
+    const lines = file.readable.pipeThrough(new TextDecoderStream());
+    for await (const chunk of lines) {
+      const parts = (tail + chunk).split("\n");
+      tail = parts.pop()!;
+      for (const line of parts) {
+        completeBytes += encoder.encode(line).byteLength + 1;
+        if (header === undefined) {
+          header = line;
+          if (header !== CSV_HEADER) break;
+          continue;
+        }
+        const record = parseRecord(line);
+        if (record) {
+          rows++;
+          onRecord(record);
+        } else if (line !== "") skipped++;
+      }
+      if (header !== undefined && header !== CSV_HEADER) break;
+    }
+  } finally {
+    try {
+      file.close();
+    } catch { /* closed by the stream */ }
+  }
+  if (header !== undefined && header !== CSV_HEADER) {
+    const movedTo = `${path}.${now.toISOString().replaceAll(":", "-")}.bak`;
+    await Deno.rename(path, movedTo);
+    return { rows: 0, skipped: 0, truncatedBytes: 0, movedTo };
+  }
+  const truncatedBytes = encoder.encode(tail).byteLength;
+  if (truncatedBytes > 0) await Deno.truncate(path, completeBytes);
+  return { rows, skipped, truncatedBytes };
+}

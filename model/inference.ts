@@ -1,0 +1,72 @@
+/**
+ * The model service's pure core: one `features` delivery in, the `y_pred`
+ * message to publish out, or the reason to dead-letter the input.
+ *
+ * @module
+ */
+import type { AMQPProperties } from "@cloudamqp/amqp-client";
+import {
+  encodeBody,
+  HEADERS,
+  numberHeader,
+  type Parsed,
+  parseFeatureVector,
+  parseId,
+} from "../stack/contracts.ts";
+import { type ModelArtifact, predict } from "./linear.ts";
+
+/** A message ready to publish. */
+export interface Outgoing {
+  readonly id: string;
+  readonly prediction: number;
+  readonly body: string;
+  readonly properties: AMQPProperties;
+}
+
+/** What {@link infer} needs besides the message. */
+export interface InferenceContext {
+  readonly model: ModelArtifact;
+  readonly replica: string;
+  readonly maxBodyBytes: number;
+  /** Publish time of the prediction. */
+  readonly now: Date;
+}
+
+/**
+ * Validates a `features` message and predicts its target. The prediction
+ * keeps the sample id as both `messageId` and `correlationId` and carries
+ * the features' send time on, so the metric service can measure end-to-end
+ * latency.
+ */
+export function infer(
+  body: Uint8Array | null,
+  properties: AMQPProperties,
+  context: InferenceContext,
+): Parsed<Outgoing> {
+  const id = parseId(properties.messageId, "messageId");
+  if (!id.ok) return id;
+  const vector = parseFeatureVector(body, context.maxBodyBytes);
+  if (!vector.ok) return vector;
+  const prediction = predict(context.model, vector.value);
+  const sentAt = numberHeader(properties.headers, HEADERS.sentAtMs);
+  return {
+    ok: true,
+    value: {
+      id: id.value,
+      prediction,
+      body: encodeBody(prediction),
+      properties: {
+        messageId: id.value,
+        correlationId: id.value,
+        contentType: "application/json",
+        appId: "model",
+        timestamp: context.now,
+        headers: {
+          [HEADERS.modelVersion]: context.model.version,
+          [HEADERS.replica]: context.replica,
+          ...(sentAt === undefined ? {} : { [HEADERS.sentAtMs]: sentAt }),
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * model: consumes `features`, predicts with the trained linear regression,
+ * publishes to `y_pred`, and acks the input only after the broker confirmed
+ * the prediction. Replicas on the one queue share the work.
+ *
+ * @module
+ */
+import { DeadLetter, sleep } from "../stack/broker.ts";
+import { QUEUES } from "../stack/contracts.ts";
+import { runService } from "../stack/service.ts";
+import { loadModelArtifact } from "./artifact.ts";
+import { modelSchema } from "./config.ts";
+import { infer } from "./inference.ts";
+
+await runService({
+  name: "model",
+  schema: modelSchema,
+  async setup({ config, log, broker, replica, signal }) {
+    const model = await loadModelArtifact(config.modelPath);
+    log.info("loaded model {version} ({rows} training rows, MAE {mae})", {
+      version: model.version,
+      rows: model.training.rows,
+      mae: model.training.mae,
+    });
+    broker.consume(QUEUES.features, async (delivery) => {
+      const result = infer(delivery.body, delivery.properties, {
+        model,
+        replica,
+        maxBodyBytes: config.maxBodyBytes,
+        now: new Date(),
+      });
+      if (!result.ok) throw new DeadLetter(result.reason);
+      if (config.inferenceDelayMs > 0) await sleep(config.inferenceDelayMs, signal);
+      await broker.publish(QUEUES.yPred, result.value.body, result.value.properties);
+      log.debug("predicted {prediction} for {id}", {
+        id: result.value.id,
+        prediction: result.value.prediction,
+      });
+    });
+    return {};
+  },
+});
