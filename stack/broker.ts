@@ -175,10 +175,14 @@ export class Broker {
     this.#consumers.push({ queue, handler, options });
   }
 
-  /** Starts the run loop; resolves once the first connection is up (or close() was called). */
+  /**
+   * Starts the run loop; resolves once the first connection is up (or
+   * close() was called). Rejects if the process may not reach the broker at
+   * all (a permission error is a configuration error, not worth retrying).
+   */
   start(): Promise<void> {
     if (!this.#runLoop) this.#runLoop = this.#run();
-    return this.whenConnected();
+    return Promise.race([this.whenConnected(), this.#runLoop]);
   }
 
   /** Resolves when connected (at once if so), or when close() was called. */
@@ -238,7 +242,7 @@ export class Broker {
     this.#releaseWaiters();
     const client = this.#client;
     if (client && !client.closed) await client.close("shutdown").catch(() => {});
-    await this.#runLoop;
+    await this.#runLoop?.catch(() => {});
   }
 
   async #run(): Promise<void> {
@@ -258,6 +262,9 @@ export class Broker {
         await this.#attach(client);
       } catch (error) {
         await client.close().catch(() => {});
+        if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+          throw new Error(`Cannot connect to rabbitmq at '${url.host}': ${errorText(error)}`);
+        }
         const delay = backoffMs(attempt++, retryInitialMs, retryMaxMs);
         log.warn("waiting for rabbitmq at {host}: {error}; retrying in {delay} ms", {
           host: url.host,

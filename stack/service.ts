@@ -139,7 +139,14 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
     url: redactUrl(brokerUrl(config)),
     prefetch: config.prefetch,
   });
-  await broker.start();
+  try {
+    await broker.start();
+  } catch (error) {
+    log.fatal("cannot start: {error}", { error: errorText(error) });
+    await flushLogs();
+    console.error(`${options.name}: cannot start: ${errorText(error)}`);
+    Deno.exit(1);
+  }
   if (service.run && !shutdown.signal.aborted) {
     runLoop = service.run(shutdown.signal);
     runLoop.then(
