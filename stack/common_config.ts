@@ -22,7 +22,9 @@ function amqpUrlField(): Field<URL> {
       try {
         url = new URL(text);
       } catch {
-        throw new TypeError(`must be a URL like amqp://host:5672: current value is "${text}"`);
+        throw new TypeError(
+          `must be a URL like amqp://host:5672: current value is "${redactUnparsed(text)}"`,
+        );
       }
       if (url.protocol !== "amqp:" && url.protocol !== "amqps:") {
         throw new TypeError(
@@ -32,6 +34,11 @@ function amqpUrlField(): Field<URL> {
       return url;
     },
   };
+}
+
+// A URL that does not parse cannot go through redactUrl(), yet may hold a password.
+function redactUnparsed(text: string): string {
+  return text.replace(/^([^:/]+:\/\/[^:@/]*):.*@/, "$1:***@");
 }
 
 /** Per-service defaults for the shared settings. */
