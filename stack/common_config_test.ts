@@ -1,0 +1,189 @@
+import assert from "node:assert/strict";
+import {
+  brokerUrl,
+  type CommonConfig,
+  commonSchema,
+  LOG_LEVELS,
+  redactUrl,
+  replicaName,
+} from "./common_config.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+
+const schema = commonSchema({ httpPort: 8001, prefetch: 7 });
+
+function load(values: Record<string, string>): CommonConfig {
+  return loadConfig(schema, (name) => values[name], (path) => {
+    throw new Error(`unexpected read of ${path}`);
+  });
+}
+
+function problems(values: Record<string, string>): readonly string[] {
+  try {
+    load(values);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+Deno.test("commonSchema() gives the service's defaults when nothing is set", () => {
+  const config = load({});
+  assert.equal(config.amqpUrl.href, "amqp://localhost:5672");
+  assert.deepEqual({ ...config, amqpUrl: undefined }, {
+    amqpUrl: undefined,
+    amqpUser: "",
+    amqpPassword: "",
+    prefetch: 7,
+    logLevel: "info",
+    httpPort: 8001,
+    replica: "",
+    hostname: "",
+    shutdownTimeoutMs: 10_000,
+  });
+  assert.deepEqual(LOG_LEVELS, ["debug", "info", "warning", "error"]);
+});
+
+Deno.test("AMQP_URL accepts amqp: and amqps: URLs", async (t) => {
+  const cases: [string, string][] = [
+    ["amqp://rabbitmq:5672", "amqp://rabbitmq:5672"],
+    ["  amqp://rabbitmq:5672/  ", "amqp://rabbitmq:5672/"],
+    ["amqps://broker.internal:5671/prod", "amqps://broker.internal:5671/prod"],
+    ["amqp://user:pass@localhost/%2F", "amqp://user:pass@localhost/%2F"],
+    ["AMQP://LOCALHOST:5672", "amqp://LOCALHOST:5672"],
+  ];
+  for (const [raw, href] of cases) {
+    await t.step(raw.trim(), () => {
+      assert.equal(load({ AMQP_URL: raw }).amqpUrl.href, href);
+    });
+  }
+});
+
+Deno.test("AMQP_URL rejects what is not an amqp: URL, never showing a password", async (t) => {
+  const cases: [string, string][] = [
+    [
+      "localhost:5672",
+      'AMQP_URL must use the amqp: or amqps: scheme: current value is "localhost:5672"',
+    ],
+    ["not a url", 'AMQP_URL must be a URL like amqp://host:5672: current value is "not a url"'],
+    [
+      "http://user:secret@rabbitmq:5672",
+      'AMQP_URL must use the amqp: or amqps: scheme: current value is "http://user:***@rabbitmq:5672/"',
+    ],
+    [
+      "amqp://user:secret@rabbitmq:99999",
+      'AMQP_URL must be a URL like amqp://host:5672: current value is "amqp://user:***@rabbitmq:99999"',
+    ],
+    [
+      "amqp://user:p@ss@rabbitmq:5672x/vhost",
+      'AMQP_URL must be a URL like amqp://host:5672: current value is "amqp://user:***@rabbitmq:5672x/vhost"',
+    ],
+  ];
+  for (const [raw, problem] of cases) {
+    await t.step(raw, () => {
+      assert.deepEqual(problems({ AMQP_URL: raw }), [problem]);
+    });
+  }
+});
+
+Deno.test("commonSchema() reports every bad shared variable at once", () => {
+  assert.deepEqual(
+    problems({
+      AMQP_URL: "ftp://x",
+      PREFETCH: "0",
+      LOG_LEVEL: "trace",
+      HTTP_PORT: "70000",
+      REPLICA: "model 1",
+      SHUTDOWN_TIMEOUT_MS: "-5",
+    }),
+    [
+      'AMQP_URL must use the amqp: or amqps: scheme: current value is "ftp://x/"',
+      'PREFETCH must be an integer from 1 to 65535: current value is "0"',
+      'LOG_LEVEL must be one of debug, info, warning, error: current value is "trace"',
+      'HTTP_PORT must be an integer from 0 to 65535: current value is "70000"',
+      "REPLICA must be at most 64 letters, digits, '.', ':', '_' or '-': current value is \"model 1\"",
+      'SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 600000: current value is "-5"',
+    ],
+  );
+});
+
+Deno.test("brokerUrl() folds AMQP_USER and AMQP_PASSWORD into the URL", async (t) => {
+  const cases: [string, Record<string, string>, string][] = [
+    ["keeps the URL as it is without them", {
+      AMQP_URL: "amqp://u:p@rabbitmq:5672/v",
+    }, "amqp://u:p@rabbitmq:5672/v"],
+    ["adds both to a URL without credentials", {
+      AMQP_URL: "amqp://rabbitmq:5672",
+      AMQP_USER: "ml",
+      AMQP_PASSWORD: "s3cret",
+    }, "amqp://ml:s3cret@rabbitmq:5672"],
+    ["overrides the URL's credentials", {
+      AMQP_URL: "amqp://guest:guest@rabbitmq:5672/",
+      AMQP_USER: "ml",
+      AMQP_PASSWORD: "s3cret",
+    }, "amqp://ml:s3cret@rabbitmq:5672/"],
+    ["overrides only the password", {
+      AMQP_URL: "amqp://guest:guest@rabbitmq:5672",
+      AMQP_PASSWORD: "other",
+    }, "amqp://guest:other@rabbitmq:5672"],
+    ["URL-encodes characters that mean something in a URL", {
+      AMQP_URL: "amqp://rabbitmq:5672/",
+      AMQP_USER: "al ice@corp",
+      AMQP_PASSWORD: "p@ss:w/rd%?#",
+    }, "amqp://al%20ice%40corp:p%40ss%3Aw%2Frd%25%3F%23@rabbitmq:5672/"],
+  ];
+  for (const [name, values, expected] of cases) {
+    await t.step(name, () => {
+      assert.equal(brokerUrl(load(values)), expected);
+    });
+  }
+
+  await t.step("gives back exactly the credentials once decoded", () => {
+    const url = new URL(
+      brokerUrl(load({ AMQP_USER: "al ice@corp", AMQP_PASSWORD: "p@ss:w/rd%?#" })),
+    );
+    assert.equal(decodeURIComponent(url.username), "al ice@corp");
+    assert.equal(decodeURIComponent(url.password), "p@ss:w/rd%?#");
+    assert.equal(url.host, "localhost:5672");
+  });
+
+  await t.step("does not change the config's URL", () => {
+    const config = load({ AMQP_URL: "amqp://rabbitmq:5672", AMQP_USER: "ml" });
+    brokerUrl(config);
+    assert.equal(config.amqpUrl.href, "amqp://rabbitmq:5672");
+  });
+});
+
+Deno.test("redactUrl() hides the password and nothing else", async (t) => {
+  const cases: [string, string][] = [
+    ["amqp://ml:s3cret@rabbitmq:5672/v", "amqp://ml:***@rabbitmq:5672/v"],
+    ["amqp://ml@rabbitmq:5672", "amqp://ml@rabbitmq:5672"],
+    ["amqp://rabbitmq:5672", "amqp://rabbitmq:5672"],
+    ["amqps://ml:p%40ss@broker:5671/?heartbeat=10", "amqps://ml:***@broker:5671/?heartbeat=10"],
+  ];
+  for (const [raw, expected] of cases) {
+    await t.step(raw, () => {
+      assert.equal(redactUrl(raw), expected);
+      assert.equal(redactUrl(new URL(raw)), expected);
+    });
+  }
+  await t.step("leaves the URL it was given alone", () => {
+    const url = new URL("amqp://ml:s3cret@rabbitmq:5672");
+    redactUrl(url);
+    assert.equal(url.password, "s3cret");
+  });
+});
+
+Deno.test("replicaName() prefers REPLICA, then HOSTNAME, then service and pid", async (t) => {
+  const cases: [string, Record<string, string>, string][] = [
+    ["REPLICA wins", { REPLICA: "model-a", HOSTNAME: "c0ffee" }, "model-a"],
+    ["HOSTNAME when REPLICA is unset", { HOSTNAME: "c0ffee" }, "c0ffee"],
+    ["HOSTNAME when REPLICA is blank", { REPLICA: "  ", HOSTNAME: "c0ffee" }, "c0ffee"],
+    ["service-pid when neither is set", {}, "model-4242"],
+  ];
+  for (const [name, values, expected] of cases) {
+    await t.step(name, () => {
+      assert.equal(replicaName(load(values), "model", 4242), expected);
+    });
+  }
+});
