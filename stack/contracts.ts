@@ -127,7 +127,8 @@ export function numberHeader(
   name: string,
 ): number | undefined {
   const raw = headers?.[name];
-  const value = typeof raw === "string" ? Number(raw) : raw;
+  // Number("") is 0: blank text must not pass for a time stamp of 1970.
+  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
 
