@@ -1,0 +1,220 @@
+import assert from "node:assert/strict";
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  encodeBody,
+  FEATURE_COUNT,
+  HEADERS,
+  MAX_ID_LENGTH,
+  numberHeader,
+  parseFeatureVector,
+  parseId,
+  parseScalar,
+  QUEUES,
+  textHeader,
+} from "./contracts.ts";
+
+const encoder = new TextEncoder();
+const bytes = (text: string) => encoder.encode(text);
+const VECTOR = [0.038, -0.044, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017];
+
+Deno.test("the contract names its queues and headers once", () => {
+  assert.deepEqual(QUEUES, {
+    features: "features",
+    yTrue: "y_true",
+    yPred: "y_pred",
+    deadLetter: "dead_letter",
+  });
+  assert.equal(HEADERS.sentAtMs, "sent-at-ms");
+  assert.equal(HEADERS.modelVersion, "model-version");
+  assert.equal(HEADERS.replica, "replica");
+  assert.equal(FEATURE_COUNT, 10);
+  assert.equal(DEFAULT_MAX_BODY_BYTES, 4096);
+  assert.equal(MAX_ID_LENGTH, 128);
+});
+
+Deno.test("parseFeatureVector() accepts exactly ten finite numbers", async (t) => {
+  await t.step("as encodeBody() writes them", () => {
+    assert.deepEqual(parseFeatureVector(bytes(encodeBody(VECTOR))), { ok: true, value: VECTOR });
+  });
+  await t.step("with whitespace, exponents and integers", () => {
+    const text = " [ 1, 0, -2, 3e-2, 1E2, 0.5, -0.25, 7, 8, 9 ]\n";
+    assert.deepEqual(parseFeatureVector(bytes(text)), {
+      ok: true,
+      value: [1, 0, -2, 0.03, 100, 0.5, -0.25, 7, 8, 9],
+    });
+  });
+  await t.step("up to the size limit inclusive", () => {
+    const body = bytes(encodeBody(VECTOR));
+    assert.equal(parseFeatureVector(body, body.byteLength).ok, true);
+  });
+});
+
+Deno.test("parseFeatureVector() gives the reason for every bad body", async (t) => {
+  const nine = encodeBody(VECTOR.slice(0, 9));
+  const eleven = encodeBody([...VECTOR, 1]);
+  const withValue = (value: string) => `[${value},1,2,3,4,5,6,7,8,9]`;
+  const cases: [string, Uint8Array | null, string][] = [
+    ["null body", null, "empty body"],
+    ["empty body", new Uint8Array(0), "empty body"],
+    ["not UTF-8", new Uint8Array([0x5b, 0xff, 0xfe, 0x5d]), "body is not UTF-8"],
+    ["a truncated UTF-8 sequence", new Uint8Array([0x5b, 0xe2, 0x82]), "body is not UTF-8"],
+    ["an object", bytes('{"features":[1,2]}'), "expected an array of 10 numbers"],
+    ["a number", bytes("302"), "expected an array of 10 numbers"],
+    ["a string", bytes('"[1,2,3]"'), "expected an array of 10 numbers"],
+    ["JSON null", bytes("null"), "expected an array of 10 numbers"],
+    ["an empty array", bytes("[]"), "expected 10 features, got 0"],
+    ["nine numbers", bytes(nine), "expected 10 features, got 9"],
+    ["eleven numbers", bytes(eleven), "expected 10 features, got 11"],
+    ['"NaN" as a string', bytes(withValue('"NaN"')), 'feature 0 is not a finite number: "NaN"'],
+    [
+      '"Infinity" as a string',
+      bytes(withValue('"Infinity"')),
+      'feature 0 is not a finite number: "Infinity"',
+    ],
+    ["null (JSON's NaN)", bytes(withValue("null")), "feature 0 is not a finite number: null"],
+    ["a numeric string", bytes(withValue('"1.5"')), 'feature 0 is not a finite number: "1.5"'],
+    ["a boolean", bytes(withValue("true")), "feature 0 is not a finite number: true"],
+    ["a nested array", bytes(withValue("[1]")), "feature 0 is not a finite number: [1]"],
+    [
+      "a number too large for a double",
+      bytes("[0,1,2,3,4,5,6,7,8,1e999]"),
+      "feature 9 is not a finite number: null",
+    ],
+  ];
+  for (const [name, body, reason] of cases) {
+    await t.step(name, () => {
+      assert.deepEqual(parseFeatureVector(body), { ok: false, reason });
+    });
+  }
+
+  const notJson: [string, string][] = [
+    ["bare NaN", withValue("NaN")],
+    ["bare Infinity", withValue("Infinity")],
+    ["a trailing comma", "[1,2,3,4,5,6,7,8,9,10,]"],
+    ["whitespace only", "   "],
+    ["Python's repr", "array([1, 2])"],
+  ];
+  for (const [name, text] of notJson) {
+    await t.step(`not JSON: ${name}`, () => {
+      const result = parseFeatureVector(bytes(text));
+      assert.equal(result.ok, false);
+      assert.match((result as { reason: string }).reason, /^body is not JSON: \S/);
+    });
+  }
+
+  await t.step("over the size limit, before it is read", () => {
+    assert.deepEqual(parseFeatureVector(new Uint8Array(4097)), {
+      ok: false,
+      reason: "body too large: 4097 bytes, limit 4096",
+    });
+    const body = bytes(encodeBody(VECTOR));
+    assert.deepEqual(parseFeatureVector(body, body.byteLength - 1), {
+      ok: false,
+      reason: `body too large: ${body.byteLength} bytes, limit ${body.byteLength - 1}`,
+    });
+  });
+});
+
+Deno.test("parseScalar() accepts one finite number", async (t) => {
+  const cases: [string, number][] = [["302", 302], ["-1.5", -1.5], [" 25 \n", 25], ["0", 0]];
+  for (const [text, value] of cases) {
+    await t.step(JSON.stringify(text), () => {
+      assert.deepEqual(parseScalar(bytes(text)), { ok: true, value });
+    });
+  }
+});
+
+Deno.test("parseScalar() gives the reason for every bad body", async (t) => {
+  const cases: [string, Uint8Array | null, string][] = [
+    ["null body", null, "empty body"],
+    ["empty body", new Uint8Array(0), "empty body"],
+    ["not UTF-8", new Uint8Array([0x33, 0xc0, 0x30]), "body is not UTF-8"],
+    ['"NaN" as a string', bytes('"NaN"'), 'expected one finite number, got "NaN"'],
+    ['"Infinity" as a string', bytes('"Infinity"'), 'expected one finite number, got "Infinity"'],
+    ["null", bytes("null"), "expected one finite number, got null"],
+    ["a numeric string", bytes('"302"'), 'expected one finite number, got "302"'],
+    ["an array of one", bytes("[302]"), "expected one finite number, got [302]"],
+    ["an object", bytes('{"y":302}'), 'expected one finite number, got {"y":302}'],
+    ["a number too large for a double", bytes("1e400"), "expected one finite number, got null"],
+    [
+      "a long array, cut to 40 characters",
+      bytes(encodeBody(VECTOR)),
+      "expected one finite number, got [0.038,-0.044,0.061,0.021,-0.044,-0.034,",
+    ],
+    ["over the size limit", bytes("1".repeat(4097)), "body too large: 4097 bytes, limit 4096"],
+  ];
+  for (const [name, body, reason] of cases) {
+    await t.step(name, () => {
+      assert.deepEqual(parseScalar(body), { ok: false, reason });
+    });
+  }
+  await t.step("not JSON", () => {
+    for (const text of ["NaN", "-Infinity", "3O2", "302,"]) {
+      const result = parseScalar(bytes(text));
+      assert.equal(result.ok, false, text);
+      assert.match((result as { reason: string }).reason, /^body is not JSON: \S/, text);
+    }
+  });
+  await t.step("a custom limit", () => {
+    assert.deepEqual(parseScalar(bytes("302"), 2), {
+      ok: false,
+      reason: "body too large: 3 bytes, limit 2",
+    });
+    assert.deepEqual(parseScalar(bytes("302"), 3), { ok: true, value: 302 });
+  });
+});
+
+Deno.test("parseId() takes opaque text of 1 to 128 characters", async (t) => {
+  await t.step("a UUID", () => {
+    const id = "3b241101-e2bb-4255-8caf-4136c566a962";
+    assert.deepEqual(parseId(id, "messageId"), { ok: true, value: id });
+  });
+  await t.step("exactly 128 characters", () => {
+    const id = "x".repeat(128);
+    assert.deepEqual(parseId(id, "messageId"), { ok: true, value: id });
+  });
+  const bad: [string, unknown, string][] = [
+    ["missing", undefined, "missing correlationId"],
+    ["null", null, "missing correlationId"],
+    ["empty", "", "missing correlationId"],
+    ["a number", 42, "missing correlationId"],
+    ["bytes", new Uint8Array([0x61]), "missing correlationId"],
+    ["129 characters", "x".repeat(129), "correlationId too long: 129 characters, limit 128"],
+  ];
+  for (const [name, raw, reason] of bad) {
+    await t.step(name, () => {
+      assert.deepEqual(parseId(raw, "correlationId"), { ok: false, reason });
+    });
+  }
+});
+
+Deno.test("numberHeader() reads a finite number, also from text", async (t) => {
+  const cases: [string, Record<string, unknown> | undefined, number | undefined][] = [
+    ["a number", { "sent-at-ms": 1717000000123.5 }, 1717000000123.5],
+    ["numeric text", { "sent-at-ms": "1717000000123.5" }, 1717000000123.5],
+    ["absent", { other: 1 }, undefined],
+    ["no headers", undefined, undefined],
+    ["NaN", { "sent-at-ms": Number.NaN }, undefined],
+    ["Infinity", { "sent-at-ms": Number.POSITIVE_INFINITY }, undefined],
+    ["other text", { "sent-at-ms": "soon" }, undefined],
+    ["empty text", { "sent-at-ms": "" }, undefined],
+    ["blank text", { "sent-at-ms": "  " }, undefined],
+    ["a boolean", { "sent-at-ms": true }, undefined],
+  ];
+  for (const [name, headers, expected] of cases) {
+    await t.step(name, () => {
+      assert.equal(numberHeader(headers, HEADERS.sentAtMs), expected);
+    });
+  }
+});
+
+Deno.test("textHeader() reads text or gives the fallback", () => {
+  assert.equal(textHeader({ replica: "model-1" }, HEADERS.replica), "model-1");
+  assert.equal(textHeader({ replica: 7 }, HEADERS.replica), "");
+  assert.equal(textHeader(undefined, HEADERS.replica, "unknown"), "unknown");
+});
+
+Deno.test("encodeBody() writes compact JSON", () => {
+  assert.equal(encodeBody(302), "302");
+  assert.equal(encodeBody([1, -0.5, 2e-7]), "[1,-0.5,2e-7]");
+});
