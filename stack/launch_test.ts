@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { FEATURES_HTTP_PORT } from "../features/config.ts";
+import { METRIC_HTTP_PORT } from "../metric/config.ts";
+import { MODEL_HTTP_PORT } from "../model/config.ts";
+import { envNames } from "./config.ts";
+import { permissionFlags, permissionsOf, runArgs, SCHEMAS, type ServiceName } from "./launch.ts";
+
+const SERVICES: readonly ServiceName[] = ["features", "model", "metric"];
+const DEFAULT_PORTS: Record<ServiceName, number> = {
+  features: FEATURES_HTTP_PORT,
+  model: MODEL_HTTP_PORT,
+  metric: METRIC_HTTP_PORT,
+};
+const ROOT = new URL("../", import.meta.url);
+
+/** The value of `--allow-<name>=` in `args`, split at commas; undefined when absent. */
+function allowed(args: readonly string[], name: string): string[] | undefined {
+  const flag = args.find((arg) => arg.startsWith(`--allow-${name}=`));
+  return flag?.slice(`--allow-${name}=`.length).split(",");
+}
+
+/** The permission flags among `args`: anything that grants (`-A`, `--allow-*`). */
+function grants(args: readonly string[]): string[] {
+  return args.filter((arg) => arg === "-A" || arg.startsWith("--allow-"));
+}
+
+Deno.test("runArgs() grants each service only what it needs", async (t) => {
+  const placement = { broker: "rabbitmq:5672", httpPort: 9000 };
+  for (const service of SERVICES) {
+    await t.step(`${service}: never -A or a bare --allow-*`, () => {
+      const args = runArgs(service, placement);
+      assert.equal(args[0], "run");
+      assert.equal(args.at(-1), `${service}/main.ts`);
+      for (const flag of grants(args)) {
+        assert.notEqual(flag, "-A");
+        assert.notEqual(flag, "--allow-all");
+        assert.match(flag, /^--allow-(net|read|write|env)=[^,]+(,[^,]+)*$/, flag);
+      }
+      assert.equal(args.includes("--allow-run"), false);
+      assert.equal(allowed(args, "run"), undefined);
+      assert.equal(allowed(args, "sys"), undefined);
+      assert.equal(allowed(args, "ffi"), undefined);
+    });
+    await t.step(`${service}: --allow-net names only the broker and the HTTP port`, () => {
+      assert.deepEqual(allowed(runArgs(service, placement), "net"), [
+        "rabbitmq:5672",
+        "0.0.0.0:9000",
+      ]);
+    });
+    await t.step(`${service}: --allow-env lists exactly its schema's variables`, () => {
+      const env = allowed(runArgs(service, placement), "env");
+      assert.deepEqual(env, envNames(SCHEMAS[service]));
+      assert.ok(env!.includes("AMQP_PASSWORD_FILE"));
+    });
+  }
+
+  await t.step("features reads only the data set", () => {
+    assert.deepEqual(permissionsOf("features", placement), {
+      net: ["rabbitmq:5672", "0.0.0.0:9000"],
+      read: ["stack/data/diabetes.csv"],
+      write: [],
+      env: envNames(SCHEMAS.features),
+    });
+  });
+  await t.step("model reads only the artifact", () => {
+    assert.deepEqual(permissionsOf("model", placement).read, ["model/model.json"]);
+    assert.deepEqual(permissionsOf("model", placement).write, []);
+  });
+  await t.step("metric reads and writes only its log directory", () => {
+    assert.deepEqual(permissionsOf("metric", placement).read, ["logs"]);
+    assert.deepEqual(permissionsOf("metric", placement).write, ["logs"]);
+  });
+  await t.step("only metric gets --allow-write", () => {
+    assert.equal(allowed(runArgs("features", placement), "write"), undefined);
+    assert.equal(allowed(runArgs("model", placement), "write"), undefined);
+    assert.deepEqual(allowed(runArgs("metric", placement), "write"), ["logs"]);
+  });
+});
+
+Deno.test("runArgs() follows the placement", async (t) => {
+  await t.step("HTTP port 0 opens no listener", () => {
+    assert.deepEqual(allowed(runArgs("model", { broker: "localhost:5673", httpPort: 0 }), "net"), [
+      "localhost:5673",
+    ]);
+  });
+  await t.step("extra readable paths are added to every service", () => {
+    const placement = { broker: "rabbitmq:5672", httpPort: 1, extraRead: ["/run/secrets"] };
+    assert.deepEqual(allowed(runArgs("features", placement), "read"), [
+      "stack/data/diabetes.csv",
+      "/run/secrets",
+    ]);
+    assert.deepEqual(allowed(runArgs("model", placement), "read"), [
+      "model/model.json",
+      "/run/secrets",
+    ]);
+    assert.deepEqual(allowed(runArgs("metric", placement), "read"), ["logs", "/run/secrets"]);
+    assert.deepEqual(allowed(runArgs("metric", placement), "write"), ["logs"]);
+  });
+  await t.step("paths override the data set, the artifact and the log directory", () => {
+    const paths = { data: "/data/d.csv", model: "/models/m.json", logDir: "/var/ml" };
+    const placement = { broker: "b:1", httpPort: 0, paths };
+    assert.deepEqual(permissionsOf("features", placement).read, ["/data/d.csv"]);
+    assert.deepEqual(permissionsOf("model", placement).read, ["/models/m.json"]);
+    assert.deepEqual(permissionsOf("metric", placement).read, ["/var/ml"]);
+    assert.deepEqual(permissionsOf("metric", placement).write, ["/var/ml"]);
+  });
+  await t.step("permissionFlags() leaves out empty lists", () => {
+    assert.deepEqual(permissionFlags({ net: ["a:1"], read: [], write: [], env: ["X", "Y"] }), [
+      "--allow-net=a:1",
+      "--allow-env=X,Y",
+    ]);
+  });
+});
+
+Deno.test("the deno.json task of each service has exactly the flags runArgs() gives", async (t) => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  for (const service of SERVICES) {
+    await t.step(service, () => {
+      const expected = runArgs(service, {
+        broker: "localhost:5672",
+        httpPort: DEFAULT_PORTS[service],
+      });
+      const task: string = config.tasks[service];
+      assert.equal(typeof task, "string", `deno.json has no '${service}' task`);
+      assert.deepEqual(task.split(/\s+/), ["deno", ...expected]);
+    });
+  }
+});
+
+/** The exec-form CMD of a Dockerfile, or undefined when the file does not exist. */
+async function dockerCmd(service: ServiceName): Promise<string[] | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(new URL(`${service}/Dockerfile`, ROOT));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  // The image's own CMD starts a line; a HEALTHCHECK's CMD continues an indented one.
+  const lines = text.split("\n").filter((line) => /^CMD\s/.test(line));
+  assert.equal(lines.length, 1, `${service}/Dockerfile must have one CMD line`);
+  const json = lines[0].replace(/^CMD\s+/, "");
+  const cmd = JSON.parse(json);
+  assert.ok(
+    Array.isArray(cmd) && cmd.every((part) => typeof part === "string"),
+    `${service}/Dockerfile's CMD must be an exec-form JSON array of strings`,
+  );
+  return cmd;
+}
+
+Deno.test("the Dockerfile CMD of each service has exactly the flags runArgs() gives", async (t) => {
+  for (const service of SERVICES) {
+    const cmd = await dockerCmd(service);
+    if (cmd === undefined) continue;
+    await t.step(service, () => {
+      const expected = runArgs(service, {
+        broker: "rabbitmq:5672",
+        httpPort: DEFAULT_PORTS[service],
+        extraRead: ["/run/secrets"],
+      });
+      assert.equal(cmd[0], "run");
+      assert.equal(cmd.at(-1), `${service}/main.ts`);
+      assert.deepEqual(grants(cmd), grants(expected));
+    });
+  }
+});
