@@ -84,11 +84,13 @@ export function parseRecord(line: string): PairRecord | undefined {
   const cells = splitCsv(line);
   if (cells.length !== 8 || cells[0] === "id") return undefined;
   const [id, yTrue, yPred, absoluteError, modelVersion, replica, latency, pairedAt] = cells;
+  // Number("") is 0: an empty cell is damage, not a value.
+  const number = (text: string) => text.trim() === "" ? Number.NaN : Number(text);
   const record: PairRecord = {
     id,
-    yTrue: Number(yTrue),
-    yPred: Number(yPred),
-    absoluteError: Number(absoluteError),
+    yTrue: number(yTrue),
+    yPred: number(yPred),
+    absoluteError: number(absoluteError),
     modelVersion,
     replica,
     latencyMs: latency === "" ? Number.NaN : Number(latency),
