@@ -41,15 +41,24 @@ export async function restoreCsv(
   let skipped = 0;
   let header: string | undefined;
   let tail = "";
+  // Counted on the raw bytes: decoding replaces invalid UTF-8 (a damaged
+  // line) with U+FFFD, so the text's length does not say where to cut.
+  let bytesRead = 0;
   let completeBytes = 0;
-  const encoder = new TextEncoder();
+  const counted = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      const newline = chunk.lastIndexOf(0x0a);
+      if (newline !== -1) completeBytes = bytesRead + newline + 1;
+      bytesRead += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
   try {
-    const lines = file.readable.pipeThrough(new TextDecoderStream());
+    const lines = file.readable.pipeThrough(counted).pipeThrough(new TextDecoderStream());
     for await (const chunk of lines) {
       const parts = (tail + chunk).split("\n");
       tail = parts.pop()!;
       for (const line of parts) {
-        completeBytes += encoder.encode(line).byteLength + 1;
         if (header === undefined) {
           header = line;
           if (header !== CSV_HEADER) break;
@@ -73,7 +82,7 @@ export async function restoreCsv(
     await Deno.rename(path, movedTo);
     return { rows: 0, skipped: 0, truncatedBytes: 0, movedTo };
   }
-  const truncatedBytes = encoder.encode(tail).byteLength;
+  const truncatedBytes = bytesRead - completeBytes;
   if (truncatedBytes > 0) await Deno.truncate(path, completeBytes);
   return { rows, skipped, truncatedBytes };
 }
