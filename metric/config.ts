@@ -16,7 +16,7 @@ export const metricSchema = {
   // cover the skew between y_true and y_pred (model replicas, redeliveries).
   ...commonSchema({ httpPort: METRIC_HTTP_PORT, prefetch: 1000 }),
   logDir: textField("LOG_DIR", "logs", {
-    doc: "Where metric_log.csv and labels_log.txt are written",
+    doc: "Where metric_log.csv, labels_log.txt and error_distribution.svg are written",
   }),
   unpairedTtlMs: intField("UNPAIRED_TTL_MS", 300_000, {
     min: 100,
@@ -32,5 +32,11 @@ export const metricSchema = {
     min: 0,
     max: 86_400_000,
     doc: "How often to log the running MAE; 0 turns it off",
+  }),
+  plotEveryMs: intField("PLOT_EVERY_MS", 10_000, {
+    min: 0,
+    max: 86_400_000,
+    doc:
+      "How often to rewrite error_distribution.svg when new samples came in; 0 writes it only at shutdown",
   }),
 };

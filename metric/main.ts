@@ -20,6 +20,7 @@ import {
 import { runService } from "../stack/service.ts";
 import { AppendLog } from "./append_log.ts";
 import { metricSchema } from "./config.ts";
+import { startDashboard } from "./dashboard.ts";
 import { type Half, Pairer, type Side } from "./pairing.ts";
 import { CSV_HEADER, formatRecord, pairRecord } from "./record.ts";
 import { restoreCsv } from "./restore.ts";
@@ -75,6 +76,15 @@ await runService({
       collect() {
         this.set(pairer.pendingCount);
       },
+    });
+
+    const dashboard = startDashboard({
+      stats,
+      unpaired: () => pairer.pendingCount,
+      telemetry,
+      log,
+      logDir: config.logDir,
+      plotEveryMs: config.plotEveryMs,
     });
 
     async function ackQuietly(delivery: Delivery): Promise<void> {
@@ -186,6 +196,7 @@ await runService({
       : undefined;
 
     return {
+      route: dashboard.route,
       onDisconnect() {
         const dropped = pairer.clearPending();
         if (dropped > 0) {
@@ -198,6 +209,7 @@ await runService({
         // Flush, not close: a late delivery may still append before exit.
         await csv.flush();
         await labels.flush();
+        await dashboard.close();
         log.info("final MAE {mae} over {count} samples", { mae: stats.mae, count: stats.count });
       },
     };
