@@ -1,0 +1,252 @@
+/**
+ * The metric dashboard in a real headless Chromium (Debian's `chromium`,
+ * driven by puppeteer-core) against a running pipeline: throwaway
+ * RabbitMQ, metric, two model replicas and features as subprocesses with
+ * their real permission flags. Checks that the page renders, that the
+ * histogram count it shows grows as samples arrive, that it loads nothing
+ * from elsewhere, and saves a screenshot to `tests/artifacts/dashboard.png`.
+ *
+ * puppeteer-core rather than playwright-core: playwright-core stats
+ * `/proc/sys/fs/binfmt_misc/WSLInterop` when it loads, and Deno grants that
+ * path only under `--allow-all`, which `deno task test:integration` does not
+ * give.
+ *
+ * Self-contained on purpose (no shared harness): it owns its broker, ports,
+ * log directory and browser profile, and cleans them up in `finally`.
+ */
+import assert from "node:assert/strict";
+import puppeteer, { type Browser } from "puppeteer-core";
+import { freePort, type LocalBroker, startLocalBroker } from "../stack/local_broker.ts";
+import { runArgs, type ServiceName } from "../stack/launch.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const ARTIFACTS = new URL("artifacts/", import.meta.url);
+const CHROMIUM = "/usr/bin/chromium";
+const COUNT = 60;
+const MODEL_REPLICAS = ["model-a", "model-b"];
+
+/** A service subprocess with its output kept for failure messages. */
+interface Running {
+  readonly name: string;
+  readonly child: Deno.ChildProcess;
+  readonly output: string[];
+  readonly done: Promise<void>;
+}
+
+function spawn(
+  service: ServiceName,
+  options: { brokerPort: number; httpPort: number; logDir: string; env?: Record<string, string> },
+): Running {
+  const child = new Deno.Command("deno", {
+    args: runArgs(service, {
+      broker: `localhost:${options.brokerPort}`,
+      httpPort: options.httpPort,
+      paths: { logDir: options.logDir },
+    }),
+    cwd: ROOT,
+    env: {
+      AMQP_URL: `amqp://guest:guest@localhost:${options.brokerPort}`,
+      HTTP_PORT: String(options.httpPort),
+      LOG_DIR: options.logDir,
+      SHUTDOWN_TIMEOUT_MS: "5000",
+      ...options.env,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output: string[] = [];
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output.push(chunk);
+  };
+  const done = Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => {});
+  return { name: options.env?.REPLICA ?? service, child, output, done };
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; never throws. */
+async function stop(running: Running, graceMs = 15_000): Promise<void> {
+  const signal = (name: Deno.Signal) => {
+    try {
+      running.child.kill(name);
+    } catch { /* already exited */ }
+  };
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), graceMs);
+  try {
+    await running.child.status;
+    await running.done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `check` until it returns true; throws after `timeoutMs` saying `what`. */
+async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await Promise.resolve().then(check).catch(() => false))) {
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+async function status(url: string): Promise<number> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  await response.body?.cancel();
+  return response.status;
+}
+
+function explain(running: readonly Running[]): string {
+  return running.map((r) => `--- ${r.name} ---\n${r.output.join("").slice(-4000)}`).join("\n");
+}
+
+Deno.test({
+  name: "the dashboard shows the histogram filling up as samples arrive",
+  // Subprocesses, pipes and the browser outlive single awaits by design here.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Fail loudly rather than skip: a skipped browser test hides a missing install step.
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
+    const logDir = await Deno.makeTempDir({ prefix: "ml-browser-logs-" });
+    const profile = await Deno.makeTempDir({ prefix: "ml-browser-profile-" });
+    const running: Running[] = [];
+    let broker: LocalBroker | undefined;
+    let browser: Browser | undefined;
+    try {
+      broker = await startLocalBroker();
+      const brokerPort = broker.port;
+      const httpPort = freePort();
+      const base = `http://127.0.0.1:${httpPort}`;
+      running.push(spawn("metric", {
+        brokerPort,
+        httpPort,
+        logDir,
+        env: { REPLICA: "metric-1", PLOT_EVERY_MS: "1000" },
+      }));
+      for (const replica of MODEL_REPLICAS) {
+        running.push(
+          spawn("model", { brokerPort, httpPort: 0, logDir, env: { REPLICA: replica } }),
+        );
+      }
+      await waitFor("metric to be ready", async () => (await status(`${base}/healthz`)) === 200);
+
+      browser = await puppeteer.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        userDataDir: profile,
+        defaultViewport: { width: 1280, height: 900 },
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+        ],
+      });
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      const elsewhere: string[] = [];
+      page.on(
+        "pageerror",
+        (error) => problems.push(`page error: ${(error as Error).message ?? error}`),
+      );
+      page.on("console", (message) => {
+        if (message.type() === "error") problems.push(`console: ${message.text()}`);
+      });
+      page.on("request", (request) => {
+        const url = request.url();
+        if (!url.startsWith(`${base}/`) && !url.startsWith("data:")) elsewhere.push(url);
+      });
+
+      const text = (selector: string) => page.$eval(selector, (element) => element.textContent);
+      const response = await page.goto(`${base}/`);
+      assert.equal(response?.status(), 200);
+      assert.equal(await page.title(), "ML pipeline · metric dashboard");
+      // uPlot is served by the service and has drawn its canvases.
+      assert.equal(await page.evaluate("typeof uPlot"), "function");
+      await waitFor(
+        "the first poll to render",
+        async () => (await text("#count")) === "0",
+      );
+      assert.equal((await page.$$(".uplot canvas")).length, 5, "five charts");
+
+      const shown = async () => Number(await text("#histogram-count"));
+      const seen = new Set<number>();
+      running.push(spawn("features", {
+        brokerPort,
+        httpPort: 0,
+        logDir,
+        env: { COUNT: String(COUNT), INTERVAL_MS: "100", SEED: "11", REPLICA: "features-1" },
+      }));
+      await waitFor(
+        `the page to show ${COUNT} samples`,
+        async () => {
+          const n = await shown();
+          if (n > 0) seen.add(n);
+          return n === COUNT;
+        },
+        60_000,
+        200,
+      );
+      // At ten samples a second and a poll a second, the count must have been seen climbing.
+      const counts = [...seen].sort((a, b) => a - b);
+      assert.ok(counts.length >= 3, `histogram count seen only as ${counts.join(", ")}`);
+      assert.equal(await text("#count"), String(COUNT));
+      assert.match((await text("#mae"))!, /^\d+\.\d\d$/);
+      assert.match((await text("#median"))!, /^\d+\.\d\d$/);
+      assert.equal(await text("#unpaired"), "0");
+      assert.equal(await text("#dead-lettered"), "0");
+      assert.match((await text("#status"))!, /^live/);
+
+      // The page's JSON names both model replicas: each gets its own bar.
+      const stats = await page.evaluate(() => fetch("api/stats").then((r) => r.json()));
+      assert.deepEqual(stats.replicas.map((r: { name: string }) => r.name), MODEL_REPLICAS);
+      assert.equal(stats.histogram.counts.reduce((a: number, b: number) => a + b, 0), COUNT);
+      assert.ok(stats.series.t.length >= 2);
+
+      // A second poll after the last sample so the rate and the time series have caught up.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await Deno.mkdir(ARTIFACTS, { recursive: true });
+      const screenshot = new URL("dashboard.png", ARTIFACTS);
+      await page.screenshot({ path: screenshot.pathname as `${string}.png`, fullPage: true });
+      assert.ok((await Deno.stat(screenshot)).size > 10_000, "screenshot is not blank");
+
+      assert.deepEqual(problems, []);
+      assert.deepEqual(elsewhere, [], "the page reached beyond the metric service");
+
+      // The periodic plot landed beside metric_log.csv.
+      await waitFor("error_distribution.svg with every sample", async () => {
+        const svg = await Deno.readTextFile(`${logDir}/error_distribution.svg`);
+        return svg.includes(`n = ${COUNT}`);
+      }, 10_000);
+    } catch (error) {
+      console.error(explain(running));
+      throw error;
+    } finally {
+      await browser?.close().catch(() => {});
+      await Promise.all(running.map((r) => stop(r)));
+      await broker?.stop();
+      await Deno.remove(logDir, { recursive: true }).catch(() => {});
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
