@@ -95,6 +95,17 @@ export interface BrokerOptions {
 /** Bodies above this are cut when dead-lettered so the dead-letter queue stays small. */
 export const MAX_DEAD_LETTER_BODY_BYTES = 64 * 1024;
 
+/** A connect attempt that hangs (DNS, a half-open network) is abandoned after this. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 interface ConsumerSpec {
   queue: string;
   handler: Handler;
@@ -258,7 +269,7 @@ export class Broker {
         client.ondisconnect = resolve;
       });
       try {
-        await client.connect();
+        await withTimeout(client.connect(), CONNECT_TIMEOUT_MS, `no answer within ${CONNECT_TIMEOUT_MS} ms`);
         await this.#attach(client);
       } catch (error) {
         await client.close().catch(() => {});

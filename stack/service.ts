@@ -67,6 +67,11 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
     }
     throw error;
   }
+  const denied = deniedNet(config);
+  if (denied.length > 0) {
+    console.error(`${options.name}: ${new ConfigError(denied).message}`);
+    Deno.exit(2);
+  }
   const replica = replicaName(config, options.name, Deno.pid);
   const log = await setupLogging({ service: options.name, replica, level: config.logLevel });
   globalThis.addEventListener("unhandledrejection", (event) => {
@@ -162,6 +167,25 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
   Deno.removeSignalListener("SIGINT", onInt);
   await flushLogs();
   Deno.exit(0);
+}
+
+/**
+ * The network grants the config needs but the process lacks. Checked up
+ * front so a mismatch between AMQP_URL / HTTP_PORT and `--allow-net` fails
+ * at start with the variable named, rather than as a retry loop.
+ */
+function deniedNet(config: CommonConfig): string[] {
+  const needs: [string, string][] = [["AMQP_URL", hostPort(config.amqpUrl)]];
+  if (config.httpPort > 0) needs.push(["HTTP_PORT", `0.0.0.0:${config.httpPort}`]);
+  return needs.flatMap(([variable, host]) =>
+    Deno.permissions.querySync({ name: "net", host }).state === "granted"
+      ? []
+      : [`${variable} needs ${host}, which this process may not reach: Requires net access to "${host}" (--allow-net)`]
+  );
+}
+
+function hostPort(url: URL): string {
+  return `${url.hostname}:${url.port || (url.protocol === "amqps:" ? "5671" : "5672")}`;
 }
 
 function serveHttp(
