@@ -82,6 +82,9 @@ function parseJson(body: Uint8Array | null, maxBytes: number): Parsed<unknown> {
  */
 export function parseId(raw: unknown, property: string): Parsed<string> {
   if (typeof raw !== "string" || raw.length === 0) return fail(`missing ${property}`);
+  // Ids land in CSV cells and log lines: no control characters (newlines would split a row).
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(raw)) return fail(`${property} contains a control character`);
   if (raw.length > MAX_ID_LENGTH) {
     return fail(`${property} too long: ${raw.length} characters, limit ${MAX_ID_LENGTH}`);
   }

@@ -180,6 +180,8 @@ Deno.test("parseId() takes opaque text of 1 to 128 characters", async (t) => {
     ["a number", 42, "missing correlationId"],
     ["bytes", new Uint8Array([0x61]), "missing correlationId"],
     ["129 characters", "x".repeat(129), "correlationId too long: 129 characters, limit 128"],
+    ["a newline", "a\nb", "correlationId contains a control character"],
+    ["a NUL", "a\u0000", "correlationId contains a control character"],
   ];
   for (const [name, raw, reason] of bad) {
     await t.step(name, () => {
