@@ -269,11 +269,17 @@ export class Broker {
         client.ondisconnect = resolve;
       });
       try {
-        await withTimeout(client.connect(), CONNECT_TIMEOUT_MS, `no answer within ${CONNECT_TIMEOUT_MS} ms`);
+        await withTimeout(
+          client.connect(),
+          CONNECT_TIMEOUT_MS,
+          `no answer within ${CONNECT_TIMEOUT_MS} ms`,
+        );
         await this.#attach(client);
       } catch (error) {
         await client.close().catch(() => {});
-        if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+        if (
+          error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
+        ) {
           throw new Error(`Cannot connect to rabbitmq at '${url.host}': ${errorText(error)}`);
         }
         const delay = backoffMs(attempt++, retryInitialMs, retryMaxMs);

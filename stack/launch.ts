@@ -43,14 +43,27 @@ export interface Placement {
 
 /** The permissions of `service` placed as `placement`. */
 export function permissionsOf(service: ServiceName, placement: Placement): Permissions {
-  const net = [placement.broker, ...(placement.httpPort > 0 ? [`0.0.0.0:${placement.httpPort}`] : [])];
+  const net = [
+    placement.broker,
+    ...(placement.httpPort > 0 ? [`0.0.0.0:${placement.httpPort}`] : []),
+  ];
   const extra = placement.extraRead ?? [];
   const env = envNames(SCHEMAS[service]);
   switch (service) {
     case "features":
-      return { net, read: [placement.paths?.data ?? "stack/data/diabetes.csv", ...extra], write: [], env };
+      return {
+        net,
+        read: [placement.paths?.data ?? "stack/data/diabetes.csv", ...extra],
+        write: [],
+        env,
+      };
     case "model":
-      return { net, read: [placement.paths?.model ?? "model/model.json", ...extra], write: [], env };
+      return {
+        net,
+        read: [placement.paths?.model ?? "model/model.json", ...extra],
+        write: [],
+        env,
+      };
     case "metric": {
       const logDir = placement.paths?.logDir ?? "logs";
       return { net, read: [logDir, ...extra], write: [logDir], env };

@@ -32,14 +32,19 @@ export function freePort(): number {
   return port;
 }
 
-async function run(command: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  const output = await new Deno.Command(command, { args, env, stdout: "piped", stderr: "piped" }).output();
+async function run(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
+  const output = await new Deno.Command(command, { args, env, stdout: "piped", stderr: "piped" })
+    .output();
   const decoder = new TextDecoder();
   if (!output.success) {
     throw new Error(
-      `Cannot run '${command} ${args.join(" ")}': exit ${output.code}\n${decoder.decode(output.stderr)}${
-        decoder.decode(output.stdout)
-      }`,
+      `Cannot run '${command} ${args.join(" ")}': exit ${output.code}\n${
+        decoder.decode(output.stderr)
+      }${decoder.decode(output.stdout)}`,
     );
   }
   return decoder.decode(output.stdout);
@@ -70,7 +75,9 @@ export async function startLocalBroker(
       // Tests fill queues fast; the default 50 MB disk alarm is fine, but do not
       // let a small /tmp block publishers during a benchmark.
       "disk_free_limit.absolute = 50MB",
-      ...(managementPort ? [`management.tcp.port = ${managementPort}`, "management.tcp.ip = 127.0.0.1"] : []),
+      ...(managementPort
+        ? [`management.tcp.port = ${managementPort}`, "management.tcp.ip = 127.0.0.1"]
+        : []),
     ].join("\n") + "\n",
   );
   const env = {

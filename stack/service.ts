@@ -178,9 +178,9 @@ function deniedNet(config: CommonConfig): string[] {
   const needs: [string, string][] = [["AMQP_URL", hostPort(config.amqpUrl)]];
   if (config.httpPort > 0) needs.push(["HTTP_PORT", `0.0.0.0:${config.httpPort}`]);
   return needs.flatMap(([variable, host]) =>
-    Deno.permissions.querySync({ name: "net", host }).state === "granted"
-      ? []
-      : [`${variable} needs ${host}, which this process may not reach: Requires net access to "${host}" (--allow-net)`]
+    Deno.permissions.querySync({ name: "net", host }).state === "granted" ? [] : [
+      `${variable} needs ${host}, which this process may not reach: Requires net access to "${host}" (--allow-net)`,
+    ]
   );
 }
 

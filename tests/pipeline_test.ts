@@ -327,11 +327,12 @@ Deno.test({
     const pipeline = await Pipeline.create(broker, "restart");
     try {
       const services = [pipeline.spawn("metric"), pipeline.spawn("model")];
-      const features = pipeline.spawn("features", { COUNT: "400", INTERVAL_MS: "5" });
+      // 600 samples at 10 ms: still sending when the broker goes down.
+      const features = pipeline.spawn("features", { COUNT: "600", INTERVAL_MS: "10" });
       await waitFor("some rows", () => pipeline.rows().length >= 50);
       await broker.restart();
       assert.equal((await features.exit()).code, 0, features.lines.slice(-20).join("\n"));
-      await waitFor("400 rows", () => pipeline.rows().length >= 400, 90_000);
+      await waitFor("600 rows", () => pipeline.rows().length >= 600, 90_000);
       assertExactlyOnce(pipeline, sentSamples(features));
       for (const service of [...services, features]) {
         assert.ok(
