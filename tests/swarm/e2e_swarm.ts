@@ -1,0 +1,333 @@
+/**
+ * End-to-end on a real Docker Swarm (`deno task e2e`): from nothing, start
+ * an engine if none runs, init a single-node swarm, build the images, run
+ * exactly `docker stack deploy -c docker-stack.yml ml`, then scale, kill,
+ * restart the broker, roll a new model version, scale down, and check
+ * through metric_log.csv that every sample features sent was recorded
+ * exactly once with the right error. Prints each phase's duration, and
+ * removes the stack even when a step fails.
+ *
+ * Not named `*_test.ts` so `deno task test:integration` does not pick it up.
+ */
+import assert from "node:assert/strict";
+import { loadModelArtifact } from "../../model/artifact.ts";
+import { fit, type ModelArtifact, predict } from "../../model/linear.ts";
+import { serializeModelArtifact } from "../../model/artifact.ts";
+import { type PairRecord, parseRecord } from "../../metric/record.ts";
+import { loadDiabetes } from "../../stack/dataset.ts";
+
+const STACK = "ml";
+const timings: [string, number][] = [];
+const dataset = await loadDiabetes();
+const v1 = await loadModelArtifact();
+
+async function sh(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string>; allowFail?: boolean } = {},
+) {
+  const out = await new Deno.Command(command, {
+    args,
+    env: options.env,
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  const err = new TextDecoder().decode(out.stderr);
+  if (!out.success && !options.allowFail) {
+    throw new Error(`'${command} ${args.join(" ")}' failed (${out.code}):\n${err}${text}`);
+  }
+  return { ok: out.success, stdout: text, stderr: err };
+}
+const docker = (...args: string[]) => sh("docker", args);
+
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function timed<T>(phase: string, fn: () => Promise<T>): Promise<T> {
+  const start = performance.now();
+  const result = await fn();
+  const seconds = (performance.now() - start) / 1000;
+  timings.push([phase, seconds]);
+  console.log(`phase '${phase}': ${seconds.toFixed(1)} s`);
+  return result;
+}
+
+async function engineUp(): Promise<boolean> {
+  return (await sh("docker", ["info", "--format", "{{.ServerVersion}}"], { allowFail: true })).ok;
+}
+
+async function ensureSwarm(): Promise<void> {
+  if (!(await engineUp())) {
+    console.log("starting dockerd");
+    new Deno.Command("dockerd", {
+      args: ["--iptables=false"],
+      stdout: "null",
+      stderr: "null",
+    }).spawn().unref();
+    await waitFor("the docker engine", engineUp, 60_000);
+  }
+  const state = (await docker("info", "--format", "{{.Swarm.LocalNodeState}}")).stdout.trim();
+  if (state !== "active") await docker("swarm", "init", "--advertise-addr", "127.0.0.1");
+}
+
+async function metricRows(): Promise<PairRecord[]> {
+  const mount =
+    (await docker("volume", "inspect", `${STACK}_metric-logs`, "--format", "{{.Mountpoint}}"))
+      .stdout
+      .trim();
+  try {
+    const text = await Deno.readTextFile(`${mount}/metric_log.csv`);
+    return text.split("\n").flatMap((line) => parseRecord(line) ?? []);
+  } catch {
+    return [];
+  }
+}
+
+async function serviceLogs(service: string): Promise<Record<string, unknown>[]> {
+  const { stdout, stderr } = await docker("service", "logs", "--raw", `${STACK}_${service}`);
+  return (stdout + stderr).split("\n").flatMap((line) => {
+    try {
+      return [JSON.parse(line)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+async function sentSamples(): Promise<Map<string, number>> {
+  const sent = new Map<string, number>();
+  for (const line of await serviceLogs("features")) {
+    if (String(line.message).startsWith("sent sample")) sent.set(String(line.id), Number(line.row));
+  }
+  return sent;
+}
+
+async function replicasRunning(service: string): Promise<string> {
+  return (await docker(
+    "service",
+    "ls",
+    "--filter",
+    `name=${STACK}_${service}`,
+    "--format",
+    "{{.Replicas}}",
+  )).stdout
+    .trim();
+}
+
+async function allHealthy(): Promise<boolean> {
+  const { stdout } = await docker(
+    "ps",
+    "--filter",
+    `label=com.docker.stack.namespace=${STACK}`,
+    "--format",
+    "{{.Status}}",
+  );
+  const states = stdout.trim().split("\n").filter(Boolean);
+  const services = (await docker("stack", "services", STACK, "--format", "{{.Replicas}}")).stdout
+    .trim().split("\n");
+  return services.length === 4 && services.every((r) => /^(\d+)\/\1/.test(r)) &&
+    states.length >= 5 &&
+    states.every((s) => s.includes("(healthy)"));
+}
+
+async function growth(rows: number, timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    `more than ${rows} rows`,
+    async () => (await metricRows()).length > rows,
+    timeoutMs,
+  );
+}
+
+async function buildModelV2(): Promise<ModelArtifact> {
+  // A second model version: fitted on the first 400 rows only, so its weights (and hash) differ.
+  const v2 = await fit({ ...dataset, X: dataset.X.slice(0, 400), y: dataset.y.slice(0, 400) });
+  const dir = await Deno.makeTempDir({ prefix: "ml-model-v2-" });
+  await Deno.writeTextFile(`${dir}/model.json`, serializeModelArtifact(v2));
+  await Deno.writeTextFile(
+    `${dir}/Dockerfile`,
+    "ARG BASE\nFROM ${BASE}\nCOPY model.json /app/model/model.json\n",
+  );
+  await docker("build", "-q", "--build-arg", "BASE=ml-model:latest", "-t", "ml-model:v2", dir);
+  await Deno.remove(dir, { recursive: true });
+  return v2;
+}
+
+async function removeStack(): Promise<void> {
+  await sh("docker", ["stack", "rm", STACK], { allowFail: true });
+  await waitFor("the stack's containers and network to go", async () => {
+    const containers =
+      (await docker("ps", "-aq", "--filter", `label=com.docker.stack.namespace=${STACK}`)).stdout
+        .trim();
+    const networks =
+      (await docker("network", "ls", "-q", "--filter", `label=com.docker.stack.namespace=${STACK}`))
+        .stdout.trim();
+    return containers === "" && networks === "";
+  }, 90_000);
+}
+
+Deno.test({
+  name:
+    "the ml stack on a real Swarm records every sample exactly once through scaling, kills and restarts",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await timed("engine and swarm", ensureSwarm);
+    await timed("images", async () => {
+      const build = await sh("bash", ["stack/images/build.sh"]);
+      console.log(build.stdout.split("\n").filter((l) => /MB|size/i.test(l)).join("\n"));
+    });
+    const v2 = await buildModelV2();
+    // Start clean: an earlier run's stack and volumes would mix old rows in.
+    await removeStack();
+    await sh("docker", ["volume", "rm", `${STACK}_metric-logs`, `${STACK}_rabbitmq-data`], {
+      allowFail: true,
+    });
+    const env = { ...Deno.env.toObject(), FEATURES_INTERVAL_MS: "20" };
+    try {
+      await t.step(
+        "deploy: exactly `docker stack deploy -c docker-stack.yml ml`, all healthy",
+        async () => {
+          await timed("deploy to healthy", async () => {
+            await sh("docker", ["stack", "deploy", "-c", "docker-stack.yml", STACK], { env });
+            await waitFor("every task healthy", allHealthy, 180_000);
+          });
+        },
+      );
+      await t.step("samples flow into metric_log.csv", async () => {
+        await growth(50);
+      });
+      await t.step("scale ml_model=3: all three replicas predict", async () => {
+        await timed("scale to 3 converged", () => docker("service", "scale", `${STACK}_model=3`));
+        assert.equal(await replicasRunning("model"), "3/3");
+        const seen = (await metricRows()).length;
+        await waitFor("rows from three model replicas", async () => {
+          const replicas = new Set((await metricRows()).slice(seen).map((r) => r.replica));
+          return replicas.size === 3;
+        });
+      });
+      await t.step("docker kill of a model task mid-stream", async () => {
+        const ids = (await docker(
+          "ps",
+          "-q",
+          "--filter",
+          `label=com.docker.swarm.service.name=${STACK}_model`,
+        )).stdout
+          .trim().split("\n");
+        await docker("kill", ids[0]);
+        await timed(
+          "killed model replaced",
+          () =>
+            waitFor(
+              "3/3 model replicas again",
+              async () => (await replicasRunning("model")) === "3/3",
+            ),
+        );
+        await growth((await metricRows()).length);
+      });
+      await t.step("broker restarted by force-update: pipeline recovers on its own", async () => {
+        const before = (await metricRows()).length;
+        await timed("broker recovery (update --force to new rows)", async () => {
+          await docker("service", "update", "--force", "--detach=false", `${STACK}_rabbitmq`);
+          await growth(before + 10, 180_000);
+        });
+      });
+      await t.step("rolling update of ml_model to a new model version under load", async () => {
+        await timed(
+          "rolling update",
+          () =>
+            docker(
+              "service",
+              "update",
+              "--image",
+              "ml-model:v2",
+              "--detach=false",
+              `${STACK}_model`,
+            ),
+        );
+        const seen = (await metricRows()).length;
+        await waitFor(
+          "rows of the new version",
+          async () => (await metricRows()).slice(seen).some((r) => r.modelVersion === v2.version),
+        );
+        const versions = new Set((await metricRows()).map((r) => r.modelVersion));
+        assert.deepEqual([...versions].sort(), [v1.version, v2.version].sort());
+      });
+      await t.step("scale ml_model=1: the removed replicas drain and exit 0", async () => {
+        await timed("scale to 1 converged", () => docker("service", "scale", `${STACK}_model=1`));
+        const { stdout } = await docker(
+          "service",
+          "ps",
+          `${STACK}_model`,
+          "--format",
+          "{{.DesiredState}}|{{.CurrentState}}|{{.Error}}",
+        );
+        const failed = stdout.split("\n").filter((l) => /non-zero exit/.test(l) && !/137/.test(l));
+        assert.deepEqual(failed, [], "a replica exited with an error on SIGTERM");
+      });
+      await t.step(
+        "every sample sent was recorded exactly once, with the right error",
+        async () => {
+          await docker("service", "scale", `${STACK}_features=0`);
+          const sent = await sentSamples();
+          assert.ok(sent.size > 100, `only ${sent.size} samples sent`);
+          await waitFor(
+            "metric to catch up",
+            async () => (await metricRows()).length >= sent.size,
+            120_000,
+          );
+          const rows = await metricRows();
+          const ids = rows.map((r) => r.id);
+          assert.equal(new Set(ids).size, ids.length, "a sample was recorded twice");
+          assert.deepEqual(new Set(ids), new Set(sent.keys()), "recorded ids differ from sent ids");
+          const models = new Map([[v1.version, v1], [v2.version, v2]]);
+          for (const row of rows) {
+            const index = sent.get(row.id)!;
+            assert.equal(row.yTrue, dataset.y[index]);
+            const model = models.get(row.modelVersion);
+            assert.ok(model, `unknown model version ${row.modelVersion}`);
+            assert.ok(Math.abs(row.yPred - predict(model, dataset.X[index])) < 1e-9);
+            assert.ok(Math.abs(row.absoluteError - Math.abs(row.yTrue - row.yPred)) < 1e-9);
+          }
+          console.log(
+            `${rows.length} samples, each recorded once; replicas ${[
+              ...new Set(rows.map((r) => r.replica)),
+            ]}`,
+          );
+          const errors = [...await serviceLogs("model"), ...await serviceLogs("metric")].filter((
+            l,
+          ) => l.level === "ERROR" || l.level === "FATAL");
+          assert.deepEqual(errors, [], "errors in the logs");
+        },
+      );
+    } finally {
+      await t.step("docker stack rm ml leaves nothing behind", async () => {
+        await timed("stack rm", removeStack);
+        const services = (await docker(
+          "service",
+          "ls",
+          "-q",
+          "--filter",
+          `label=com.docker.stack.namespace=${STACK}`,
+        ))
+          .stdout.trim();
+        assert.equal(services, "");
+      });
+      await sh("docker", ["volume", "rm", `${STACK}_metric-logs`, `${STACK}_rabbitmq-data`], {
+        allowFail: true,
+      });
+      console.log("\nphase timings:");
+      for (const [phase, seconds] of timings) {
+        console.log(`  ${phase.padEnd(45)} ${seconds.toFixed(1)} s`);
+      }
+    }
+  },
+});
