@@ -103,9 +103,36 @@ async function serviceLogs(service: string): Promise<Record<string, unknown>[]> 
   });
 }
 
-async function sentSamples(): Promise<Map<string, number>> {
+/**
+ * Follows a service's logs from deploy on: scaling a service to 0 removes
+ * its task containers, and their logs with them.
+ */
+function followLogs(service: string): { stop(): Promise<string[]> } {
+  const child = new Deno.Command("docker", {
+    args: ["service", "logs", "--raw", "--follow", `${STACK}_${service}`],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const read = (stream: ReadableStream<Uint8Array>) => new Response(stream).text();
+  const output = Promise.all([read(child.stdout), read(child.stderr)]);
+  return {
+    async stop() {
+      child.kill("SIGTERM");
+      return (await output).join("\n").split("\n");
+    },
+  };
+}
+
+function sentSamples(lines: string[]): Map<string, number> {
   const sent = new Map<string, number>();
-  for (const line of await serviceLogs("features")) {
+  const logs = lines.flatMap((line) => {
+    try {
+      return [JSON.parse(line)];
+    } catch {
+      return [];
+    }
+  });
+  for (const line of logs) {
     if (String(line.message).startsWith("sent sample")) sent.set(String(line.id), Number(line.row));
   }
   return sent;
@@ -202,6 +229,7 @@ Deno.test({
           });
         },
       );
+      const featuresLogs = followLogs("features");
       await t.step("samples flow into metric_log.csv", async () => {
         await growth(50);
       });
@@ -277,7 +305,8 @@ Deno.test({
         "every sample sent was recorded exactly once, with the right error",
         async () => {
           await docker("service", "scale", `${STACK}_features=0`);
-          const sent = await sentSamples();
+          await new Promise((resolve) => setTimeout(resolve, 3_000));
+          const sent = sentSamples(await featuresLogs.stop());
           assert.ok(sent.size > 100, `only ${sent.size} samples sent`);
           await waitFor(
             "metric to catch up",
