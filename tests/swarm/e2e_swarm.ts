@@ -251,12 +251,24 @@ Deno.test({
         )).stdout
           .trim().split("\n");
         await docker("kill", ids[0]);
+        const running = async () =>
+          (await docker(
+            "ps",
+            "-q",
+            "--filter",
+            `label=com.docker.swarm.service.name=${STACK}_model`,
+          ))
+            .stdout.trim().split("\n").filter(Boolean);
         await timed(
           "killed model replaced",
           () =>
             waitFor(
-              "3/3 model replicas again",
-              async () => (await replicasRunning("model")) === "3/3",
+              "a new model task beside the two survivors",
+              async () => {
+                const now = await running();
+                return now.length === 3 && !now.includes(ids[0]) &&
+                  (await replicasRunning("model")) === "3/3";
+              },
             ),
         );
         await growth((await metricRows()).length);
