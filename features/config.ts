@@ -18,6 +18,12 @@ export const featuresSchema = {
     max: 86_400_000,
     doc: "Time between samples; 0 sends as fast as confirms allow",
   }),
+  ratePerSec: intField("RATE_PER_SEC", 0, {
+    min: 0,
+    max: 100_000,
+    doc:
+      "Samples per second on a steady schedule, finer than INTERVAL_MS; 0 leaves INTERVAL_MS in charge",
+  }),
   count: intField("COUNT", 0, {
     min: 0,
     max: Number.MAX_SAFE_INTEGER,

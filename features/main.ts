@@ -10,13 +10,7 @@ import { loadDiabetes } from "../stack/dataset.ts";
 import type { Logger } from "../stack/log.ts";
 import { runService } from "../stack/service.ts";
 import { featuresSchema } from "./config.ts";
-import {
-  nextDue,
-  type OutgoingMessage,
-  pickSample,
-  sampleMessages,
-  seededRandom,
-} from "./sampler.ts";
+import { type OutgoingMessage, pickSample, sampleMessages, seededRandom } from "./sampler.ts";
 
 await runService({
   name: "features",
@@ -25,10 +19,17 @@ await runService({
     const dataset = await loadDiabetes(config.dataPath);
     const seed = config.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
     const random = seededRandom(seed);
+    // RATE_PER_SEC, when set, gives a fractional interval: timers fire in
+    // whole ms, so 1,000/s cannot be had from INTERVAL_MS=1 alone.
+    const intervalMs = config.ratePerSec > 0 ? 1000 / config.ratePerSec : config.intervalMs;
+    // How far behind schedule sending may fall and still catch up by sending
+    // what fell due on one tick; after a longer stall (an outage) the
+    // schedule restarts from now instead of bursting.
+    const catchUpMs = Math.max(intervalMs, 100);
     log.info("loaded {rows} rows; seed {seed}, interval {interval} ms, count {count}", {
       rows: dataset.y.length,
       seed,
-      interval: config.intervalMs,
+      interval: intervalMs,
       count: config.count || "unlimited",
     });
     return {
@@ -39,9 +40,11 @@ await runService({
         let due = performance.now();
         let lastProgress = started;
         for (let n = 0; config.count === 0 || n < config.count; n++) {
-          if (config.intervalMs > 0) {
-            await sleep(due - performance.now(), signal);
-            due = nextDue(due, config.intervalMs, performance.now());
+          if (intervalMs > 0) {
+            const wait = due - performance.now();
+            if (wait > 0) await sleep(Math.ceil(wait), signal);
+            const now = performance.now();
+            due = due + intervalMs < now - catchUpMs ? now : due + intervalMs;
           }
           while (inFlight.size >= config.maxInFlight) await Promise.race(inFlight);
           if (signal.aborted) break;
