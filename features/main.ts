@@ -34,7 +34,15 @@ await runService({
     });
     return {
       async run(signal) {
-        const inFlight = new Set<Promise<void>>();
+        // Samples published but not yet confirmed, and a way to wait for one
+        // to finish: Promise.race over the whole set would attach a reaction
+        // to every pending sample on every turn.
+        let inFlight = 0;
+        let freed: PromiseWithResolvers<void> | undefined;
+        const release = () => {
+          inFlight--;
+          freed?.resolve();
+        };
         const started = performance.now();
         let sent = 0;
         let due = performance.now();
@@ -46,7 +54,10 @@ await runService({
             const now = performance.now();
             due = due + intervalMs < now - catchUpMs ? now : due + intervalMs;
           }
-          while (inFlight.size >= config.maxInFlight) await Promise.race(inFlight);
+          while (inFlight >= config.maxInFlight) {
+            freed = Promise.withResolvers<void>();
+            await freed.promise;
+          }
           if (signal.aborted) break;
           const sample = pickSample(dataset, random);
           const id = crypto.randomUUID();
@@ -66,8 +77,8 @@ await runService({
                 target: sample.target,
               });
             });
-          inFlight.add(sending);
-          sending.finally(() => inFlight.delete(sending));
+          inFlight++;
+          sending.finally(release);
           const now = performance.now();
           if (config.progressEveryMs > 0 && now - lastProgress >= config.progressEveryMs) {
             lastProgress = now;
@@ -77,7 +88,10 @@ await runService({
             });
           }
         }
-        await Promise.allSettled(inFlight);
+        while (inFlight > 0) {
+          freed = Promise.withResolvers<void>();
+          await freed.promise;
+        }
         const seconds = (performance.now() - started) / 1000;
         log.info("sent {sent} samples in {seconds} s", {
           sent,
