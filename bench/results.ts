@@ -1,0 +1,123 @@
+/**
+ * The shape of `docs/benchmarks.json`: every run's raw figures, their
+ * summaries, and the targets. Written by `bench/main.ts`, rendered to
+ * markdown by `bench/report.ts`.
+ *
+ * @module
+ */
+import type { Machine } from "./machine.ts";
+import type { SlowRuns, Summary } from "./stats.ts";
+
+/** One pipeline run's figures. */
+export interface PipelineFigures {
+  readonly samples: number;
+  readonly samplesPerSecond: number;
+  readonly latencyMs: { p50: number; p95: number; p99: number; max: number };
+  /** Samples over 10 ms (after warm-up) and how they group into pauses. */
+  readonly over10ms: SlowRuns;
+  /** CPU µs per sample of each process (features, model-N, metric, broker). */
+  readonly cpuUsPerSample: Readonly<Record<string, number>>;
+  /** Peak RSS (MiB) of each service process. */
+  readonly peakRssMiB: Readonly<Record<string, number>>;
+  /** Cores other processes on the machine used during the run. */
+  readonly otherCores: number;
+  readonly deadLettered: number;
+  /** Pairs predicted by each model replica. */
+  readonly byReplica: Readonly<Record<string, number>>;
+}
+
+/** One ceiling run's figures. */
+export interface CeilingFigures {
+  readonly messagesPerSecond: number;
+  readonly brokerCpuUsPerMessage: number;
+  readonly clientCpuUsPerMessage: number;
+  readonly otherCores: number;
+}
+
+/** A target and whether the median met it. */
+export interface Target {
+  readonly what: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean;
+}
+
+/** Everything one `deno task bench` measured. */
+export interface BenchResults {
+  readonly generatedAt: string;
+  readonly quick: boolean;
+  readonly runsPerFigure: number;
+  readonly durationSeconds: number;
+  readonly machine: Machine;
+  /** "a throwaway local RabbitMQ" or "AMQP_URL". */
+  readonly broker: string;
+  readonly settings: {
+    readonly logLevel: string;
+    readonly bodyBytes: number;
+    readonly prefetch: { model: number; metric: number };
+    readonly maxInFlightSamples: number;
+    readonly ceilingWindowMessages: number;
+    readonly ceilingMessages: number;
+    readonly throughputSamples: number;
+    readonly latencySamples: number;
+    readonly latencyRatePerSec: number;
+    readonly latencyWarmupSamples: number;
+    readonly scalingDelayMs: number;
+    readonly scalingPrefetch: number;
+    readonly scalingSamples: number;
+    readonly cpuScalingSamples: number;
+    readonly quietThresholdCores: number;
+  };
+  readonly ceiling: {
+    readonly runs: readonly CeilingFigures[];
+    readonly messagesPerSecond: Summary;
+    /** Ceiling ÷ 3: a sample costs 3 publishes and 3 deliveries. */
+    readonly samplesPerSecond: Summary;
+  };
+  readonly throughput: {
+    readonly runs: readonly PipelineFigures[];
+    readonly samplesPerSecond: Summary;
+    /** Each round's pipeline throughput ÷ (that round's ceiling ÷ 3). */
+    readonly ofCeiling: Summary;
+    readonly cpuUsPerSample: Readonly<Record<string, Summary>>;
+  };
+  readonly latency: {
+    readonly runs: readonly PipelineFigures[];
+    readonly offeredPerSecond: Summary;
+    readonly p50: Summary;
+    readonly p95: Summary;
+    readonly p99: Summary;
+    readonly max: Summary;
+    readonly cpuUsPerSample: Readonly<Record<string, Summary>>;
+  };
+  readonly scaling: {
+    /** INFERENCE_DELAY_MS = scalingDelayMs, PREFETCH = scalingPrefetch. */
+    readonly delayed: ScalingFigures;
+    /** No delay, default prefetch: bounded by the broker. */
+    readonly cpuBound: ScalingFigures;
+  };
+  readonly footprint: {
+    /** Peak RSS (MiB) under load, throughput runs. */
+    readonly peakMiB: Readonly<Record<string, Summary>>;
+    /** RSS (MiB) of model and metric once ready, before any load. */
+    readonly idleMiB: Readonly<Record<string, Summary>>;
+    /** The same throughput runs with `DENO_V8_FLAGS` = `flags` for every service. */
+    readonly smallHeap: {
+      readonly flags: string;
+      readonly runs: readonly PipelineFigures[];
+      readonly peakMiB: Readonly<Record<string, Summary>>;
+      readonly samplesPerSecond: Summary;
+      readonly cpuUsPerSample: Readonly<Record<string, Summary>>;
+    };
+  };
+  readonly targets: readonly Target[];
+}
+
+/** Throughput with 1, 2 and 3 model replicas. */
+export interface ScalingFigures {
+  readonly runs: Readonly<Record<string, readonly PipelineFigures[]>>;
+  /** Samples per second by replica count. */
+  readonly samplesPerSecond: Readonly<Record<string, Summary>>;
+  /** Each round's throughput ÷ that round's one-replica throughput. */
+  readonly speedup: Readonly<Record<string, Summary>>;
+}
