@@ -197,9 +197,10 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
     const wallStart = performance.now();
     features ??= startFeatures();
     const csv = `${logDir}/metric_log.csv`;
+    const lines = lineCounter(csv);
     for (;;) {
       await sampleRss();
-      const rows = await Deno.readFile(csv).then((bytes) => countLines(bytes) - 1, () => 0);
+      const rows = (await lines()) - 1;
       if (rows >= run.count) {
         await sampleRss();
         break;
@@ -307,6 +308,36 @@ async function stopAll(running: readonly Running[], force = false): Promise<void
       throw new Error(`${process.name} ended by ${status.signal}`);
     }
   }
+}
+
+/**
+ * Counts the lines of a growing file, reading only what was appended since
+ * the last call: polling stays cheap while the CSV grows to megabytes.
+ */
+function lineCounter(path: string): () => Promise<number> {
+  let offset = 0;
+  let lines = 0;
+  return async () => {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path);
+    } catch {
+      return 0;
+    }
+    try {
+      await file.seek(offset, Deno.SeekMode.Start);
+      const buffer = new Uint8Array(1 << 16);
+      for (;;) {
+        const read = await file.read(buffer);
+        if (read === null) break;
+        lines += countLines(buffer.subarray(0, read));
+        offset += read;
+      }
+      return lines;
+    } finally {
+      file.close();
+    }
+  };
 }
 
 /** CPU time (ms) a process has used so far. */
