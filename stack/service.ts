@@ -117,6 +117,7 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
   const stopped = Promise.withResolvers<void>();
   let finished: Promise<void> | undefined;
   let runLoop: Promise<void> | undefined;
+  let exitCode = 0;
   const stop = (why: string) => {
     finished ??= (async () => {
       log.info("stopping ({why})", { why });
@@ -158,6 +159,7 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
       () => void stop("done"),
       (error) => {
         log.error("main loop failed: {error}", { error: errorText(error) });
+        exitCode = 1; // not a clean finish: let the orchestrator restart it
         void stop("main loop failed");
       },
     );
@@ -166,7 +168,7 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
   Deno.removeSignalListener("SIGTERM", onTerm);
   Deno.removeSignalListener("SIGINT", onInt);
   await flushLogs();
-  Deno.exit(0);
+  Deno.exit(exitCode);
 }
 
 /**

@@ -293,11 +293,44 @@ Deno.test({
               `${STACK}_model`,
             ),
         );
+        // `update --detach=false` returns during the monitor period, and quietly after a
+        // rollback: check that every running task runs the new image.
+        const tasks = async () =>
+          (await docker(
+            "service",
+            "ps",
+            `${STACK}_model`,
+            "--format",
+            "{{.Image}} {{.CurrentState}} {{.Error}}",
+          ))
+            .stdout;
+        const running = (await tasks()).split("\n").filter((l) => / Running /.test(l));
+        assert.ok(
+          running.length === 3 && running.every((l) => l.startsWith("ml-model:v2")),
+          `not every model task runs v2:\n${await tasks()}`,
+        );
         const seen = (await metricRows()).length;
         await waitFor(
           "rows of the new version",
           async () => (await metricRows()).slice(seen).some((r) => r.modelVersion === v2.version),
-        );
+        ).catch(async (error) => {
+          const rows = await metricRows();
+          const recent = rows.slice(-5).map((r) =>
+            `${r.modelVersion} ${r.replica} ${new Date(r.pairedAtMs).toISOString()}`
+          );
+          const features = (await docker(
+            "service",
+            "ps",
+            `${STACK}_features`,
+            "--format",
+            "{{.CurrentState}} {{.Error}}",
+          )).stdout;
+          throw new Error(
+            `${error.message}; v2 is ${v2.version}; ${rows.length} rows, ${seen} before; last: ${
+              recent.join(" | ")
+            }; features: ${features}`,
+          );
+        });
         const versions = new Set((await metricRows()).map((r) => r.modelVersion));
         assert.deepEqual([...versions].sort(), [v1.version, v2.version].sort());
       });
