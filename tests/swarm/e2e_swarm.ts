@@ -92,9 +92,24 @@ async function metricRows(): Promise<PairRecord[]> {
   }
 }
 
+/**
+ * The JSON log lines of every container a service has had. Read per
+ * container: `docker service logs` without --follow can hang for good when a
+ * task's container is gone.
+ */
 async function serviceLogs(service: string): Promise<Record<string, unknown>[]> {
-  const { stdout, stderr } = await docker("service", "logs", "--raw", `${STACK}_${service}`);
-  return (stdout + stderr).split("\n").flatMap((line) => {
+  const ids = (await docker(
+    "ps",
+    "-aq",
+    "--filter",
+    `label=com.docker.swarm.service.name=${STACK}_${service}`,
+  )).stdout.trim().split("\n").filter(Boolean);
+  const lines: string[] = [];
+  for (const id of ids) {
+    const { stdout, stderr } = await sh("docker", ["logs", id], { allowFail: true });
+    lines.push(...stdout.split("\n"), ...stderr.split("\n"));
+  }
+  return lines.flatMap((line) => {
     try {
       return [JSON.parse(line)];
     } catch {
