@@ -43,8 +43,9 @@ export const HEADERS = {
   deadLetterTruncated: "dead-letter-truncated",
 } as const;
 
-/** Number of features in a vector (the diabetes data set's ten). */
-export const FEATURE_COUNT = 10;
+// The data set owns the vector length; the contract repeats it for its readers.
+export { FEATURE_COUNT } from "./dataset.ts";
+import { FEATURE_COUNT } from "./dataset.ts";
 /** Default bound on a body's size; a feature vector is about 220 bytes. */
 export const DEFAULT_MAX_BODY_BYTES = 4096;
 /** Longest accepted message id. */
