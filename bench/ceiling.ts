@@ -10,7 +10,7 @@
  * @module
  */
 import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
-import { coalesceWrites, setNoDelay } from "../stack/broker.ts";
+import { coalesceWrites, setNoDelay } from "../stack/transport.ts";
 
 /** What {@link measureCeiling} sends and how. */
 export interface CeilingOptions {

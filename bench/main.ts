@@ -21,7 +21,7 @@ import { featuresSchema } from "../features/config.ts";
 import { metricSchema } from "../metric/config.ts";
 import { modelSchema } from "../model/config.ts";
 import { loadDiabetes } from "../stack/dataset.ts";
-import { type LocalBroker, startLocalBroker } from "../stack/local_broker.ts";
+import { type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
 import { measureCeiling } from "./ceiling.ts";
 import { describeMachine, machineBusyMs, waitForQuiet } from "./machine.ts";
 import { type PipelineResult, type PipelineRun, processCpuMs, runPipeline } from "./pipeline.ts";

@@ -10,8 +10,8 @@
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import { QUEUES } from "../stack/contracts.ts";
 import { readProc, readProcFile } from "./proc.ts";
-import { freePort } from "../stack/local_broker.ts";
-import { type Placement, runArgs, type ServiceName } from "../stack/launch.ts";
+import { freePort } from "../stack/ops/local_broker.ts";
+import { type Placement, runArgs, type ServiceName } from "../stack/ops/launch.ts";
 import { declareTopology } from "../stack/topology.ts";
 import {
   countLines,

@@ -109,7 +109,7 @@ features sends ${
   } samples as fast as confirms allow (\`INTERVAL_MS=0\`, \`MAX_IN_FLIGHT=${s.maxInFlightSamples}\`);
 model (1 replica, prefetch ${s.prefetch.model}) and metric (prefetch ${s.prefetch.metric}) run as the
 real services, each a \`deno run\` subprocess with its real narrow permissions (\`runArgs\` of
-\`stack/launch.ts\`). Every service runs at \`LOG_LEVEL=${s.logLevel}\`: at \`info\` each message
+\`stack/ops/launch.ts\`). Every service runs at \`LOG_LEVEL=${s.logLevel}\`: at \`info\` each message
 writes a JSON log line, which would measure the terminal rather than the pipeline. Throughput is
 pairs recorded ÷ (last \`paired_at\` − first publish), both read back from \`metric_log.csv\`
 (publish time = \`paired_at − latency_ms\`). Each run is paired with the ceiling run just before it.
@@ -291,7 +291,7 @@ gave ${formatSummary(small.samplesPerSecond)} samples/s (vs ${
         formatPercent(total(small.cpuUsPerSample) / total(r.throughput.cpuUsPerSample) - 1)
       } more CPU`
   }. The rest of the growth is the old generation and Deno's own buffers. The services' launch flags
-(\`stack/launch.ts\`, \`deno.json\`, the Dockerfiles) do not set it today. Below the "ready" figure
+(\`stack/ops/launch.ts\`, \`deno.json\`, the Dockerfiles) do not set it today. Below the "ready" figure
 nothing in these services can go: it is Deno itself plus the loaded modules.`;
 }
 
@@ -334,7 +334,7 @@ function methodSection(r: BenchResults): string {
   const s = r.settings;
   return `## How it is measured
 
-- \`deno task bench\` starts a throwaway RabbitMQ (\`stack/local_broker.ts\`) unless \`AMQP_URL\` is
+- \`deno task bench\` starts a throwaway RabbitMQ (\`stack/ops/local_broker.ts\`) unless \`AMQP_URL\` is
   set, then runs the ceiling and the throughput runs in alternating rounds (so each ratio compares
   runs made back to back), then the latency runs, then the scaling runs (1, 2, 3 replicas per
   round). \`--quick\` does one run of each with fewer samples as a smoke test.

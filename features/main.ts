@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { backoffMs, type Broker, errorText, sleep } from "../stack/broker.ts";
+import { backoffMs, errorText, sleep } from "../stack/async.ts";
+import type { Broker } from "../stack/broker.ts";
 import { loadDiabetes } from "../stack/dataset.ts";
 import type { Logger } from "../stack/log.ts";
 import { runService } from "../stack/service.ts";

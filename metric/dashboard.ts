@@ -9,7 +9,7 @@
  * @module
  */
 import { Gauge } from "prom-client";
-import { errorText } from "../stack/broker.ts";
+import { errorText } from "../stack/async.ts";
 import type { Logger } from "../stack/log.ts";
 import type { Telemetry } from "../stack/telemetry.ts";
 import { ASSETS } from "./dashboard_assets.ts";

@@ -8,7 +8,8 @@
  * @module
  */
 import { Gauge } from "prom-client";
-import { DeadLetter, type Delivery, errorText } from "../stack/broker.ts";
+import { errorText } from "../stack/async.ts";
+import { DeadLetter, type Delivery } from "../stack/broker.ts";
 import {
   HEADERS,
   numberHeader,

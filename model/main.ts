@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { DeadLetter, sleep } from "../stack/broker.ts";
+import { sleep } from "../stack/async.ts";
+import { DeadLetter } from "../stack/broker.ts";
 import { QUEUES } from "../stack/contracts.ts";
 import { runService } from "../stack/service.ts";
 import { loadModelArtifact } from "./artifact.ts";

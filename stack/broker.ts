@@ -29,11 +29,12 @@ import {
   type AMQPMessage,
   type AMQPProperties,
 } from "@cloudamqp/amqp-client";
-import { setImmediate } from "node:timers";
 import { HEADERS, QUEUES } from "./contracts.ts";
 import type { Logger } from "./log.ts";
 import type { Telemetry } from "./telemetry.ts";
 import { DEAD_LETTER_EXCHANGE, declareTopology } from "./topology.ts";
+import { backoffMs, errorText, sleep, withTimeout } from "./async.ts";
+import { coalesceWrites, setNoDelay } from "./transport.ts";
 
 /** Thrown by a handler to dead-letter its message with `reason`. */
 export class DeadLetter extends Error {
@@ -99,48 +100,10 @@ export const MAX_DEAD_LETTER_BODY_BYTES = 64 * 1024;
 /** A connect attempt that hangs (DNS, a half-open network) is abandoned after this. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 interface ConsumerSpec {
   queue: string;
   handler: Handler;
   options: ConsumeOptions;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal?.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
-
-/** The delay before retry number `attempt` (0-based): exponential, capped, with ±20 % jitter. */
-export function backoffMs(
-  attempt: number,
-  initialMs: number,
-  maxMs: number,
-  random = Math.random,
-): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
-  return Math.round(base * (0.8 + 0.4 * random()));
-}
-
-/** The error text of anything thrown. */
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** A connection to RabbitMQ that keeps itself connected until {@link Broker.close}. */
@@ -451,71 +414,4 @@ export class Broker {
 /** A low-cardinality label for a reason: its words before the first ':'. */
 export function reasonLabel(reason: string): string {
   return reason.split(":")[0].trim().slice(0, 40);
-}
-
-/** The one method of the client that {@link coalesceWrites} wraps. */
-export interface FrameSender {
-  send(bytes: Uint8Array): Promise<void>;
-}
-
-/**
- * Turns the client's one socket write per frame into one write per turn of
- * the event loop: the frames produced while handling one batch of input (a
- * burst of deliveries, confirms or publishes) leave in one write and one TCP
- * segment, which costs the broker and this process fewer wake-ups. Order is
- * kept, and each frame's promise still resolves only once its bytes were
- * handed to the socket, so a confirm or an ack means what it meant. The
- * trade: a frame waits for the end of the current turn (microseconds).
- */
-export function coalesceWrites(client: FrameSender): void {
-  const send = client.send.bind(client);
-  let chunks: Uint8Array[] = [];
-  let size = 0;
-  let waiters: PromiseWithResolvers<void>[] = [];
-  const flush = () => {
-    const pending = chunks;
-    const settle = waiters;
-    let bytes = pending[0];
-    if (pending.length > 1) {
-      bytes = new Uint8Array(size);
-      let offset = 0;
-      for (const chunk of pending) {
-        bytes.set(chunk, offset);
-        offset += chunk.byteLength;
-      }
-    }
-    chunks = [];
-    waiters = [];
-    size = 0;
-    let sent: Promise<void>;
-    try {
-      sent = send(bytes);
-    } catch (error) {
-      sent = Promise.reject(error);
-    }
-    sent.then(
-      () => settle.forEach((waiter) => waiter.resolve()),
-      (error) => settle.forEach((waiter) => waiter.reject(error)),
-    );
-  };
-  client.send = (bytes: Uint8Array): Promise<void> => {
-    const waiter = Promise.withResolvers<void>();
-    if (chunks.length === 0) setImmediate(flush);
-    chunks.push(bytes);
-    size += bytes.byteLength;
-    waiters.push(waiter);
-    return waiter.promise;
-  };
-}
-
-/**
- * Turns Nagle's algorithm off, as AMQP clients usually do (amqp-client's
- * node socket leaves it on): with it, a small frame written while an
- * earlier one is unacknowledged by TCP waits for that ACK, up to the peer's
- * delayed-ACK timer (40 ms on Linux). Writes are coalesced per event-loop
- * turn instead ({@link coalesceWrites}).
- */
-export function setNoDelay(client: AMQPClient): void {
-  const socket = (client as unknown as { socket?: { setNoDelay?(on: boolean): void } }).socket;
-  socket?.setNoDelay?.(true);
 }

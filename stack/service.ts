@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { Broker, errorText } from "./broker.ts";
+import { errorText } from "./async.ts";
+import { Broker } from "./broker.ts";
 import { brokerUrl, type CommonConfig, redactUrl, replicaName } from "./common_config.ts";
 import { ConfigError, type ConfigOf, loadConfig, type Schema } from "./config.ts";
 import { flushLogs, type Logger, setupLogging } from "./log.ts";

@@ -16,8 +16,8 @@
  */
 import assert from "node:assert/strict";
 import puppeteer, { type Browser } from "puppeteer-core";
-import { freePort, type LocalBroker, startLocalBroker } from "../stack/local_broker.ts";
-import { runArgs, type ServiceName } from "../stack/launch.ts";
+import { freePort, type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
+import { runArgs, type ServiceName } from "../stack/ops/launch.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const ARTIFACTS = new URL("artifacts/", import.meta.url);

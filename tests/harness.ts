@@ -6,8 +6,8 @@
  * @module
  */
 import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
-import { type LocalBroker, startLocalBroker } from "../stack/local_broker.ts";
-import { runArgs, type ServiceName } from "../stack/launch.ts";
+import { type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
+import { runArgs, type ServiceName } from "../stack/ops/launch.ts";
 import { type PairRecord, parseRecord } from "../metric/record.ts";
 
 /** A spawned service with its output collected line by line. */

@@ -9,8 +9,8 @@
  * and log directory, and cleans them up in `finally`.
  */
 import assert from "node:assert/strict";
-import { freePort, type LocalBroker, startLocalBroker } from "../stack/local_broker.ts";
-import { runArgs, type ServiceName } from "../stack/launch.ts";
+import { freePort, type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
+import { runArgs, type ServiceName } from "../stack/ops/launch.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const ARTIFACTS = new URL("artifacts/", import.meta.url);

@@ -8,7 +8,7 @@ import { QUEUES } from "../stack/contracts.ts";
 import { loadDiabetes } from "../stack/dataset.ts";
 import { loadModelArtifact } from "../model/artifact.ts";
 import { predict } from "../model/linear.ts";
-import { runArgs } from "../stack/launch.ts";
+import { runArgs } from "../stack/ops/launch.ts";
 import { Pipeline, sentSamples, sharedBroker, stopSharedBroker, waitFor } from "./harness.ts";
 
 // Subprocesses and sockets outlive single awaits by design here.

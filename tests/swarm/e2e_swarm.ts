@@ -224,7 +224,7 @@ Deno.test({
   async fn(t) {
     await timed("engine and swarm", ensureSwarm);
     await timed("images", async () => {
-      const build = await sh("bash", ["stack/images/build.sh"]);
+      const build = await sh("bash", ["stack/ops/images/build.sh"]);
       console.log(build.stdout.split("\n").filter((l) => /MB|size/i.test(l)).join("\n"));
     });
     const v2 = await buildModelV2();

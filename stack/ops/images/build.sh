@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Builds every image the `ml` stack runs, with no container registry needed (`deno task images`).
 #
-#   bash stack/images/build.sh [secrets|base|rabbitmq|services|sizes]...   (default: all, in order)
+#   bash stack/ops/images/build.sh [secrets|base|rabbitmq|services|sizes]...   (default: all, in order)
 #
-#   secrets   stack/secrets/rabbitmq_user and rabbitmq_password (stack/secrets/init.sh), if missing
+#   secrets   stack/ops/secrets/rabbitmq_user and rabbitmq_password (stack/ops/secrets/init.sh), if missing
 #   base      ml-deno-base:<deno version>, FROM scratch: the host's Deno binary and the libraries
 #             `ldd` lists. Skipped when denoland/deno:<version> is present locally (or DENO_BASE
 #             names another base), and when an image of the same binary exists.
 #   rabbitmq  ml-rabbitmq:3.10 on a Debian bookworm rootfs made by debootstrap (1-3 min once; the
 #             slimmed rootfs tarball is cached in $ML_IMAGE_CACHE, so a rebuild after
 #             `docker system prune -a` takes seconds). Skipped when the image exists and its
-#             files under stack/images/rabbitmq/ are unchanged.
+#             files under stack/ops/images/rabbitmq/ are unchanged.
 #   services  ml-features, ml-model, ml-metric:$IMAGE_TAG. First stages .deno/, what the images
 #             copy: `deno install --entrypoint` fills the host's Deno cache from deno.lock, then
 #             only the npm packages the services load are hard-linked into .deno/npm/, with
@@ -29,7 +29,7 @@
 #   DENO_DIR=                the host's Deno cache `deno install` fills (default: Deno's own)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 cd "$ROOT"
 
 DENO_VERSION=2.9.6
@@ -79,7 +79,7 @@ tag_for_registry() { # <local image>
 }
 
 step_secrets() {
-  bash stack/secrets/init.sh
+  bash stack/ops/secrets/init.sh
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ step_base() {
   # A tarball keeps owners and modes exactly (COPY would make everything root-owned).
   tar --numeric-owner --sort=name --mtime=@0 -C "$rootfs" -cf "$ctx/rootfs.tar" .
   rm -rf "$rootfs"
-  build_quietly -f stack/images/deno-base.Dockerfile -t "$BASE_IMAGE" \
+  build_quietly -f stack/ops/images/deno-base.Dockerfile -t "$BASE_IMAGE" \
     --label "org.opencontainers.image.version=$DENO_VERSION" --label "ml.deno.sha256=$sum" \
     "$ctx"
   docker run --rm "$BASE_IMAGE" --version | head -1
@@ -267,7 +267,7 @@ make_rootfs_tarball() { # <tarball>
 }
 
 step_rabbitmq() {
-  local dir=stack/images/rabbitmq started=$SECONDS sum
+  local dir=stack/ops/images/rabbitmq started=$SECONDS sum
   sum=$({
     echo "$ROOTFS_IMAGE"
     cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum

@@ -1,5 +1,5 @@
 # Local stand-in for denoland/deno:<version> where no registry can be reached. Built by
-# stack/images/build.sh, which puts the host's Deno binary, exactly the shared libraries `ldd`
+# stack/ops/images/build.sh, which puts the host's Deno binary, exactly the shared libraries `ldd`
 # lists for it, /etc/passwd and /etc/group (user deno, uid 1000), /etc/nsswitch.conf and /tmp
 # (1777) into rootfs.tar. There is no shell: RUN, CMD and HEALTHCHECK must use the exec form.
 #

@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { featuresSchema } from "../features/config.ts";
-import { metricSchema } from "../metric/config.ts";
-import { modelSchema } from "../model/config.ts";
-import { envNames, type Schema } from "./config.ts";
+import { featuresSchema } from "../../features/config.ts";
+import { metricSchema } from "../../metric/config.ts";
+import { modelSchema } from "../../model/config.ts";
+import { envNames, type Schema } from "../config.ts";
 
 /** The three services. */
 export type ServiceName = "features" | "model" | "metric";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { coalesceWrites, type FrameSender } from "../stack/broker.ts";
+import { coalesceWrites, type FrameSender } from "./transport.ts";
 
 /** A client whose socket records each write; `fail` makes the next write reject. */
 function fakeClient() {

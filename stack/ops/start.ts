@@ -17,12 +17,12 @@
  *
  * @module
  */
-import { FEATURES_HTTP_PORT, featuresSchema } from "../features/config.ts";
-import { METRIC_HTTP_PORT, metricSchema } from "../metric/config.ts";
-import { CSV_HEADER, type PairRecord, parseRecord } from "../metric/record.ts";
-import { MODEL_HTTP_PORT, modelSchema } from "../model/config.ts";
-import { redactUrl } from "./common_config.ts";
-import { ConfigError, envNames, loadConfig, type Schema } from "./config.ts";
+import { FEATURES_HTTP_PORT, featuresSchema } from "../../features/config.ts";
+import { METRIC_HTTP_PORT, metricSchema } from "../../metric/config.ts";
+import { CSV_HEADER, type PairRecord, parseRecord } from "../../metric/record.ts";
+import { MODEL_HTTP_PORT, modelSchema } from "../../model/config.ts";
+import { redactUrl } from "../common_config.ts";
+import { ConfigError, envNames, loadConfig, type Schema } from "../config.ts";
 import { type Placement, runArgs, SCHEMAS, type ServiceName } from "./launch.ts";
 import { freePort, type LocalBroker, startLocalBroker } from "./local_broker.ts";
 
@@ -37,7 +37,7 @@ const DEFAULT_PORTS: Record<ServiceName, number> = {
 const SETTLE_MS = 30_000;
 /** Added to the services' own drain deadline before they are killed. */
 const KILL_GRACE_MS = 5_000;
-const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const NAME_WIDTH = Math.max("start".length, ...SERVICES.map((s) => s.length));
 const TERMINAL = Deno.stdout.isTerminal();
 

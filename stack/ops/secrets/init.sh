@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Creates the Docker secrets files docker-stack.yml reads, once: stack/secrets/rabbitmq_user and
-# stack/secrets/rabbitmq_password (a random 32-character password). Existing files are kept, so
+# Creates the Docker secrets files docker-stack.yml reads, once: stack/ops/secrets/rabbitmq_user and
+# stack/ops/secrets/rabbitmq_password (a random 32-character password). Existing files are kept, so
 # running it again changes nothing. The files are git-ignored; only this script is tracked.
 #
 # Swarm secrets are immutable and RabbitMQ creates its first user only on an empty data volume:
@@ -13,13 +13,13 @@ umask 077
 write_once() { # <file> <command that prints the value>
   local file="$dir/$1"
   if [[ -s $file ]]; then
-    echo "secrets: keeping stack/secrets/$1"
+    echo "secrets: keeping stack/ops/secrets/$1"
     return
   fi
   "${@:2}" >"$file.tmp"
   [[ -s $file.tmp ]] || { rm -f "$file.tmp"; echo "secrets: empty value for $1" >&2; exit 1; }
   mv "$file.tmp" "$file"
-  echo "secrets: created stack/secrets/$1"
+  echo "secrets: created stack/ops/secrets/$1"
 }
 
 random_password() {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { FEATURES_HTTP_PORT } from "../features/config.ts";
-import { METRIC_HTTP_PORT } from "../metric/config.ts";
-import { MODEL_HTTP_PORT } from "../model/config.ts";
-import { envNames } from "./config.ts";
+import { FEATURES_HTTP_PORT } from "../../features/config.ts";
+import { METRIC_HTTP_PORT } from "../../metric/config.ts";
+import { MODEL_HTTP_PORT } from "../../model/config.ts";
+import { envNames } from "../config.ts";
 import { permissionFlags, permissionsOf, runArgs, SCHEMAS, type ServiceName } from "./launch.ts";
 
 const SERVICES: readonly ServiceName[] = ["features", "model", "metric"];
@@ -11,7 +11,7 @@ const DEFAULT_PORTS: Record<ServiceName, number> = {
   model: MODEL_HTTP_PORT,
   metric: METRIC_HTTP_PORT,
 };
-const ROOT = new URL("../", import.meta.url);
+const ROOT = new URL("../../", import.meta.url);
 
 /** The value of `--allow-<name>=` in `args`, split at commas; undefined when absent. */
 function allowed(args: readonly string[], name: string): string[] | undefined {
