@@ -35,10 +35,9 @@ export const featuresSchema = {
     doc: "Seed for a reproducible sequence of rows (default: random)",
   }),
   dataPath: textField("DATA_PATH", DIABETES_CSV_PATH, { doc: "The data set CSV" }),
-  // 32, not more: past the confirm round trip a wider window only lets
-  // features run ahead of the consumers, and a queue that backs up is
-  // written to disk by the broker (persistent messages), which costs it ~30%
-  // more CPU per message: at full speed 256 gave ~3,400 samples/s, 32 ~4,300.
+  // Past the confirm round trip a wider window only lets features run ahead
+  // of the consumers, and the broker writes a backed-up queue of persistent
+  // messages to disk. Measurements: docs/benchmarks.md, "In-flight window".
   maxInFlight: intField("MAX_IN_FLIGHT", 32, {
     min: 1,
     max: 10_000,

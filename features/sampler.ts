@@ -67,13 +67,3 @@ export function sampleMessages(
     { queue: "features", body: encodeBody(sample.features), properties },
   ];
 }
-
-/**
- * When the next sample is due: one interval after the last, unless the
- * service fell more than an interval behind (a broker outage, a pause), in
- * which case it starts afresh from `now` instead of bursting to catch up.
- */
-export function nextDue(previousDue: number, intervalMs: number, now: number): number {
-  const due = previousDue + intervalMs;
-  return due < now - intervalMs ? now : due;
-}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Dataset, loadDiabetes } from "../stack/dataset.ts";
-import { nextDue, pickSample, sampleMessages, seededRandom } from "./sampler.ts";
+import { pickSample, sampleMessages, seededRandom } from "./sampler.ts";
 
 Deno.test("seededRandom() gives the same sequence for the same seed", async (t) => {
   await t.step("seed 42 starts as mulberry32 does", () => {
@@ -99,33 +99,6 @@ Deno.test("sampleMessages() sends the truth and the features of one sample", asy
     };
     assert.deepEqual(truth.properties, expected);
     assert.deepEqual(features.properties, expected);
-  });
-});
-
-Deno.test("nextDue() keeps a steady pace and restarts after a stall", async (t) => {
-  const cases: [string, number, number, number, number][] = [
-    ["on time: one interval later", 1000, 100, 1000, 1100],
-    ["early: one interval later", 1000, 100, 950, 1100],
-    ["a little late: still one interval later, to catch up", 1000, 100, 1150, 1100],
-    ["exactly one interval behind: still catching up", 1000, 100, 1200, 1100],
-    ["more than one interval behind: start afresh from now", 1000, 100, 1201, 1201],
-    ["after a long stall: from now, no burst", 1000, 100, 60_000, 60_000],
-    ["interval 0 never falls behind", 1000, 0, 5000, 5000],
-  ];
-  for (const [name, previous, interval, now, expected] of cases) {
-    await t.step(name, () => {
-      assert.equal(nextDue(previous, interval, now), expected);
-    });
-  }
-
-  await t.step("a run with one stall keeps its pace before and after", () => {
-    let due = 0;
-    const dues: number[] = [];
-    for (const now of [0, 100, 200, 900, 1000, 1100]) {
-      due = nextDue(due, 100, now);
-      dues.push(due);
-    }
-    assert.deepEqual(dues, [100, 200, 300, 900, 1000, 1100]);
   });
 });
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { HEADERS, numberHeader, textHeader } from "../stack/contracts.ts";
 
 /** A recorded sample. */
 export interface PairRecord {
@@ -34,6 +35,36 @@ export function pairRecord(
     absoluteError: Math.abs(fields.yTrue - fields.yPred),
     latencyMs: sentAtMs === undefined ? Number.NaN : fields.pairedAtMs - sentAtMs,
   };
+}
+
+/** One half of a pair as {@link recordOfPair} reads it: its value and its message's headers. */
+export interface RecordedHalf {
+  readonly id: string;
+  readonly value: number;
+  readonly token: { readonly properties: { readonly headers?: Record<string, unknown> } };
+}
+
+/**
+ * The record of a truth and its prediction, from their messages: the model
+ * version and replica from the prediction's headers ("unknown" when absent),
+ * the send time from the truth's, or else the copy the prediction carries.
+ */
+export function recordOfPair(
+  truth: RecordedHalf,
+  prediction: RecordedHalf,
+  pairedAtMs: number,
+): PairRecord {
+  const predicted = prediction.token.properties.headers;
+  return pairRecord({
+    id: truth.id,
+    yTrue: truth.value,
+    yPred: prediction.value,
+    modelVersion: textHeader(predicted, HEADERS.modelVersion, "unknown"),
+    replica: textHeader(predicted, HEADERS.replica, "unknown"),
+    sentAtMs: numberHeader(truth.token.properties.headers, HEADERS.sentAtMs) ??
+      numberHeader(predicted, HEADERS.sentAtMs),
+    pairedAtMs,
+  });
 }
 
 // Ids, versions and replica names are validated to contain no commas, quotes

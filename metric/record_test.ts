@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { CSV_HEADER, formatRecord, type PairRecord, pairRecord, parseRecord } from "./record.ts";
+import {
+  CSV_HEADER,
+  formatRecord,
+  type PairRecord,
+  pairRecord,
+  parseRecord,
+  type RecordedHalf,
+  recordOfPair,
+} from "./record.ts";
 
 const PAIRED_AT = Date.parse("2026-01-02T03:04:05.678Z");
 const RECORD: PairRecord = {
@@ -61,6 +69,64 @@ Deno.test("pairRecord() computes the absolute error and the latency", async (t) 
     assert.equal(record.absoluteError, 0);
     assert.equal("sentAtMs" in record, false);
   });
+});
+
+Deno.test("recordOfPair() reads version, replica and send time from the headers", async (t) => {
+  const half = (value: number, headers?: Record<string, unknown>): RecordedHalf => ({
+    id: "a",
+    value,
+    token: { properties: headers === undefined ? {} : { headers } },
+  });
+  const predicted = { "model-version": "sha256-1", replica: "model-2", "sent-at-ms": 900 };
+  const cases: [string, RecordedHalf, RecordedHalf, Partial<PairRecord>][] = [
+    [
+      "all headers present: the truth's send time",
+      half(151, { "sent-at-ms": 990 }),
+      half(160, predicted),
+      {
+        modelVersion: "sha256-1",
+        replica: "model-2",
+        latencyMs: 10,
+      },
+    ],
+    [
+      "no send time on the truth: the prediction's copy",
+      half(151, { replica: "features-1" }),
+      half(160, predicted),
+      {
+        latencyMs: 100,
+      },
+    ],
+    ["a send time as text still counts", half(151, { "sent-at-ms": "995" }), half(160), {
+      latencyMs: 5,
+    }],
+    ["no headers anywhere: unknown, and no latency", half(151), half(160), {
+      modelVersion: "unknown",
+      replica: "unknown",
+      latencyMs: Number.NaN,
+    }],
+    ["the truth's replica is not the model's", half(151, { replica: "features-1" }), half(160), {
+      replica: "unknown",
+    }],
+    ["a version that is not text: unknown", half(151), half(160, { "model-version": 7 }), {
+      modelVersion: "unknown",
+    }],
+  ];
+  for (const [name, truth, prediction, expected] of cases) {
+    await t.step(name, () => {
+      const record = recordOfPair(truth, prediction, 1000);
+      assert.deepEqual(
+        { ...record, ...expected },
+        record,
+        `expected ${JSON.stringify(expected)} in ${JSON.stringify(record)}`,
+      );
+      assert.equal(record.id, "a");
+      assert.equal(record.yTrue, 151);
+      assert.equal(record.yPred, 160);
+      assert.equal(record.absoluteError, 9);
+      assert.equal(record.pairedAtMs, 1000);
+    });
+  }
 });
 
 Deno.test("formatRecord() writes one CSV line in the header's column order", () => {

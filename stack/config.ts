@@ -5,7 +5,7 @@
  * reads every field, collects every problem and throws one {@link ConfigError}
  * that names each variable and the value it had. No other module reads the
  * environment, so the `--allow-env` list of a service is exactly the
- * variables its schema names (see `stack/permissions.ts`).
+ * variables its schema names (see `stack/ops/launch.ts`).
  *
  * @module
  */

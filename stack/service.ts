@@ -104,10 +104,7 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
       signal: shutdown.signal,
     });
   } catch (error) {
-    log.fatal("cannot start: {error}", { error: errorText(error) });
-    await flushLogs();
-    console.error(`${options.name}: cannot start: ${errorText(error)}`);
-    Deno.exit(1);
+    return await exitCannotStart(options.name, log, error);
   }
 
   const service = hooks;
@@ -149,10 +146,7 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
   try {
     await broker.start();
   } catch (error) {
-    log.fatal("cannot start: {error}", { error: errorText(error) });
-    await flushLogs();
-    console.error(`${options.name}: cannot start: ${errorText(error)}`);
-    Deno.exit(1);
+    return await exitCannotStart(options.name, log, error);
   }
   if (service.run && !shutdown.signal.aborted) {
     runLoop = service.run(shutdown.signal);
@@ -170,6 +164,17 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
   Deno.removeSignalListener("SIGINT", onInt);
   await flushLogs();
   Deno.exit(exitCode);
+}
+
+/**
+ * Exits 1 after a failure at start: to the log, and to stderr for whoever
+ * reads the process without parsing JSON lines.
+ */
+async function exitCannotStart(name: string, log: Logger, error: unknown): Promise<never> {
+  log.fatal("cannot start: {error}", { error: errorText(error) });
+  await flushLogs();
+  console.error(`${name}: cannot start: ${errorText(error)}`);
+  Deno.exit(1);
 }
 
 /**
