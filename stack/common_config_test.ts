@@ -36,6 +36,7 @@ Deno.test("commonSchema() gives the service's defaults when nothing is set", () 
     amqpPassword: "",
     prefetch: 7,
     logLevel: "info",
+    logFormat: undefined,
     httpPort: 8001,
     replica: "",
     hostname: "",
@@ -105,6 +106,25 @@ Deno.test("commonSchema() reports every bad shared variable at once", () => {
       'SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 600000: current value is "-5"',
     ],
   );
+});
+
+Deno.test("LOG_FORMAT is json or pretty, and unset leaves the choice to the terminal", async (t) => {
+  const cases: [Record<string, string>, string | undefined][] = [
+    [{}, undefined],
+    [{ LOG_FORMAT: "" }, undefined],
+    [{ LOG_FORMAT: "json" }, "json"],
+    [{ LOG_FORMAT: " Pretty " }, "pretty"],
+  ];
+  for (const [values, format] of cases) {
+    await t.step(JSON.stringify(values), () => {
+      assert.equal(load(values).logFormat, format);
+    });
+  }
+  await t.step("anything else is a problem that names the choices", () => {
+    assert.deepEqual(problems({ LOG_FORMAT: "yaml" }), [
+      'LOG_FORMAT must be one of json, pretty: current value is "yaml"',
+    ]);
+  });
 });
 
 Deno.test("brokerUrl() folds AMQP_USER and AMQP_PASSWORD into the URL", async (t) => {
