@@ -129,6 +129,15 @@ export function brokerUrl(config: CommonConfig): string {
   return url.toString();
 }
 
+/**
+ * The `host:port` a process must reach for the broker at `url` (what
+ * `--allow-net` names): the URL's port, else AMQP's default for the scheme.
+ */
+export function brokerAddress(url: URL | string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || (parsed.protocol === "amqps:" ? "5671" : "5672")}`;
+}
+
 /** The URL as it may appear in a log line: password replaced. */
 export function redactUrl(url: URL | string): string {
   const copy = new URL(url);

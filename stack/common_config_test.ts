@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  brokerAddress,
   brokerUrl,
   type CommonConfig,
   commonSchema,
@@ -205,5 +206,18 @@ Deno.test("replicaName() prefers REPLICA, then HOSTNAME, then service and pid", 
     await t.step(name, () => {
       assert.equal(replicaName(load(values), "model", 4242), expected);
     });
+  }
+});
+
+Deno.test("brokerAddress() is the host and port --allow-net must name", async (t) => {
+  const cases: [string, string][] = [
+    ["amqp://localhost", "localhost:5672"],
+    ["amqp://guest:guest@localhost:5672/%2F", "localhost:5672"],
+    ["amqps://broker.internal/prod", "broker.internal:5671"],
+    ["amqp://rabbitmq:5673", "rabbitmq:5673"],
+    ["amqp://[::1]:5672", "[::1]:5672"],
+  ];
+  for (const [url, address] of cases) {
+    await t.step(url, () => assert.equal(brokerAddress(url), address));
   }
 });
