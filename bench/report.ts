@@ -56,7 +56,6 @@ ${
     scalingSection(r),
     footprintSection(r),
     settingsSection(r),
-    changesSection(),
     methodSection(r),
   ];
   return sections.join("\n\n") + "\n";
@@ -321,7 +320,7 @@ function settingsSection(r: BenchResults): string {
   \`write\`; each pair is acked only after its row's write returned, so a crash loses nothing and
   the acks of a burst leave together. The trade is a few microseconds of waiting per pair for one
   syscall per burst instead of one per row.
-- **Write coalescing and \`TCP_NODELAY\`** (\`stack/broker.ts\`): the frames one event-loop turn
+- **Write coalescing and \`TCP_NODELAY\`** (\`stack/transport.ts\`): the frames one event-loop turn
   produces (publishes, acks) leave in one socket write; Nagle's algorithm is off so a lone frame is
   never held back waiting for a TCP ACK (up to 40 ms). A frame waits for the end of the current
   turn; every promise still resolves only once its bytes are handed to the socket, and a publish
@@ -352,26 +351,6 @@ function methodSection(r: BenchResults): string {
 /** Cores busy at `perSecond` samples per second, from CPU µs per sample. */
 function cpuCores(cpu: Readonly<Record<string, Summary>>, perSecond: number): number {
   return (Object.values(cpu).reduce((sum, s) => sum + s.median, 0) * perSecond) / 1e6;
-}
-
-function changesSection(): string {
-  return `## Changes made in the services for these figures
-
-Each is its own commit, with its trade in the message:
-
-- \`stack/broker.ts\`: frames of one event-loop turn leave in one socket write, and
-  \`TCP_NODELAY\` is on. amqp-client wrote every frame separately with Nagle's algorithm on,
-  so a frame written behind an unacknowledged one waited for TCP's ACK: p50 3.5 ms and p99 30+ ms
-  at 1,000 samples/s before, and more CPU per message under load. Confirms and acks mean exactly
-  what they meant.
-- \`metric/append_log.ts\`: group commit writes with \`writeSync\` (~1 µs per append to the
-  page cache) instead of an async write (~64 µs of CPU here, a thread-pool round trip); a pair is
-  still acked only after its row's write returned.
-- \`features/main.ts\`: the in-flight window waits on one promise instead of \`Promise.race\`
-  over every pending sample (features' CPU per sample at full speed −30%); \`RATE_PER_SEC\`
-  (\`features/config.ts\`, task and Dockerfile) for a steady rate finer than 1 ms.
-- \`features/config.ts\`: default \`MAX_IN_FLIGHT\` 32 instead of 256 (see the in-flight window
-  above): ~3,400 → ~4,300 samples/s at full speed in a side-by-side run, and no backlog.`;
 }
 
 function cpuTable(

@@ -1,7 +1,7 @@
 /**
  * The settings every service shares: where the broker is, how much work to
- * take at once, logging, the health/metrics port, the replica name and the
- * drain deadline.
+ * take at once, logging (level and format), the health/metrics port, the
+ * replica name and the drain deadline.
  *
  * @module
  */
@@ -11,6 +11,25 @@ import { choiceField, type Field, intField, textField } from "./config.ts";
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
 /** One of {@link LOG_LEVELS}. */
 export type LogLevel = typeof LOG_LEVELS[number];
+
+/** Log line formats: JSON lines for machines, coloured text for people. */
+export const LOG_FORMATS = ["json", "pretty"] as const;
+/** One of {@link LOG_FORMATS}. */
+export type LogFormat = typeof LOG_FORMATS[number];
+
+// Unset means "decide by whether stdout is a terminal": that is a fact about
+// the process, not the environment, so stack/log.ts decides it (chooseLogFormat).
+function logFormatField(): Field<LogFormat | undefined> {
+  const inner = choiceField("LOG_FORMAT", "json", LOG_FORMATS, "");
+  return {
+    env: "LOG_FORMAT",
+    doc: "`json` (one object per line) or `pretty` (coloured text); unset: pretty on a " +
+      "terminal, else json",
+    parse(raw) {
+      return raw === undefined || raw.trim() === "" ? undefined : inner.parse(raw);
+    },
+  };
+}
 
 function amqpUrlField(): Field<URL> {
   return {
@@ -67,6 +86,7 @@ export function commonSchema(defaults: CommonDefaults) {
       doc: "Unacknowledged deliveries a consumer may hold at once",
     }),
     logLevel: choiceField("LOG_LEVEL", "info", LOG_LEVELS, "Lowest level logged"),
+    logFormat: logFormatField(),
     httpPort: intField("HTTP_PORT", defaults.httpPort, {
       min: 0,
       max: 65535,
@@ -93,6 +113,8 @@ export interface CommonConfig {
   readonly amqpPassword: string;
   readonly prefetch: number;
   readonly logLevel: LogLevel;
+  /** `undefined`: pretty on a terminal, else JSON (see `stack/log.ts`). */
+  readonly logFormat: LogFormat | undefined;
   readonly httpPort: number;
   readonly replica: string;
   readonly hostname: string;
@@ -105,6 +127,15 @@ export function brokerUrl(config: CommonConfig): string {
   if (config.amqpUser) url.username = encodeURIComponent(config.amqpUser);
   if (config.amqpPassword) url.password = encodeURIComponent(config.amqpPassword);
   return url.toString();
+}
+
+/**
+ * The `host:port` a process must reach for the broker at `url` (what
+ * `--allow-net` names): the URL's port, else AMQP's default for the scheme.
+ */
+export function brokerAddress(url: URL | string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || (parsed.protocol === "amqps:" ? "5671" : "5672")}`;
 }
 
 /** The URL as it may appear in a log line: password replaced. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  brokerAddress,
   brokerUrl,
   type CommonConfig,
   commonSchema,
@@ -36,6 +37,7 @@ Deno.test("commonSchema() gives the service's defaults when nothing is set", () 
     amqpPassword: "",
     prefetch: 7,
     logLevel: "info",
+    logFormat: undefined,
     httpPort: 8001,
     replica: "",
     hostname: "",
@@ -105,6 +107,25 @@ Deno.test("commonSchema() reports every bad shared variable at once", () => {
       'SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 600000: current value is "-5"',
     ],
   );
+});
+
+Deno.test("LOG_FORMAT is json or pretty, and unset leaves the choice to the terminal", async (t) => {
+  const cases: [Record<string, string>, string | undefined][] = [
+    [{}, undefined],
+    [{ LOG_FORMAT: "" }, undefined],
+    [{ LOG_FORMAT: "json" }, "json"],
+    [{ LOG_FORMAT: " Pretty " }, "pretty"],
+  ];
+  for (const [values, format] of cases) {
+    await t.step(JSON.stringify(values), () => {
+      assert.equal(load(values).logFormat, format);
+    });
+  }
+  await t.step("anything else is a problem that names the choices", () => {
+    assert.deepEqual(problems({ LOG_FORMAT: "yaml" }), [
+      'LOG_FORMAT must be one of json, pretty: current value is "yaml"',
+    ]);
+  });
 });
 
 Deno.test("brokerUrl() folds AMQP_USER and AMQP_PASSWORD into the URL", async (t) => {
@@ -185,5 +206,18 @@ Deno.test("replicaName() prefers REPLICA, then HOSTNAME, then service and pid", 
     await t.step(name, () => {
       assert.equal(replicaName(load(values), "model", 4242), expected);
     });
+  }
+});
+
+Deno.test("brokerAddress() is the host and port --allow-net must name", async (t) => {
+  const cases: [string, string][] = [
+    ["amqp://localhost", "localhost:5672"],
+    ["amqp://guest:guest@localhost:5672/%2F", "localhost:5672"],
+    ["amqps://broker.internal/prod", "broker.internal:5671"],
+    ["amqp://rabbitmq:5673", "rabbitmq:5673"],
+    ["amqp://[::1]:5672", "[::1]:5672"],
+  ];
+  for (const [url, address] of cases) {
+    await t.step(url, () => assert.equal(brokerAddress(url), address));
   }
 });

@@ -20,7 +20,7 @@ export interface Field<T> {
   readonly env: string;
   /** Also accept `<env>_FILE` naming a file that holds the value (Docker secrets). */
   readonly fromFile?: boolean;
-  /** Shown in `--help`-like output and README tables. */
+  /** The meaning column of README.md's config table (`deno task readme`, `stack/ops/readme.ts`). */
   readonly doc: string;
   /** Returns the value or throws an Error whose message says what is expected. */
   parse(raw: string | undefined): T;

@@ -1,16 +1,17 @@
 /**
  * How each service is run: its narrow Deno permissions, derived from its
- * config schema, and a helper to spawn it as a subprocess. `deno task
- * start`, the integration tests and the benchmarks launch services through
- * here, and a test checks that `deno.json`'s tasks and the Dockerfiles
- * grant exactly the same permissions.
+ * config schema and where it runs. `deno task features|model|metric` (through
+ * `stack/ops/run.ts`), `deno task start`, the integration tests and the
+ * benchmarks launch services through here, and a test checks that the
+ * Dockerfiles grant exactly the same permissions.
  *
  * @module
  */
 import { featuresSchema } from "../../features/config.ts";
 import { metricSchema } from "../../metric/config.ts";
 import { modelSchema } from "../../model/config.ts";
-import { envNames, type Schema } from "../config.ts";
+import { brokerAddress } from "../common_config.ts";
+import { type EnvGetter, envNames, type Field, loadConfig, type Schema } from "../config.ts";
 
 /** The three services. */
 export type ServiceName = "features" | "model" | "metric";
@@ -86,4 +87,39 @@ export function permissionFlags(permissions: Permissions): string[] {
 /** The `deno run` arguments that start `service` (without the leading `deno`). */
 export function runArgs(service: ServiceName, placement: Placement): string[] {
   return ["run", ...permissionFlags(permissionsOf(service, placement)), `${service}/main.ts`];
+}
+
+/**
+ * The fields of `service`'s schema that decide its permissions: the broker
+ * address, the HTTP port and the one path it reads or writes. A launcher
+ * reads only these (and may only read these).
+ */
+export function placementSchema(
+  service: ServiceName,
+): { amqpUrl: Field<URL>; httpPort: Field<number>; path: Field<string> } {
+  switch (service) {
+    case "features":
+      return { ...pick(featuresSchema), path: featuresSchema.dataPath };
+    case "model":
+      return { ...pick(modelSchema), path: modelSchema.modelPath };
+    case "metric":
+      return { ...pick(metricSchema), path: metricSchema.logDir };
+  }
+}
+
+function pick(schema: { amqpUrl: Field<URL>; httpPort: Field<number> }) {
+  return { amqpUrl: schema.amqpUrl, httpPort: schema.httpPort };
+}
+
+/** Which of {@link Placement}'s paths each service's path setting is. */
+const PATH_KEY = { features: "data", model: "model", metric: "logDir" } as const;
+
+/**
+ * Where `service` runs when started by hand, from the same variables it will
+ * read itself (`AMQP_URL`, `HTTP_PORT`, its path setting), with the same
+ * defaults. Throws the config's `ConfigError` when one of them is invalid.
+ */
+export function placementFromEnv(service: ServiceName, get: EnvGetter): Placement {
+  const { amqpUrl, httpPort, path } = loadConfig(placementSchema(service), get);
+  return { broker: brokerAddress(amqpUrl), httpPort, paths: { [PATH_KEY[service]]: path } };
 }

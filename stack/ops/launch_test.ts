@@ -2,8 +2,16 @@ import assert from "node:assert/strict";
 import { FEATURES_HTTP_PORT } from "../../features/config.ts";
 import { METRIC_HTTP_PORT } from "../../metric/config.ts";
 import { MODEL_HTTP_PORT } from "../../model/config.ts";
-import { envNames } from "../config.ts";
-import { permissionFlags, permissionsOf, runArgs, SCHEMAS, type ServiceName } from "./launch.ts";
+import { ConfigError, envNames } from "../config.ts";
+import {
+  permissionFlags,
+  permissionsOf,
+  placementFromEnv,
+  placementSchema,
+  runArgs,
+  SCHEMAS,
+  type ServiceName,
+} from "./launch.ts";
 
 const SERVICES: readonly ServiceName[] = ["features", "model", "metric"];
 const DEFAULT_PORTS: Record<ServiceName, number> = {
@@ -112,17 +120,70 @@ Deno.test("runArgs() follows the placement", async (t) => {
   });
 });
 
-Deno.test("the deno.json task of each service has exactly the flags runArgs() gives", async (t) => {
+Deno.test("placementFromEnv() reads the broker, port and path as the service will", async (t) => {
+  const env = (values: Record<string, string>) => (name: string) => values[name];
+  await t.step("nothing set: the services' defaults", () => {
+    for (const service of SERVICES) {
+      assert.deepEqual(
+        runArgs(service, placementFromEnv(service, env({}))),
+        runArgs(service, { broker: "localhost:5672", httpPort: DEFAULT_PORTS[service] }),
+      );
+    }
+  });
+  await t.step("AMQP_URL gives the host and port, never the credentials", () => {
+    const placement = placementFromEnv(
+      "model",
+      env({ AMQP_URL: "amqps://ml:s3cret@broker.internal/prod", HTTP_PORT: "9002" }),
+    );
+    assert.equal(placement.broker, "broker.internal:5671");
+    assert.equal(placement.httpPort, 9002);
+    assert.ok(!runArgs("model", placement).join(" ").includes("s3cret"));
+  });
+  await t.step("each service's path setting moves its read or write grant", () => {
+    assert.deepEqual(
+      permissionsOf("features", placementFromEnv("features", env({ DATA_PATH: "d.csv" }))).read,
+      ["d.csv"],
+    );
+    assert.deepEqual(
+      permissionsOf("model", placementFromEnv("model", env({ MODEL_PATH: "m.json" }))).read,
+      ["m.json"],
+    );
+    assert.deepEqual(
+      permissionsOf("metric", placementFromEnv("metric", env({ LOG_DIR: "/tmp/l" }))).write,
+      ["/tmp/l"],
+    );
+  });
+  await t.step("invalid values fail together, as the service would", () => {
+    assert.throws(
+      () => placementFromEnv("metric", env({ AMQP_URL: "http://x", HTTP_PORT: "-1" })),
+      (error) => error instanceof ConfigError && error.problems.length === 2,
+    );
+  });
+});
+
+Deno.test("every deno.json task says what it does", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  for (const [name, task] of Object.entries(config.tasks)) {
+    const { description, command } = task as { description?: unknown; command?: unknown };
+    assert.equal(typeof command, "string", `task '${name}' must use the object form`);
+    assert.ok(typeof description === "string" && description.length > 0, `task '${name}'`);
+  }
+});
+
+Deno.test("the deno.json task of each service goes through the launcher with only what it reads", async (t) => {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
   for (const service of SERVICES) {
     await t.step(service, () => {
-      const expected = runArgs(service, {
-        broker: "localhost:5672",
-        httpPort: DEFAULT_PORTS[service],
-      });
-      const task: string = config.tasks[service];
-      assert.equal(typeof task, "string", `deno.json has no '${service}' task`);
-      assert.deepEqual(task.split(/\s+/), ["deno", ...expected]);
+      const command: string | undefined = config.tasks[service]?.command;
+      assert.equal(typeof command, "string", `deno.json has no '${service}' task`);
+      assert.deepEqual(command!.split(/\s+/), [
+        "deno",
+        "run",
+        `--allow-env=${envNames(placementSchema(service)).join(",")}`,
+        "--allow-run=deno",
+        "stack/ops/run.ts",
+        service,
+      ]);
     });
   }
 });
