@@ -74,7 +74,12 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
     Deno.exit(2);
   }
   const replica = replicaName(config, options.name, Deno.pid);
-  const log = await setupLogging({ service: options.name, replica, level: config.logLevel });
+  const log = await setupLogging({
+    service: options.name,
+    replica,
+    level: config.logLevel,
+    format: config.logFormat,
+  });
   globalThis.addEventListener("unhandledrejection", (event) => {
     // A stray rejection (e.g. a late socket error) must not kill a replica
     // that is otherwise healthy; it is logged loudly instead.
