@@ -1,19 +1,18 @@
 import assert from "node:assert/strict";
-import { CSV_HEADER, formatRecord, type PairRecord } from "./record.ts";
+import { CSV_HEADER, formatRecord, type PairRecord, pairRecord } from "./record.ts";
 import { METRIC_LOG_FILE, metricLogPath, MetricLogTail, readMetricLog } from "./metric_log.ts";
 
-function record(id: string, yTrue: number, yPred: number): PairRecord {
-  return {
+const PAIRED_AT = Date.parse("2026-01-02T03:04:05.678Z");
+const record = (id: string, yTrue: number, yPred: number) =>
+  pairRecord({
     id,
     yTrue,
     yPred,
-    absoluteError: Math.abs(yTrue - yPred),
-    modelVersion: "sha256-07e481bfe459c331",
+    modelVersion: "v1",
     replica: "model-1",
-    latencyMs: 3.5,
-    pairedAtMs: Date.parse("2026-01-02T03:04:05.678Z"),
-  };
-}
+    pairedAtMs: PAIRED_AT,
+    sentAtMs: PAIRED_AT - 3.5,
+  });
 
 const A = record("a", 151, 160);
 const B = record("b", 75, 70.5);
