@@ -16,7 +16,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { sampleMessages } from "../features/sampler.ts";
+import { type OutgoingMessage, sampleMessages } from "../features/sampler.ts";
 import { featuresSchema } from "../features/config.ts";
 import { metricSchema } from "../metric/config.ts";
 import { modelSchema } from "../model/config.ts";
@@ -129,6 +129,28 @@ try {
   await local?.stop();
 }
 
+/** What every measurement of one bench needs. */
+interface Bench {
+  readonly url: string;
+  readonly brokerPid: number | undefined;
+  /** A features message as the pipeline sends it: what the ceiling publishes. */
+  readonly message: OutgoingMessage;
+  /** Messages the ceiling keeps in flight: what features allows, twice (features and y_true). */
+  readonly ceilingWindow: number;
+  /** One pipeline run of `count` samples with the bench's defaults and `settings`. */
+  pipeline(count: number, settings: Partial<PipelineRun>): Promise<PipelineResult>;
+}
+
+/** The figures of the rounds that measure throughput: each round a ceiling run and two pipeline runs. */
+interface ThroughputRounds {
+  readonly ceilingRuns: CeilingFigures[];
+  readonly throughputRuns: PipelineFigures[];
+  readonly throughputResults: PipelineResult[];
+  /** Each round's throughput over its ceiling ÷ 3. */
+  readonly ofCeiling: number[];
+  readonly smallHeapRuns: PipelineFigures[];
+}
+
 async function bench(url: string, brokerPid: number | undefined): Promise<BenchResults> {
   const machine = await describeMachine(url);
   say(
@@ -136,90 +158,117 @@ async function bench(url: string, brokerPid: number | undefined): Promise<BenchR
       formatNumber(machine.memoryBytes / 2 ** 30, 1)
     } GiB; Deno ${machine.deno}; RabbitMQ ${machine.rabbitmq}; ${runs} run(s) per figure`,
   );
+  const context: Bench = {
+    url,
+    brokerPid,
+    message: await featuresMessage(),
+    ceilingWindow: 2 * defaults.maxInFlight,
+    pipeline: (count, settings) =>
+      runPipeline({
+        url,
+        root: ROOT,
+        count,
+        features: { INTERVAL_MS: "0" },
+        replicas: 1,
+        logLevel: LOG_LEVEL,
+        timeoutMs: 240_000,
+        brokerPid,
+        trace,
+        keep: args.values.keep,
+        ...settings,
+      }),
+  };
+  const rounds = await throughputRounds(context);
+  const latencyRuns = await latencyRounds(context);
+  // Scaling, with a slow model and without.
+  const delayed = await scaling(context, "delayed", SIZES.scaling, {
+    model: { INFERENCE_DELAY_MS: String(SCALING_DELAY_MS), PREFETCH: String(SCALING_PREFETCH) },
+  });
+  const cpuBound = await scaling(context, "cpu-bound", SIZES.cpuScaling, {});
+  return results(context, machine, rounds, latencyRuns, { delayed, cpuBound });
+}
+
+/** A features message of the data set's first row, as the pipeline sends it. */
+async function featuresMessage(): Promise<OutgoingMessage> {
   const dataset = await loadDiabetes(`${ROOT}/stack/data/diabetes.csv`);
   const [, features] = sampleMessages(
     { row: 0, features: dataset.X[0], target: dataset.y[0] },
     { id: crypto.randomUUID(), sentAtMs: Date.now() + 0.123, replica: "features" },
   );
-  const bodyBytes = new TextEncoder().encode(features.body).byteLength;
-  const ceilingWindow = 2 * defaults.maxInFlight;
+  return features;
+}
 
-  const pipeline = (
-    count: number,
-    settings: Partial<PipelineRun>,
-  ): Promise<PipelineResult> =>
-    runPipeline({
-      url,
-      root: ROOT,
-      count,
-      features: { INTERVAL_MS: "0" },
-      replicas: 1,
-      logLevel: LOG_LEVEL,
-      timeoutMs: 240_000,
-      brokerPid,
-      trace,
-      keep: args.values.keep,
-      ...settings,
-    });
-
-  // 1 + 2: ceiling and pipeline throughput, one of each per round, so each
-  // ratio compares two runs made minutes apart at most.
-  const ceilingRuns: CeilingFigures[] = [];
-  const throughputRuns: PipelineFigures[] = [];
-  const throughputResults: PipelineResult[] = [];
-  const ofCeiling: number[] = [];
-  const smallHeapRuns: PipelineFigures[] = [];
+/**
+ * Ceiling and pipeline throughput, one of each per round, so each ratio
+ * compares two runs made minutes apart at most; and each round the
+ * footprint lever: the same run with a smaller V8 young generation.
+ */
+async function throughputRounds(context: Bench): Promise<ThroughputRounds> {
+  const rounds: ThroughputRounds = {
+    ceilingRuns: [],
+    throughputRuns: [],
+    throughputResults: [],
+    ofCeiling: [],
+    smallHeapRuns: [],
+  };
   for (let round = 1; round <= runs; round++) {
     await quiet();
-    const ceiling = await ceilingRun(url, brokerPid, {
+    const ceiling = await ceilingRun(context.url, context.brokerPid, {
       messages: SIZES.ceiling,
-      window: ceilingWindow,
+      window: context.ceilingWindow,
       prefetch: defaults.modelPrefetch,
-      body: features.body,
-      properties: features.properties,
+      body: context.message.body,
+      properties: context.message.properties,
     });
-    ceilingRuns.push(ceiling);
+    rounds.ceilingRuns.push(ceiling);
     say(
       `ceiling ${round}/${runs}: ${formatNumber(ceiling.messagesPerSecond)} msg/s ` +
         `(÷3 = ${formatNumber(ceiling.messagesPerSecond / 3)} samples/s; ` +
         `broker ${formatNumber(ceiling.brokerCpuUsPerMessage)} µs CPU/msg)`,
     );
     await quiet();
-    const result = await pipeline(SIZES.throughput, {});
+    const result = await context.pipeline(SIZES.throughput, {});
     const figures = pipelineFigures(result, 0);
-    throughputRuns.push(figures);
-    throughputResults.push(result);
-    ofCeiling.push(ratio(figures.samplesPerSecond, ceiling.messagesPerSecond / 3));
+    rounds.throughputRuns.push(figures);
+    rounds.throughputResults.push(result);
+    rounds.ofCeiling.push(ratio(figures.samplesPerSecond, ceiling.messagesPerSecond / 3));
     say(
       `throughput ${round}/${runs}: ${formatNumber(figures.samplesPerSecond)} samples/s ` +
-        `= ${formatPercent(ofCeiling.at(-1)!)} of ceiling ÷ 3`,
+        `= ${formatPercent(rounds.ofCeiling.at(-1)!)} of ceiling ÷ 3`,
     );
-    // The footprint lever: the same run with a smaller V8 young generation.
-    await quiet();
-    const v8 = { DENO_V8_FLAGS: SMALL_HEAP_FLAGS };
-    const small = pipelineFigures(
-      await pipeline(SIZES.throughput, {
-        features: { INTERVAL_MS: "0", ...v8 },
-        model: v8,
-        metric: v8,
-      }),
-      0,
-    );
-    smallHeapRuns.push(small);
-    say(
-      `throughput ${round}/${runs} with ${SMALL_HEAP_FLAGS}: ${
-        formatNumber(small.samplesPerSecond)
-      } samples/s, peak RSS ${
-        Object.entries(small.peakRssMiB).map(([n, v]) => `${n} ${formatNumber(v)} MiB`).join(", ")
-      }`,
-    );
+    rounds.smallHeapRuns.push(await smallHeapRun(context, round));
   }
+  return rounds;
+}
 
-  // 3: latency at a fixed offered rate.
+/** A throughput run with `SMALL_HEAP_FLAGS` in every service. */
+async function smallHeapRun(context: Bench, round: number): Promise<PipelineFigures> {
+  await quiet();
+  const v8 = { DENO_V8_FLAGS: SMALL_HEAP_FLAGS };
+  const small = pipelineFigures(
+    await context.pipeline(SIZES.throughput, {
+      features: { INTERVAL_MS: "0", ...v8 },
+      model: v8,
+      metric: v8,
+    }),
+    0,
+  );
+  say(
+    `throughput ${round}/${runs} with ${SMALL_HEAP_FLAGS}: ${
+      formatNumber(small.samplesPerSecond)
+    } samples/s, peak RSS ${
+      Object.entries(small.peakRssMiB).map(([n, v]) => `${n} ${formatNumber(v)} MiB`).join(", ")
+    }`,
+  );
+  return small;
+}
+
+/** Latency at a fixed offered rate, `runs` times. */
+async function latencyRounds(context: Bench): Promise<PipelineFigures[]> {
   const latencyRuns: PipelineFigures[] = [];
   for (let round = 1; round <= runs; round++) {
     await quiet();
-    const result = await pipeline(SIZES.latency, {
+    const result = await context.pipeline(SIZES.latency, {
       features: { INTERVAL_MS: "0", RATE_PER_SEC: String(LATENCY_RATE) },
     });
     const figures = pipelineFigures(result, LATENCY_WARMUP);
@@ -231,47 +280,131 @@ async function bench(url: string, brokerPid: number | undefined): Promise<BenchR
         } ms, p99 ${formatNumber(figures.latencyMs.p99, 2)} ms`,
     );
   }
+  return latencyRuns;
+}
 
-  // 4: scaling, with a slow model and without.
-  const delayed = await scaling("delayed", SIZES.scaling, {
-    model: { INFERENCE_DELAY_MS: String(SCALING_DELAY_MS), PREFETCH: String(SCALING_PREFETCH) },
-  });
-  const cpuBound = await scaling("cpu-bound", SIZES.cpuScaling, {});
-
-  async function scaling(
-    label: string,
-    count: number,
-    settings: Partial<PipelineRun>,
-  ): Promise<ScalingFigures> {
-    const byReplicas: Record<string, PipelineFigures[]> = { "1": [], "2": [], "3": [] };
-    const speedup: Record<string, number[]> = { "1": [], "2": [], "3": [] };
-    for (let round = 1; round <= runs; round++) {
-      for (const replicas of [1, 2, 3]) {
-        await quiet();
-        const result = await pipeline(count, { ...settings, replicas, prefill: true });
-        const figures = pipelineFigures(result, 0, true);
-        byReplicas[replicas].push(figures);
-        speedup[replicas].push(
-          ratio(figures.samplesPerSecond, byReplicas["1"][round - 1].samplesPerSecond),
-        );
-        say(
-          `scaling (${label}) ${round}/${runs}, ${replicas} replica(s): ${
-            formatNumber(figures.samplesPerSecond)
-          } samples/s (×${formatNumber(speedup[replicas].at(-1)!, 2)})`,
-        );
-      }
+/** Drain throughput of a prefilled backlog with 1, 2 and 3 model replicas. */
+async function scaling(
+  context: Bench,
+  label: string,
+  count: number,
+  settings: Partial<PipelineRun>,
+): Promise<ScalingFigures> {
+  const byReplicas: Record<string, PipelineFigures[]> = { "1": [], "2": [], "3": [] };
+  const speedup: Record<string, number[]> = { "1": [], "2": [], "3": [] };
+  for (let round = 1; round <= runs; round++) {
+    for (const replicas of [1, 2, 3]) {
+      await quiet();
+      const result = await context.pipeline(count, { ...settings, replicas, prefill: true });
+      const figures = pipelineFigures(result, 0, true);
+      byReplicas[replicas].push(figures);
+      speedup[replicas].push(
+        ratio(figures.samplesPerSecond, byReplicas["1"][round - 1].samplesPerSecond),
+      );
+      say(
+        `scaling (${label}) ${round}/${runs}, ${replicas} replica(s): ${
+          formatNumber(figures.samplesPerSecond)
+        } samples/s (×${formatNumber(speedup[replicas].at(-1)!, 2)})`,
+      );
     }
-    return {
-      runs: byReplicas,
-      samplesPerSecond: mapValues(
-        byReplicas,
-        (list) => summarize(list.map((f) => f.samplesPerSecond)),
-      ),
-      speedup: mapValues(speedup, summarize),
-    };
   }
+  return {
+    runs: byReplicas,
+    samplesPerSecond: mapValues(
+      byReplicas,
+      (list) => summarize(list.map((f) => f.samplesPerSecond)),
+    ),
+    speedup: mapValues(speedup, summarize),
+  };
+}
 
-  // 5: footprint, from the throughput runs.
+/** The headline figures the targets are checked against. */
+interface Headline {
+  readonly throughput: Summary;
+  readonly ofCeiling: Summary;
+  readonly p50: Summary;
+  readonly p99: Summary;
+  readonly threeReplicas: Summary;
+  readonly worstPeakMiB: number;
+}
+
+/** The bench's targets, each met or missed. */
+function targetsOf(h: Headline): Target[] {
+  return [
+    {
+      what: "pipeline throughput",
+      target: "≥ 3,000 samples/s",
+      measured: `${formatSummary(h.throughput)} samples/s`,
+      met: h.throughput.median >= 3000,
+    },
+    {
+      what: "throughput ÷ (ceiling ÷ 3), same run",
+      target: "≥ 70%",
+      measured: h.ofCeiling.runs.length > 1
+        ? `${formatPercent(h.ofCeiling.median)} (${formatPercent(h.ofCeiling.min)}–${
+          formatPercent(h.ofCeiling.max)
+        })`
+        : formatPercent(h.ofCeiling.median),
+      met: h.ofCeiling.median >= 0.7,
+    },
+    {
+      what: `latency p50 at ${formatNumber(LATENCY_RATE)} samples/s`,
+      target: "≤ 2 ms",
+      measured: `${formatSummary(h.p50, 2)} ms`,
+      met: h.p50.median <= 2,
+    },
+    {
+      what: `latency p99 at ${formatNumber(LATENCY_RATE)} samples/s`,
+      target: "≤ 10 ms",
+      measured: `${formatSummary(h.p99, 2)} ms`,
+      met: h.p99.median <= 10,
+    },
+    {
+      what: `3 model replicas vs 1 (${SCALING_DELAY_MS} ms per prediction)`,
+      target: "≥ 2.8×",
+      measured: `${formatSummary(h.threeReplicas, 2)}×`,
+      met: h.threeReplicas.median >= 2.8,
+    },
+    {
+      what: "peak RSS of each service under load",
+      target: "≤ 40 MiB",
+      measured: `${formatNumber(h.worstPeakMiB)} MiB (largest)`,
+      met: h.worstPeakMiB <= 40,
+    },
+  ];
+}
+
+/** The settings a reader needs to compare two benches. */
+function settingsOf(context: Bench): BenchResults["settings"] {
+  return {
+    logLevel: LOG_LEVEL,
+    bodyBytes: new TextEncoder().encode(context.message.body).byteLength,
+    prefetch: { model: defaults.modelPrefetch, metric: defaults.metricPrefetch },
+    maxInFlightSamples: defaults.maxInFlight,
+    ceilingWindowMessages: context.ceilingWindow,
+    ceilingMessages: SIZES.ceiling,
+    throughputSamples: SIZES.throughput,
+    latencySamples: SIZES.latency,
+    latencyRatePerSec: LATENCY_RATE,
+    latencyWarmupSamples: LATENCY_WARMUP,
+    scalingDelayMs: SCALING_DELAY_MS,
+    scalingPrefetch: SCALING_PREFETCH,
+    scalingSamples: SIZES.scaling,
+    cpuScalingSamples: SIZES.cpuScaling,
+    quietThresholdCores: QUIET_CORES,
+  };
+}
+
+/** Everything measured, summarised, as `docs/benchmarks.json` holds it. */
+function results(
+  context: Bench,
+  machine: BenchResults["machine"],
+  rounds: ThroughputRounds,
+  latencyRuns: PipelineFigures[],
+  scaling: BenchResults["scaling"],
+): BenchResults {
+  const { ceilingRuns, throughputRuns, throughputResults, smallHeapRuns } = rounds;
+  // Footprint, from the throughput runs.
   const services = ["features", "model-1", "metric"];
   const peakMiB = Object.fromEntries(
     services.map((name) => [name, summarize(throughputRuns.map((f) => f.peakRssMiB[name]))]),
@@ -282,59 +415,19 @@ async function bench(url: string, brokerPid: number | undefined): Promise<BenchR
       summarize(throughputResults.map((r) => r.readyRss[name] / MiB)),
     ]),
   );
-
-  const ceilingMessages = summarize(ceilingRuns.map((c) => c.messagesPerSecond));
   const throughput = summarize(throughputRuns.map((f) => f.samplesPerSecond));
-  const ofCeilingSummary = summarize(ofCeiling);
+  const ofCeiling = summarize(rounds.ofCeiling);
   const p50 = summarize(latencyRuns.map((f) => f.latencyMs.p50));
   const p95 = summarize(latencyRuns.map((f) => f.latencyMs.p95));
   const p99 = summarize(latencyRuns.map((f) => f.latencyMs.p99));
-  const threeReplicas = delayed.speedup["3"];
-  const worstPeak = Math.max(...Object.values(peakMiB).map((s) => s.median));
-
-  const targets: Target[] = [
-    {
-      what: "pipeline throughput",
-      target: "≥ 3,000 samples/s",
-      measured: `${formatSummary(throughput)} samples/s`,
-      met: throughput.median >= 3000,
-    },
-    {
-      what: "throughput ÷ (ceiling ÷ 3), same run",
-      target: "≥ 70%",
-      measured: ofCeilingSummary.runs.length > 1
-        ? `${formatPercent(ofCeilingSummary.median)} (${formatPercent(ofCeilingSummary.min)}–${
-          formatPercent(ofCeilingSummary.max)
-        })`
-        : formatPercent(ofCeilingSummary.median),
-      met: ofCeilingSummary.median >= 0.7,
-    },
-    {
-      what: `latency p50 at ${formatNumber(LATENCY_RATE)} samples/s`,
-      target: "≤ 2 ms",
-      measured: `${formatSummary(p50, 2)} ms`,
-      met: p50.median <= 2,
-    },
-    {
-      what: `latency p99 at ${formatNumber(LATENCY_RATE)} samples/s`,
-      target: "≤ 10 ms",
-      measured: `${formatSummary(p99, 2)} ms`,
-      met: p99.median <= 10,
-    },
-    {
-      what: `3 model replicas vs 1 (${SCALING_DELAY_MS} ms per prediction)`,
-      target: "≥ 2.8×",
-      measured: `${formatSummary(threeReplicas, 2)}×`,
-      met: threeReplicas.median >= 2.8,
-    },
-    {
-      what: "peak RSS of each service under load",
-      target: "≤ 40 MiB",
-      measured: `${formatNumber(worstPeak)} MiB (largest)`,
-      met: worstPeak <= 40,
-    },
-  ];
-
+  const targets = targetsOf({
+    throughput,
+    ofCeiling,
+    p50,
+    p99,
+    threeReplicas: scaling.delayed.speedup["3"],
+    worstPeakMiB: Math.max(...Object.values(peakMiB).map((s) => s.median)),
+  });
   return {
     generatedAt: new Date().toISOString(),
     quick,
@@ -342,32 +435,16 @@ async function bench(url: string, brokerPid: number | undefined): Promise<BenchR
     durationSeconds: Math.round((performance.now() - started) / 1000),
     machine,
     broker: local ? "a throwaway local RabbitMQ started by the bench" : "AMQP_URL",
-    settings: {
-      logLevel: LOG_LEVEL,
-      bodyBytes,
-      prefetch: { model: defaults.modelPrefetch, metric: defaults.metricPrefetch },
-      maxInFlightSamples: defaults.maxInFlight,
-      ceilingWindowMessages: ceilingWindow,
-      ceilingMessages: SIZES.ceiling,
-      throughputSamples: SIZES.throughput,
-      latencySamples: SIZES.latency,
-      latencyRatePerSec: LATENCY_RATE,
-      latencyWarmupSamples: LATENCY_WARMUP,
-      scalingDelayMs: SCALING_DELAY_MS,
-      scalingPrefetch: SCALING_PREFETCH,
-      scalingSamples: SIZES.scaling,
-      cpuScalingSamples: SIZES.cpuScaling,
-      quietThresholdCores: QUIET_CORES,
-    },
+    settings: settingsOf(context),
     ceiling: {
       runs: ceilingRuns,
-      messagesPerSecond: ceilingMessages,
+      messagesPerSecond: summarize(ceilingRuns.map((c) => c.messagesPerSecond)),
       samplesPerSecond: summarize(ceilingRuns.map((c) => c.messagesPerSecond / 3)),
     },
     throughput: {
       runs: throughputRuns,
       samplesPerSecond: throughput,
-      ofCeiling: ofCeilingSummary,
+      ofCeiling,
       cpuUsPerSample: cpuSummaries(throughputRuns),
     },
     latency: {
@@ -379,7 +456,7 @@ async function bench(url: string, brokerPid: number | undefined): Promise<BenchR
       max: summarize(latencyRuns.map((f) => f.latencyMs.max)),
       cpuUsPerSample: cpuSummaries(latencyRuns),
     },
-    scaling: { delayed, cpuBound },
+    scaling,
     footprint: {
       peakMiB,
       idleMiB,

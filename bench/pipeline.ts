@@ -10,18 +10,29 @@
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import { QUEUES } from "../stack/contracts.ts";
 import { readProc, readProcFile } from "./proc.ts";
+import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
+import { sleep } from "../stack/async.ts";
 import { freePort } from "../stack/ops/local_broker.ts";
-import { type Placement, runArgs, type ServiceName } from "../stack/ops/launch.ts";
+import type { ServiceName } from "../stack/ops/launch.ts";
+import {
+  brokerAddress,
+  type ServiceProcess,
+  spawnService,
+  stopAll,
+  waitHealthy,
+} from "../stack/ops/process.ts";
 import { declareTopology } from "../stack/topology.ts";
 import {
-  countLines,
   cpuMsOfStat,
   type LogTally,
   machineCpuMs,
   peakRssBytes,
   rssBytes,
-  tallyMetricLog,
+  tallyRecords,
 } from "./stats.ts";
+
+/** How long a service may drain after SIGTERM before it is killed (and the run fails). */
+const STOP_GRACE_MS = 30_000;
 
 /** The settings of one pipeline run. */
 export interface PipelineRun {
@@ -81,16 +92,20 @@ export interface PipelineResult {
   readonly dir: string;
 }
 
-interface Running {
-  readonly name: string;
-  readonly child: Deno.ChildProcess;
-  readonly httpPort: number;
-  readonly output: Promise<void>;
+/** A service of the run with what `/proc` said about it. */
+interface Measured {
+  readonly process: ServiceProcess;
   peakRss: number;
   rss: number;
   cpuStart: number;
   cpu: number;
-  exited?: Deno.CommandStatus;
+}
+
+/** CPU time (ms) of the broker, the machine and this process at one moment. */
+interface CpuMark {
+  readonly broker: number;
+  readonly machine: number;
+  readonly self: number;
 }
 
 /** Runs the pipeline once; throws (with the services' output) if it does not finish. */
@@ -98,73 +113,15 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   const dir = await Deno.makeTempDir({ prefix: "ml-bench-" });
   const logDir = `${dir}/logs`;
   await Deno.mkdir(logDir);
-  const brokerHost = hostOf(run.url);
   const trace = run.trace ?? (() => {});
   trace(`run in ${dir}: resetting queues`);
   const deadBefore = await resetQueues(run.url);
-  const running: Running[] = [];
-  const start = (
-    service: ServiceName,
-    name: string,
-    env: Record<string, string>,
-    httpPort: number,
-  ) => {
-    const placement: Placement = { broker: brokerHost, httpPort, paths: { logDir } };
-    const args = runArgs(service, placement);
-    const flags = run.denoFlags?.[service] ?? [];
-    const child = new Deno.Command("deno", {
-      args: [args[0], ...flags, ...args.slice(1)],
-      cwd: run.root,
-      clearEnv: true,
-      env: {
-        ...baseEnv(),
-        AMQP_URL: run.url,
-        LOG_LEVEL: run.logLevel,
-        HTTP_PORT: String(httpPort),
-        REPLICA: name,
-        LOG_DIR: logDir,
-        ...env,
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const out = Deno.openSync(`${dir}/${name}.out`, { write: true, create: true, append: true });
-    const output = Promise.all([
-      child.stdout.pipeTo(new WritableStream({ write: (chunk) => void out.writeSync(chunk) })),
-      child.stderr.pipeTo(new WritableStream({ write: (chunk) => void out.writeSync(chunk) })),
-    ]).then(() => out.close(), () => out.close());
-    const process: Running = {
-      name,
-      child,
-      httpPort,
-      output,
-      peakRss: 0,
-      rss: 0,
-      cpuStart: 0,
-      cpu: 0,
-    };
-    child.status.then((status) => process.exited = status);
-    running.push(process);
-    return process;
+  const running: Measured[] = [];
+  const start = (service: ServiceName, name: string, env: Record<string, string>, port = 0) => {
+    const measured = spawnMeasured(run, { service, name, env, httpPort: port, dir });
+    running.push(measured);
+    return measured;
   };
-  const sampleRss = async () => {
-    const live = running.filter((p) => !p.exited);
-    const files = await readProc(
-      live.flatMap((p) => [`/proc/${p.child.pid}/status`, `/proc/${p.child.pid}/stat`]),
-    );
-    for (const process of live) {
-      // A process that exited meanwhile keeps its last sample.
-      const status = files.get(`/proc/${process.child.pid}/status`);
-      const stat = files.get(`/proc/${process.child.pid}/stat`);
-      if (status) {
-        process.peakRss = Math.max(process.peakRss, peakRssBytes(status) ?? 0);
-        process.rss = rssBytes(status) ?? process.rss;
-      }
-      if (stat) process.cpu = cpuMsOfStat(stat);
-    }
-  };
-
   const deadline = Date.now() + run.timeoutMs;
   try {
     const consumers = [start("metric", "metric", run.metric ?? {}, freePort())];
@@ -174,89 +131,170 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
         PROGRESS_EVERY_MS: "0",
         SEED: "42",
         ...run.features,
-      }, 0);
-    let features: Running | undefined;
+      });
+    let features: Measured | undefined;
     if (run.prefill) {
-      await waitHealthy(consumers[0], deadline);
+      await waitHealthy(consumers[0].process, untilDeadline(deadline));
       trace("metric ready; queueing the whole backlog before any model starts");
       features = startFeatures();
-      const status = await withDeadline(features.child.status, deadline);
+      const status = await withDeadline(features.process.status, deadline);
       if (!status?.success) throw new Error("features did not finish cleanly");
     }
     for (let i = 1; i <= run.replicas; i++) {
       consumers.push(start("model", `model-${i}`, run.model ?? {}, freePort()));
     }
-    for (const consumer of consumers) await waitHealthy(consumer, deadline);
+    for (const consumer of consumers) {
+      await waitHealthy(consumer.process, untilDeadline(deadline));
+    }
     trace("consumers ready");
-    await sampleRss();
+    await sampleUsage(running);
     for (const consumer of consumers) consumer.cpuStart = consumer.cpu;
-    const readyRss = Object.fromEntries(consumers.map((c) => [c.name, c.rss]));
-    const brokerStart = run.brokerPid ? await processCpuMs(run.brokerPid) : 0;
-    const machineStart = machineCpuMs(await readProcFile("/proc/stat"));
-    const selfStart = await processCpuMs(Deno.pid);
+    const readyRss = Object.fromEntries(consumers.map((c) => [c.process.name, c.rss]));
+    const before = await cpuMark(run.brokerPid);
     const wallStart = performance.now();
     features ??= startFeatures();
-    const csv = `${logDir}/metric_log.csv`;
-    const lines = lineCounter(csv);
-    for (;;) {
-      await sampleRss();
-      const rows = (await lines()) - 1;
-      if (rows >= run.count) {
-        await sampleRss();
-        break;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`timed out with ${rows} of ${run.count} pairs recorded`);
-      }
-      for (const process of running) {
-        const status = process.exited;
-        if (status && (!status.success || process !== features)) {
-          throw new Error(`${process.name} exited with code ${status.code}`);
-        }
-      }
-      await sleep(rows > run.count * 0.9 ? 25 : 200);
-    }
+    const metricLog = new MetricLogTail(metricLogPath(logDir));
+    await untilRecorded(run.count, metricLog, running, features, deadline);
     const wallMs = performance.now() - wallStart;
-    const brokerCpu = run.brokerPid ? await processCpuMs(run.brokerPid) - brokerStart : 0;
-    const machineCpu = machineCpuMs(await readProcFile("/proc/stat")) - machineStart;
-    const selfCpu = await processCpuMs(Deno.pid) - selfStart;
+    const after = await cpuMark(run.brokerPid);
     const cpuMs: Record<string, number> = Object.fromEntries(
-      running.map((p) => [p.name, p.cpu - p.cpuStart]),
+      running.map((p) => [p.process.name, p.cpu - p.cpuStart]),
     );
     // With a prefilled backlog features finished before the measured interval.
     if (run.prefill) delete cpuMs.features;
-    if (run.brokerPid) cpuMs.broker = brokerCpu;
-    const ours = Object.values(cpuMs).reduce((a, b) => a + b, 0) + selfCpu;
+    if (run.brokerPid) cpuMs.broker = after.broker - before.broker;
+    const ours = Object.values(cpuMs).reduce((a, b) => a + b, 0) + after.self - before.self;
     trace("waiting for features to exit");
-    const featuresStatus = await withDeadline(features.child.status, deadline);
+    const featuresStatus = await withDeadline(features.process.status, deadline);
     if (!featuresStatus?.success) throw new Error("features did not finish cleanly");
     trace("all pairs recorded; stopping the services");
-    await stopAll(running);
+    await stopServices(running.map((m) => m.process));
     trace("stopped; reading the log");
-    await sampleRss();
-    const tally = tallyMetricLog(await Deno.readTextFile(csv));
+    await sampleUsage(running);
+    const tally = tallyRecords(await metricLog.read());
     const deadAfter = await resetQueues(run.url);
     if (!run.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
     return {
       tally,
-      peakRss: Object.fromEntries(running.map((p) => [p.name, p.peakRss])),
+      peakRss: Object.fromEntries(running.map((p) => [p.process.name, p.peakRss])),
       readyRss,
       cpuMs,
-      otherCpuMs: Math.max(0, machineCpu - ours),
+      otherCpuMs: Math.max(0, after.machine - before.machine - ours),
       wallMs,
       deadLettered: deadAfter - deadBefore,
       dir,
     };
   } catch (error) {
-    await stopAll(running, true);
+    await stopAll(running.map((m) => m.process), { graceMs: 0 });
     const outputs = await Promise.all(
-      running.map(async (p) =>
-        `--- ${p.name} ---\n${
-          (await Deno.readTextFile(`${dir}/${p.name}.out`).catch(() => "")).slice(-2000)
+      running.map(async ({ process: { name } }) =>
+        `--- ${name} ---\n${
+          (await Deno.readTextFile(`${dir}/${name}.out`).catch(() => "")).slice(-2000)
         }`
       ),
     );
     throw new Error(`pipeline run failed: ${(error as Error).message}\n${outputs.join("\n")}`);
+  }
+}
+
+/**
+ * Spawns `service` as `name` for `run`, from a clean environment, its
+ * output going to `<dir>/<name>.out`.
+ */
+function spawnMeasured(
+  run: PipelineRun,
+  options: {
+    service: ServiceName;
+    name: string;
+    env: Record<string, string>;
+    httpPort: number;
+    dir: string;
+  },
+): Measured {
+  const { service, name, httpPort, dir } = options;
+  const logDir = `${dir}/logs`;
+  const out = Deno.openSync(`${dir}/${name}.out`, { write: true, create: true, append: true });
+  const encoder = new TextEncoder();
+  const process = spawnService(service, {
+    broker: brokerAddress(run.url),
+    httpPort,
+    paths: { logDir },
+  }, {
+    name,
+    cwd: run.root,
+    denoFlags: run.denoFlags?.[service],
+    clearEnv: true,
+    env: {
+      ...baseEnv(),
+      AMQP_URL: run.url,
+      LOG_LEVEL: run.logLevel,
+      HTTP_PORT: String(httpPort),
+      REPLICA: name,
+      LOG_DIR: logDir,
+      ...options.env,
+    },
+    keepLines: false,
+    onLine: (line) => void out.writeSync(encoder.encode(line + "\n")),
+  });
+  process.exit().finally(() => out.close());
+  return { process, peakRss: 0, rss: 0, cpuStart: 0, cpu: 0 };
+}
+
+/** Reads the memory and CPU time of every service still running. */
+async function sampleUsage(running: readonly Measured[]): Promise<void> {
+  const live = running.filter((m) => !m.process.exitStatus);
+  const files = await readProc(
+    live.flatMap(({ process: { pid } }) => [`/proc/${pid}/status`, `/proc/${pid}/stat`]),
+  );
+  for (const measured of live) {
+    // A process that exited meanwhile keeps its last sample.
+    const status = files.get(`/proc/${measured.process.pid}/status`);
+    const stat = files.get(`/proc/${measured.process.pid}/stat`);
+    if (status) {
+      measured.peakRss = Math.max(measured.peakRss, peakRssBytes(status) ?? 0);
+      measured.rss = rssBytes(status) ?? measured.rss;
+    }
+    if (stat) measured.cpu = cpuMsOfStat(stat);
+  }
+}
+
+/** The CPU time so far of the broker (when its pid is known), the machine and this process. */
+async function cpuMark(brokerPid: number | undefined): Promise<CpuMark> {
+  return {
+    broker: brokerPid ? await processCpuMs(brokerPid) : 0,
+    machine: machineCpuMs(await readProcFile("/proc/stat")),
+    self: await processCpuMs(Deno.pid),
+  };
+}
+
+/**
+ * Resolves once `metric_log.csv` holds `count` pairs, sampling every
+ * service's usage meanwhile; throws when a service fails or at `deadline`.
+ */
+async function untilRecorded(
+  count: number,
+  metricLog: MetricLogTail,
+  running: readonly Measured[],
+  features: Measured,
+  deadline: number,
+): Promise<void> {
+  for (;;) {
+    await sampleUsage(running);
+    const rows = (await metricLog.read()).length;
+    if (rows >= count) {
+      await sampleUsage(running);
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out with ${rows} of ${count} pairs recorded`);
+    }
+    for (const { process } of running) {
+      const status = process.exitStatus;
+      if (status && (!status.success || process !== features.process)) {
+        throw new Error(`${process.name} exited with code ${status.code}`);
+      }
+    }
+    await sleep(rows > count * 0.9 ? 25 : 200);
   }
 }
 
@@ -277,78 +315,22 @@ export async function resetQueues(url: string): Promise<number> {
   }
 }
 
-async function waitHealthy(process: Running, deadline: number): Promise<void> {
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${process.httpPort}/healthz`)
-      .then(async (response) => {
-        await response.body?.cancel();
-        return response.ok;
-      })
-      .catch(() => false);
-    if (ok) return;
-    const status = process.exited;
-    if (status) throw new Error(`${process.name} exited with code ${status.code} at start`);
-    if (Date.now() > deadline) throw new Error(`${process.name} did not become healthy`);
-    await sleep(50);
-  }
-}
-
-async function stopAll(running: readonly Running[], force = false): Promise<void> {
-  for (const process of running) {
-    try {
-      process.child.kill(force ? "SIGKILL" : "SIGTERM");
-    } catch {
-      // Already gone.
-    }
-  }
-  for (const process of running) {
-    const status = await process.child.status;
-    await process.output;
-    if (!force && !status.success && status.signal !== null) {
-      throw new Error(`${process.name} ended by ${status.signal}`);
-    }
-  }
-}
-
 /**
- * Counts the lines of a growing file, reading only what was appended since
- * the last call: polling stays cheap while the CSV grows to megabytes.
+ * SIGTERM to every service; throws when one had to be killed, or was
+ * ended by a signal instead of draining.
  */
-function lineCounter(path: string): () => Promise<number> {
-  let offset = 0;
-  let lines = 0;
-  return async () => {
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(path);
-    } catch {
-      return 0;
+async function stopServices(processes: readonly ServiceProcess[]): Promise<void> {
+  const statuses = await stopAll(processes, { graceMs: STOP_GRACE_MS });
+  statuses.forEach((status, i) => {
+    if (!status.success && status.signal !== null) {
+      throw new Error(`${processes[i].name} ended by ${status.signal}`);
     }
-    try {
-      await file.seek(offset, Deno.SeekMode.Start);
-      const buffer = new Uint8Array(1 << 16);
-      for (;;) {
-        const read = await file.read(buffer);
-        if (read === null) break;
-        lines += countLines(buffer.subarray(0, read));
-        offset += read;
-      }
-      return lines;
-    } finally {
-      file.close();
-    }
-  };
+  });
 }
 
 /** CPU time (ms) a process has used so far. */
 export async function processCpuMs(pid: number): Promise<number> {
   return cpuMsOfStat(await readProcFile(`/proc/${pid}/stat`));
-}
-
-/** `host:port` of an amqp URL, for `--allow-net`. */
-export function hostOf(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.hostname}:${parsed.port || (parsed.protocol === "amqps:" ? "5671" : "5672")}`;
 }
 
 function baseEnv(): Record<string, string> {
@@ -375,6 +357,7 @@ async function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+/** `waitHealthy`'s options for an absolute `deadline` (epoch ms). */
+function untilDeadline(deadline: number): { timeoutMs: number; intervalMs: number } {
+  return { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 50 };
 }

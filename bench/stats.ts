@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parseRecord } from "../metric/record.ts";
+import { type PairRecord, parseRecord } from "../metric/record.ts";
 
 /**
  * The `p`-th percentile (0–100) of `values`, interpolating linearly between
@@ -75,16 +75,18 @@ export interface LogTally {
  * are skipped, as the metric service itself does on restore.
  */
 export function tallyMetricLog(text: string): LogTally {
+  return tallyRecords(text.split("\n").flatMap((line) => parseRecord(line) ?? []));
+}
+
+/** Tallies the rows of a run, in the order they were written. */
+export function tallyRecords(records: Iterable<PairRecord>): LogTally {
   let rows = 0;
   let firstSentAtMs = Number.POSITIVE_INFINITY;
   let firstPairedAtMs = Number.POSITIVE_INFINITY;
   let lastPairedAtMs = Number.NEGATIVE_INFINITY;
   const latencies: number[] = [];
   const byReplica: Record<string, number> = {};
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const record = parseRecord(line);
-    if (!record) continue;
+  for (const record of records) {
     rows++;
     firstPairedAtMs = Math.min(firstPairedAtMs, record.pairedAtMs);
     lastPairedAtMs = Math.max(lastPairedAtMs, record.pairedAtMs);
@@ -136,13 +138,6 @@ export function slowRuns(latenciesMs: readonly number[], thresholdMs: number): S
     }
   }
   return { slow, runs, longest };
-}
-
-/** Counts the complete lines of a CSV (the header included): cheap polling of progress. */
-export function countLines(bytes: Uint8Array): number {
-  let lines = 0;
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 10) lines++;
-  return lines;
 }
 
 /** Samples per second from the first publish to the last recorded pair. */

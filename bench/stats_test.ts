@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import {
   amqpServerVersion,
-  countLines,
   cpuInfo,
   cpuMsOfStat,
   drainPerSecond,
@@ -96,13 +95,6 @@ Deno.test("slowRuns() groups consecutive slow samples", () => {
   });
   assert.deepEqual(slowRuns([], 10), { slow: 0, runs: 0, longest: 0 });
   assert.deepEqual(slowRuns([10, 9], 10), { slow: 0, runs: 0, longest: 0 });
-});
-
-Deno.test("countLines() counts newline-terminated lines", () => {
-  const encode = (text: string) => new TextEncoder().encode(text);
-  assert.equal(countLines(encode("")), 0);
-  assert.equal(countLines(encode("header\na\nb")), 2);
-  assert.equal(countLines(encode("header\na\nb\n")), 3);
 });
 
 Deno.test("/proc parsers", async (t) => {

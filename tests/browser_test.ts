@@ -17,7 +17,14 @@
 import assert from "node:assert/strict";
 import puppeteer, { type Browser } from "puppeteer-core";
 import { freePort, type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
-import { runArgs, type ServiceName } from "../stack/ops/launch.ts";
+import type { ServiceName } from "../stack/ops/launch.ts";
+import {
+  type ServiceProcess,
+  spawnService,
+  stopAll,
+  waitFor,
+  waitHealthy,
+} from "../stack/ops/process.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const ARTIFACTS = new URL("artifacts/", import.meta.url);
@@ -25,24 +32,16 @@ const CHROMIUM = "/usr/bin/chromium";
 const COUNT = 60;
 const MODEL_REPLICAS = ["model-a", "model-b"];
 
-/** A service subprocess with its output kept for failure messages. */
-interface Running {
-  readonly name: string;
-  readonly child: Deno.ChildProcess;
-  readonly output: string[];
-  readonly done: Promise<void>;
-}
-
 function spawn(
   service: ServiceName,
   options: { brokerPort: number; httpPort: number; logDir: string; env?: Record<string, string> },
-): Running {
-  const child = new Deno.Command("deno", {
-    args: runArgs(service, {
-      broker: `localhost:${options.brokerPort}`,
-      httpPort: options.httpPort,
-      paths: { logDir: options.logDir },
-    }),
+): ServiceProcess {
+  return spawnService(service, {
+    broker: `localhost:${options.brokerPort}`,
+    httpPort: options.httpPort,
+    paths: { logDir: options.logDir },
+  }, {
+    name: options.env?.REPLICA ?? service,
     cwd: ROOT,
     env: {
       AMQP_URL: `amqp://guest:guest@localhost:${options.brokerPort}`,
@@ -51,59 +50,11 @@ function spawn(
       SHUTDOWN_TIMEOUT_MS: "5000",
       ...options.env,
     },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output: string[] = [];
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output.push(chunk);
-  };
-  const done = Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => {});
-  return { name: options.env?.REPLICA ?? service, child, output, done };
+  });
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; never throws. */
-async function stop(running: Running, graceMs = 15_000): Promise<void> {
-  const signal = (name: Deno.Signal) => {
-    try {
-      running.child.kill(name);
-    } catch { /* already exited */ }
-  };
-  signal("SIGTERM");
-  const timer = setTimeout(() => signal("SIGKILL"), graceMs);
-  try {
-    await running.child.status;
-    await running.done;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `check` until it returns true; throws after `timeoutMs` saying `what`. */
-async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-  everyMs = 100,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await Promise.resolve().then(check).catch(() => false))) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
-
-async function status(url: string): Promise<number> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-  await response.body?.cancel();
-  return response.status;
-}
-
-function explain(running: readonly Running[]): string {
-  return running.map((r) => `--- ${r.name} ---\n${r.output.join("").slice(-4000)}`).join("\n");
+function explain(running: readonly ServiceProcess[]): string {
+  return running.map((r) => `--- ${r.name} ---\n${r.lines.join("\n").slice(-4000)}`).join("\n");
 }
 
 Deno.test({
@@ -116,7 +67,7 @@ Deno.test({
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
     const logDir = await Deno.makeTempDir({ prefix: "ml-browser-logs-" });
     const profile = await Deno.makeTempDir({ prefix: "ml-browser-profile-" });
-    const running: Running[] = [];
+    const running: ServiceProcess[] = [];
     let broker: LocalBroker | undefined;
     let browser: Browser | undefined;
     try {
@@ -124,18 +75,19 @@ Deno.test({
       const brokerPort = broker.port;
       const httpPort = freePort();
       const base = `http://127.0.0.1:${httpPort}`;
-      running.push(spawn("metric", {
+      const metric = spawn("metric", {
         brokerPort,
         httpPort,
         logDir,
         env: { REPLICA: "metric-1", PLOT_EVERY_MS: "1000" },
-      }));
+      });
+      running.push(metric);
       for (const replica of MODEL_REPLICAS) {
         running.push(
           spawn("model", { brokerPort, httpPort: 0, logDir, env: { REPLICA: replica } }),
         );
       }
-      await waitFor("metric to be ready", async () => (await status(`${base}/healthz`)) === 200);
+      await waitHealthy(metric);
 
       browser = await puppeteer.launch({
         executablePath: CHROMIUM,
@@ -195,8 +147,7 @@ Deno.test({
           if (n > 0) seen.add(n);
           return n === COUNT;
         },
-        60_000,
-        200,
+        { timeoutMs: 60_000, intervalMs: 200 },
       );
       // At ten samples a second and a poll a second, the count must have been seen climbing.
       const counts = [...seen].sort((a, b) => a - b);
@@ -228,13 +179,13 @@ Deno.test({
       await waitFor("error_distribution.svg with every sample", async () => {
         const svg = await Deno.readTextFile(`${logDir}/error_distribution.svg`);
         return svg.includes(`n = ${COUNT}`);
-      }, 10_000);
+      }, { timeoutMs: 10_000 });
     } catch (error) {
       console.error(explain(running));
       throw error;
     } finally {
       await browser?.close().catch(() => {});
-      await Promise.all(running.map((r) => stop(r)));
+      await stopAll(running);
       await broker?.stop();
       await Deno.remove(logDir, { recursive: true }).catch(() => {});
       await Deno.remove(profile, { recursive: true }).catch(() => {});

@@ -1,124 +1,173 @@
 /**
- * What the integration tests share: one throwaway RabbitMQ per test file, a
- * fresh vhost per test (isolated queues without a broker restart), and the
- * services spawned as real subprocesses with their real permission flags.
+ * What the integration tests share: one broker per test file (a throwaway
+ * RabbitMQ, or the one `AMQP_URL` names), a fresh vhost per test (isolated
+ * queues without a broker restart), and the services spawned as real
+ * subprocesses with their real permission flags.
  *
  * @module
  */
 import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
 import { type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
-import { runArgs, type ServiceName } from "../stack/ops/launch.ts";
-import { type PairRecord, parseRecord } from "../metric/record.ts";
+import { ManagementApi, managementEndpoint } from "../stack/ops/management.ts";
+import type { ServiceName } from "../stack/ops/launch.ts";
+import { brokerAddress, ServiceProcess, spawnService, stopAll } from "../stack/ops/process.ts";
+import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
+import type { PairRecord } from "../metric/record.ts";
 
-/** A spawned service with its output collected line by line. */
-export class ServiceProcess {
-  readonly name: string;
-  readonly lines: string[] = [];
-  readonly status: Promise<Deno.CommandStatus>;
-  readonly #child: Deno.ChildProcess;
-  readonly #pumps: Promise<void>[];
-
-  constructor(name: string, child: Deno.ChildProcess) {
-    this.name = name;
-    this.#child = child;
-    this.#pumps = [this.#pump(child.stdout), this.#pump(child.stderr)];
-    this.status = child.status;
-  }
-
-  get pid(): number {
-    return this.#child.pid;
-  }
-
-  async #pump(stream: ReadableStream<Uint8Array>): Promise<void> {
-    let tail = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      const parts = (tail + chunk).split("\n");
-      tail = parts.pop()!;
-      this.lines.push(...parts);
-    }
-    if (tail) this.lines.push(tail);
-  }
-
-  /** Parsed JSON log lines (non-JSON lines are skipped). */
-  logs(): Record<string, unknown>[] {
-    return this.lines.flatMap((line) => {
-      try {
-        return [JSON.parse(line)];
-      } catch {
-        return [];
-      }
-    });
-  }
-
-  /** Sends a signal; ignores a process that has already exited. */
-  kill(signal: Deno.Signal = "SIGTERM"): void {
-    try {
-      this.#child.kill(signal);
-    } catch { /* already gone */ }
-  }
-
-  /** Waits for exit and for all output to be read. */
-  async exit(): Promise<Deno.CommandStatus> {
-    const status = await this.status;
-    await Promise.all(this.#pumps);
-    return status;
-  }
-
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit status. */
-  async stop(graceMs = 15_000): Promise<Deno.CommandStatus> {
-    this.kill("SIGTERM");
-    const timer = setTimeout(() => this.kill("SIGKILL"), graceMs);
-    try {
-      return await this.exit();
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+/** The broker the tests of a file run against. */
+export interface TestBroker {
+  /** AMQP URL with credentials, without a vhost. */
+  readonly url: string;
+  /** `host:port`, for the services' `--allow-net`. */
+  readonly address: string;
+  readonly hostname: string;
+  readonly port: number;
+  /** The throwaway broker this file started; undefined for `AMQP_URL`'s, which it cannot restart. */
+  readonly local?: LocalBroker;
+  /** Creates `vhost` and lets the URL's user do everything in it. */
+  addVhost(vhost: string): Promise<void>;
+  deleteVhost(vhost: string): Promise<void>;
+  /**
+   * Messages in each queue of `vhost`: ready and unacknowledged on a local
+   * broker, ready only on an external one (the management API's counts lag).
+   */
+  depths(vhost: string): Promise<Record<string, number>>;
+  /** Stops the broker when this file started it. */
+  stop(): Promise<void>;
 }
 
-/** Polls `check` until it returns true, or throws after `timeoutMs` saying `what`. */
-export async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+/** True when the tests run against the broker `AMQP_URL` names rather than their own. */
+export const EXTERNAL_BROKER = Deno.env.get("AMQP_URL") !== undefined;
+
+function testBroker(
+  url: string,
+  admin: Pick<TestBroker, "addVhost" | "deleteVhost" | "depths" | "stop">,
+  local?: LocalBroker,
+): TestBroker {
+  const base = new URL(url);
+  base.pathname = "";
+  const address = brokerAddress(base);
+  const port = Number(address.slice(address.lastIndexOf(":") + 1));
+  return {
+    url: base.href.replace(/\/$/, ""),
+    address,
+    hostname: base.hostname,
+    port,
+    local,
+    ...admin,
+  };
+}
+
+/** A throwaway broker, administered with rabbitmqctl. */
+async function startTestBroker(): Promise<TestBroker> {
+  const broker = await startLocalBroker();
+  return testBroker(broker.url, {
+    async addVhost(vhost) {
+      await broker.ctl("add_vhost", vhost);
+      await broker.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
+    },
+    async deleteVhost(vhost) {
+      await broker.ctl("delete_vhost", vhost);
+    },
+    async depths(vhost) {
+      const out = await broker.ctl(
+        "list_queues",
+        "-p",
+        vhost,
+        "-q",
+        "--no-table-headers",
+        "name",
+        "messages",
+      );
+      return Object.fromEntries(
+        out.trim().split("\n").filter(Boolean).map((line) => {
+          const [name, count] = line.trim().split(/\s+/);
+          return [name, Number(count)];
+        }),
+      );
+    },
+    stop: () => broker.stop(),
+  }, broker);
+}
+
+/**
+ * The broker at `url`, administered through its management HTTP API
+ * (`AMQP_MANAGEMENT_URL`, by default port 15672 of the AMQP host).
+ */
+function externalBroker(url: string, managementUrl?: string): TestBroker {
+  const api = new ManagementApi(managementEndpoint(url, managementUrl));
+  const user = decodeURIComponent(new URL(url).username) || "guest";
+  return testBroker(url, {
+    async addVhost(vhost) {
+      await api.addVhost(vhost);
+      await api.setPermissions(vhost, user);
+    },
+    deleteVhost: (vhost) => api.deleteVhost(vhost),
+    async depths(vhost) {
+      // The API's message counts lag by its statistics interval (5 s): take the
+      // names from it and the counts from the broker itself.
+      const names = (await api.queues(vhost)).map((queue) => queue.name);
+      return await queueDepths(vhostUrl(url, vhost), names);
+    },
+    stop: () => Promise.resolve(),
+  });
+}
+
+/** `url` with its vhost replaced by `vhost`. */
+function vhostUrl(url: string, vhost: string): string {
+  const withVhost = new URL(url);
+  withVhost.pathname = `/${encodeURIComponent(vhost)}`;
+  return withVhost.href;
+}
+
+/** Messages ready in each of `queues`. */
+async function queueDepths(
+  url: string,
+  queues: readonly string[],
+): Promise<Record<string, number>> {
+  const client = new AMQPClient(url);
+  await client.connect();
+  try {
+    const channel = await client.channel();
+    const depths: Record<string, number> = {};
+    for (const name of queues) {
+      depths[name] = (await channel.queueDeclare(name, { passive: true })).messageCount;
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    return depths;
+  } finally {
+    await client.close();
   }
 }
 
 /** A test's slice of the shared broker: its own vhost, log directory and processes. */
 export class Pipeline {
-  readonly broker: LocalBroker;
+  readonly broker: TestBroker;
   readonly vhost: string;
   readonly url: string;
   readonly logDir: string;
   readonly processes: ServiceProcess[] = [];
+  readonly #metricLog: MetricLogTail;
 
-  private constructor(broker: LocalBroker, vhost: string, logDir: string) {
+  private constructor(broker: TestBroker, vhost: string, logDir: string) {
     this.broker = broker;
     this.vhost = vhost;
-    this.url = `${broker.url}/${encodeURIComponent(vhost)}`;
+    this.url = vhostUrl(broker.url, vhost);
     this.logDir = logDir;
+    this.#metricLog = new MetricLogTail(metricLogPath(logDir));
   }
 
-  /** A fresh vhost on `broker` (guest may use it) and a fresh log directory. */
-  static async create(broker: LocalBroker, name: string): Promise<Pipeline> {
+  /** A fresh vhost on `broker` (its URL's user may use it) and a fresh log directory. */
+  static async create(broker: TestBroker, name: string): Promise<Pipeline> {
     const vhost = `${name}-${crypto.randomUUID().slice(0, 8)}`;
-    await broker.ctl("add_vhost", vhost);
-    await broker.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
+    await broker.addVhost(vhost);
     const logDir = await Deno.makeTempDir({ prefix: "ml-test-logs-" });
     return new Pipeline(broker, vhost, logDir);
   }
 
   /**
-   * Spawns `service` with its real permissions (broker `localhost:<port>`,
-   * no HTTP listener unless `httpPort` is given) and `env` on top of the
-   * test defaults.
+   * Spawns `service` with its real permissions (this broker, no HTTP
+   * listener unless `httpPort` is given) and `env` on top of the test
+   * defaults; `args` replaces the `deno` arguments.
    */
   spawn(
     service: ServiceName,
@@ -126,14 +175,9 @@ export class Pipeline {
     options: { httpPort?: number; args?: string[] } = {},
   ): ServiceProcess {
     const httpPort = options.httpPort ?? 0;
-    const args = options.args ??
-      runArgs(service, {
-        broker: `localhost:${this.broker.port}`,
-        httpPort,
-        paths: { logDir: this.logDir },
-      });
-    const child = new Deno.Command("deno", {
-      args,
+    const spawnOptions = {
+      name: service,
+      httpPort,
       env: {
         AMQP_URL: this.url,
         HTTP_PORT: String(httpPort),
@@ -141,43 +185,24 @@ export class Pipeline {
         SHUTDOWN_TIMEOUT_MS: "5000",
         ...env,
       },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const process = new ServiceProcess(service, child);
+    };
+    const process = options.args ? new ServiceProcess(options.args, spawnOptions) : spawnService(
+      service,
+      { broker: this.broker.address, httpPort, paths: { logDir: this.logDir } },
+      spawnOptions,
+    );
     this.processes.push(process);
     return process;
   }
 
   /** The rows of metric_log.csv so far. */
-  rows(): PairRecord[] {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(`${this.logDir}/metric_log.csv`);
-    } catch {
-      return [];
-    }
-    return text.split("\n").flatMap((line) => parseRecord(line) ?? []);
+  rows(): Promise<PairRecord[]> {
+    return this.#metricLog.read();
   }
 
-  /** Messages ready in each queue of this vhost. */
-  async depths(): Promise<Record<string, number>> {
-    const out = await this.broker.ctl(
-      "list_queues",
-      "-p",
-      this.vhost,
-      "-q",
-      "--no-table-headers",
-      "name",
-      "messages",
-    );
-    return Object.fromEntries(
-      out.trim().split("\n").filter(Boolean).map((line) => {
-        const [name, count] = line.trim().split(/\s+/);
-        return [name, Number(count)];
-      }),
-    );
+  /** Messages in each queue of this vhost. */
+  depths(): Promise<Record<string, number>> {
+    return this.broker.depths(this.vhost);
   }
 
   /** Publishes one raw message (confirmed) to `queue` of this vhost. */
@@ -215,18 +240,18 @@ export class Pipeline {
     return taken;
   }
 
-  /** Stops every process still running and removes the log directory. */
+  /** Stops every process still running and removes the log directory and the vhost. */
   async dispose(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.stop(5_000)));
+    await stopAll(this.processes, { graceMs: 5_000 });
     await Deno.remove(this.logDir, { recursive: true }).catch(() => {});
-    await this.broker.ctl("delete_vhost", this.vhost).catch(() => {});
+    await this.broker.deleteVhost(this.vhost).catch(() => {});
   }
 }
 
 /** The sample ids features logged as sent, with their data set row. */
-export function sentSamples(features: ServiceProcess): Map<string, number> {
+export function sentSamples(features: Iterable<Record<string, unknown>>): Map<string, number> {
   const sent = new Map<string, number>();
-  for (const line of features.logs()) {
+  for (const line of features) {
     if (typeof line.message === "string" && line.message.startsWith("sent sample")) {
       sent.set(String(line.id), Number(line.row));
     }
@@ -234,15 +259,22 @@ export function sentSamples(features: ServiceProcess): Map<string, number> {
   return sent;
 }
 
-let shared: Promise<LocalBroker> | undefined;
+let shared: Promise<TestBroker> | undefined;
 
-/** The broker this test file shares; started on first use. */
-export function sharedBroker(): Promise<LocalBroker> {
-  shared ??= startLocalBroker();
+/**
+ * The broker this test file shares: the one `AMQP_URL` names (administered
+ * through the management API at `AMQP_MANAGEMENT_URL`), else a throwaway
+ * RabbitMQ started on first use.
+ */
+export function sharedBroker(): Promise<TestBroker> {
+  const url = Deno.env.get("AMQP_URL");
+  shared ??= url
+    ? Promise.resolve(externalBroker(url, Deno.env.get("AMQP_MANAGEMENT_URL")))
+    : startTestBroker();
   return shared;
 }
 
-/** Stops the shared broker; call from the last test of the file. */
+/** Stops the shared broker (when this file started it); call from the last test of the file. */
 export async function stopSharedBroker(): Promise<void> {
   if (shared) await (await shared).stop();
   shared = undefined;

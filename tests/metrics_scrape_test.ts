@@ -10,7 +10,8 @@
  */
 import assert from "node:assert/strict";
 import { freePort, type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
-import { runArgs, type ServiceName } from "../stack/ops/launch.ts";
+import type { ServiceName } from "../stack/ops/launch.ts";
+import { type ServiceProcess, spawnService, stopAll, waitFor } from "../stack/ops/process.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const ARTIFACTS = new URL("artifacts/", import.meta.url);
@@ -89,28 +90,18 @@ function value(exposition: Exposition, name: string, labels: Record<string, stri
 
 // --- running the pipeline -----------------------------------------------------
 
-/** A service subprocess with its output kept for failure messages. */
-interface Running {
-  readonly name: string;
-  readonly port: number;
-  readonly child: Deno.ChildProcess;
-  readonly output: string[];
-  readonly done: Promise<void>;
-}
-
 function spawn(
   service: ServiceName,
   brokerPort: number,
   logDir: string,
   env: Record<string, string> = {},
-): Running {
+): ServiceProcess {
   const port = freePort();
-  const child = new Deno.Command("deno", {
-    args: runArgs(service, {
-      broker: `localhost:${brokerPort}`,
-      httpPort: port,
-      paths: { logDir },
-    }),
+  return spawnService(service, {
+    broker: `localhost:${brokerPort}`,
+    httpPort: port,
+    paths: { logDir },
+  }, {
     cwd: ROOT,
     env: {
       AMQP_URL: `amqp://guest:guest@localhost:${brokerPort}`,
@@ -120,67 +111,28 @@ function spawn(
       SHUTDOWN_TIMEOUT_MS: "5000",
       ...env,
     },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output: string[] = [];
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output.push(chunk);
-  };
-  const done = Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => {});
-  return { name: service, port, child, output, done };
+  });
 }
 
-/** SIGTERM, then SIGKILL after `graceMs`; never throws. */
-async function stop(running: Running, graceMs = 15_000): Promise<void> {
-  const signal = (name: Deno.Signal) => {
-    try {
-      running.child.kill(name);
-    } catch { /* already exited */ }
-  };
-  signal("SIGTERM");
-  const timer = setTimeout(() => signal("SIGKILL"), graceMs);
-  try {
-    await running.child.status;
-    await running.done;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs`. */
-async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-  everyMs = 100,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await Promise.resolve().then(check).catch(() => false))) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
-
-async function get(running: Running, path: string): Promise<{ status: number; text: string }> {
-  const response = await fetch(`http://127.0.0.1:${running.port}${path}`, {
+async function get(
+  running: ServiceProcess,
+  path: string,
+): Promise<{ status: number; text: string }> {
+  const response = await fetch(`http://127.0.0.1:${running.httpPort}${path}`, {
     signal: AbortSignal.timeout(2_000),
   });
   return { status: response.status, text: await response.text() };
 }
 
-async function scrape(running: Running): Promise<{ text: string; exposition: Exposition }> {
+async function scrape(running: ServiceProcess): Promise<{ text: string; exposition: Exposition }> {
   const { status, text } = await get(running, "/metrics");
   assert.equal(status, 200);
   return { text, exposition: parsePrometheus(text) };
 }
 
 /** Fails with the service's output attached, which is what one needs to see then. */
-function explain(running: readonly Running[]): string {
-  return running.map((r) => `--- ${r.name} ---\n${r.output.join("").slice(-4000)}`).join("\n");
+function explain(running: readonly ServiceProcess[]): string {
+  return running.map((r) => `--- ${r.name} ---\n${r.lines.join("\n").slice(-4000)}`).join("\n");
 }
 
 // --- tests --------------------------------------------------------------------
@@ -216,7 +168,7 @@ Deno.test({
   async fn() {
     const brokerPort = freePort();
     const logDir = await Deno.makeTempDir({ prefix: "ml-scrape-logs-" });
-    const running: Running[] = [];
+    const running: ServiceProcess[] = [];
     let broker: LocalBroker | undefined;
     try {
       // metric first, with no broker yet: it must say "not ready" until it is connected.
@@ -247,7 +199,7 @@ Deno.test({
       // features exits once its COUNT is sent, taking its /metrics with it: scrape it while it
       // runs and keep the last answer.
       let featuresText = "";
-      const exited = features.child.status.then((status) => status);
+      const exited = features.status;
       let featuresStatus: Deno.CommandStatus | undefined;
       void exited.then((status) => (featuresStatus = status));
       await waitFor(
@@ -258,12 +210,11 @@ Deno.test({
           } catch { /* not listening yet, or gone */ }
           return featuresStatus !== undefined;
         },
-        60_000,
-        20,
+        { timeoutMs: 60_000, intervalMs: 20 },
       );
-      await features.done;
+      await features.exit();
       assert.equal(featuresStatus!.code, 0, explain(running));
-      assert.match(features.output.join(""), new RegExp(`"sent ${COUNT} samples in`));
+      assert.match(features.lines.join("\n"), new RegExp(`"sent ${COUNT} samples in`));
       assert.notEqual(featuresText, "", "features' /metrics never answered");
 
       await waitFor(`metric to record ${COUNT} samples`, async () => {
@@ -340,7 +291,7 @@ Deno.test({
       console.error(explain(running));
       throw error;
     } finally {
-      await Promise.all(running.map((r) => stop(r)));
+      await stopAll(running);
       await broker?.stop();
       await Deno.remove(logDir, { recursive: true }).catch(() => {});
     }

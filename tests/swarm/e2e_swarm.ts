@@ -13,7 +13,10 @@ import assert from "node:assert/strict";
 import { loadModelArtifact } from "../../model/artifact.ts";
 import { fit, type ModelArtifact, predict } from "../../model/linear.ts";
 import { serializeModelArtifact } from "../../model/artifact.ts";
-import { type PairRecord, parseRecord } from "../../metric/record.ts";
+import type { PairRecord } from "../../metric/record.ts";
+import { metricLogPath, readMetricLog } from "../../metric/metric_log.ts";
+import { jsonLines, waitFor as poll } from "../../stack/ops/process.ts";
+import { sentSamples } from "../harness.ts";
 import { loadDiabetes } from "../../stack/dataset.ts";
 
 const STACK = "ml";
@@ -42,14 +45,9 @@ async function sh(
 }
 const docker = (...args: string[]) => sh("docker", args);
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
+/** `waitFor` at Swarm's pace: every 500 ms, for 2 minutes unless told. */
+function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 120_000) {
+  return poll(what, check, { timeoutMs, intervalMs: 500 });
 }
 
 async function timed<T>(phase: string, fn: () => Promise<T>): Promise<T> {
@@ -85,8 +83,7 @@ async function metricRows(): Promise<PairRecord[]> {
       .stdout
       .trim();
   try {
-    const text = await Deno.readTextFile(`${mount}/metric_log.csv`);
-    return text.split("\n").flatMap((line) => parseRecord(line) ?? []);
+    return (await readMetricLog(metricLogPath(mount))).records;
   } catch {
     return [];
   }
@@ -109,13 +106,7 @@ async function serviceLogs(service: string): Promise<Record<string, unknown>[]> 
     const { stdout, stderr } = await sh("docker", ["logs", id], { allowFail: true });
     lines.push(...stdout.split("\n"), ...stderr.split("\n"));
   }
-  return lines.flatMap((line) => {
-    try {
-      return [JSON.parse(line)];
-    } catch {
-      return [];
-    }
-  });
+  return jsonLines(lines);
 }
 
 /**
@@ -136,21 +127,6 @@ function followLogs(service: string): { stop(): Promise<string[]> } {
       return (await output).join("\n").split("\n");
     },
   };
-}
-
-function sentSamples(lines: string[]): Map<string, number> {
-  const sent = new Map<string, number>();
-  const logs = lines.flatMap((line) => {
-    try {
-      return [JSON.parse(line)];
-    } catch {
-      return [];
-    }
-  });
-  for (const line of logs) {
-    if (String(line.message).startsWith("sent sample")) sent.set(String(line.id), Number(line.row));
-  }
-  return sent;
 }
 
 async function replicasRunning(service: string): Promise<string> {
@@ -366,7 +342,7 @@ Deno.test({
         async () => {
           await docker("service", "scale", `${STACK}_features=0`);
           await new Promise((resolve) => setTimeout(resolve, 3_000));
-          const sent = sentSamples(await featuresLogs.stop());
+          const sent = sentSamples(jsonLines(await featuresLogs.stop()));
           assert.ok(sent.size > 100, `only ${sent.size} samples sent`);
           await waitFor(
             "metric to catch up",
