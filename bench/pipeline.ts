@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { brokerAddress } from "../stack/common_config.ts";
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import { QUEUES } from "../stack/contracts.ts";
 import { readProc, readProcFile } from "./proc.ts";
@@ -14,13 +15,7 @@ import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
 import { sleep } from "../stack/async.ts";
 import { freePort } from "../stack/ops/local_broker.ts";
 import type { ServiceName } from "../stack/ops/launch.ts";
-import {
-  brokerAddress,
-  type ServiceProcess,
-  spawnService,
-  stopAll,
-  waitHealthy,
-} from "../stack/ops/process.ts";
+import { type ServiceProcess, spawnService, stopAll, waitHealthy } from "../stack/ops/process.ts";
 import { declareTopology } from "../stack/topology.ts";
 import {
   cpuMsOfStat,

@@ -12,6 +12,7 @@ import type { Delivery } from "../stack/broker.ts";
 import { QUEUES } from "../stack/contracts.ts";
 import { runService } from "../stack/service.ts";
 import { AppendLog } from "./append_log.ts";
+import { metricLogPath } from "./metric_log.ts";
 import { metricSchema } from "./config.ts";
 import { startDashboard } from "./dashboard.ts";
 import { Pairer } from "./pairing.ts";
@@ -33,7 +34,7 @@ await runService({
       seenCapacity: SEEN_CAPACITY,
     });
     await Deno.mkdir(config.logDir, { recursive: true });
-    const csvPath = `${config.logDir}/metric_log.csv`;
+    const csvPath = metricLogPath(config.logDir);
     const restored = await restoreCsv(csvPath, (record) => {
       stats.add(record);
       pairer.markRecorded(record.id);

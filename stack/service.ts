@@ -10,7 +10,13 @@
  */
 import { errorText } from "./async.ts";
 import { Broker } from "./broker.ts";
-import { brokerUrl, type CommonConfig, redactUrl, replicaName } from "./common_config.ts";
+import {
+  brokerAddress,
+  brokerUrl,
+  type CommonConfig,
+  redactUrl,
+  replicaName,
+} from "./common_config.ts";
 import { ConfigError, type ConfigOf, loadConfig, type Schema } from "./config.ts";
 import { flushLogs, type Logger, setupLogging } from "./log.ts";
 import { createTelemetry, type Telemetry } from "./telemetry.ts";
@@ -188,17 +194,13 @@ async function exitCannotStart(name: string, log: Logger, error: unknown): Promi
  * at start with the variable named, rather than as a retry loop.
  */
 function deniedNet(config: CommonConfig): string[] {
-  const needs: [string, string][] = [["AMQP_URL", hostPort(config.amqpUrl)]];
+  const needs: [string, string][] = [["AMQP_URL", brokerAddress(config.amqpUrl)]];
   if (config.httpPort > 0) needs.push(["HTTP_PORT", `0.0.0.0:${config.httpPort}`]);
   return needs.flatMap(([variable, host]) =>
     Deno.permissions.querySync({ name: "net", host }).state === "granted" ? [] : [
       `${variable} needs ${host}, which this process may not reach: Requires net access to "${host}" (--allow-net)`,
     ]
   );
-}
-
-function hostPort(url: URL): string {
-  return `${url.hostname}:${url.port || (url.protocol === "amqps:" ? "5671" : "5672")}`;
 }
 
 function serveHttp(

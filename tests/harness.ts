@@ -10,7 +10,8 @@ import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
 import { type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
 import { ManagementApi, managementEndpoint } from "../stack/ops/management.ts";
 import type { ServiceName } from "../stack/ops/launch.ts";
-import { brokerAddress, ServiceProcess, spawnService, stopAll } from "../stack/ops/process.ts";
+import { brokerAddress } from "../stack/common_config.ts";
+import { ServiceProcess, spawnService, stopAll } from "../stack/ops/process.ts";
 import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
 import type { PairRecord } from "../metric/record.ts";
 

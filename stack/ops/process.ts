@@ -221,13 +221,6 @@ export function splitLines(text: string): { lines: string[]; rest: string } {
   return { lines: lines.map((line) => line.replace(/\r$/, "")), rest };
 }
 
-/** `host:port` of an AMQP URL, as `--allow-net` wants it. */
-export function brokerAddress(url: string | URL): string {
-  const parsed = new URL(url);
-  const port = parsed.port || (parsed.protocol === "amqps:" ? "5671" : "5672");
-  return `${parsed.hostname}:${port}`;
-}
-
 async function readLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { brokerAddress, jsonLines, splitLines, waitFor } from "./process.ts";
+import { jsonLines, splitLines, waitFor } from "./process.ts";
 
 Deno.test("waitFor() resolves once the check returns true", async () => {
   let calls = 0;
@@ -47,10 +47,4 @@ Deno.test("splitLines() returns complete lines without \\r and the unfinished re
   assert.deepEqual(splitLines("a\r\nb\nc"), { lines: ["a", "b"], rest: "c" });
   assert.deepEqual(splitLines("a\n"), { lines: ["a"], rest: "" });
   assert.deepEqual(splitLines(""), { lines: [], rest: "" });
-});
-
-Deno.test("brokerAddress() gives host:port with the scheme's default port", () => {
-  assert.equal(brokerAddress("amqp://guest:guest@localhost:5673/vh"), "localhost:5673");
-  assert.equal(brokerAddress("amqp://rabbitmq"), "rabbitmq:5672");
-  assert.equal(brokerAddress(new URL("amqps://u:p@example.test")), "example.test:5671");
 });

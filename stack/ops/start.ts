@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { brokerAddress } from "../common_config.ts";
 import { FEATURES_HTTP_PORT, featuresSchema } from "../../features/config.ts";
 import { METRIC_HTTP_PORT, metricSchema } from "../../metric/config.ts";
 import { metricLogPath, MetricLogTail, readMetricLog } from "../../metric/metric_log.ts";
@@ -28,13 +29,7 @@ import { redactUrl } from "../common_config.ts";
 import { ConfigError, type ConfigOf, envNames, loadConfig, type Schema } from "../config.ts";
 import { SCHEMAS, type ServiceName } from "./launch.ts";
 import { freePort, type LocalBroker, startLocalBroker } from "./local_broker.ts";
-import {
-  brokerAddress,
-  type ServiceProcess,
-  spawnService,
-  stopAll,
-  waitHealthy,
-} from "./process.ts";
+import { type ServiceProcess, spawnService, stopAll, waitHealthy } from "./process.ts";
 
 /** Start order: consumers first, so nothing waits in a queue for long. */
 const SERVICES: readonly ServiceName[] = ["metric", "model", "features"];
