@@ -47,6 +47,9 @@ export const DEAD_LETTER_HEADERS: readonly string[] = [
   HEADERS.deadLetterReason,
   HEADERS.deadLetterQueue,
   HEADERS.deadLetterTruncated,
+  // Proposed for stack/broker.ts, which today overwrites `replica` with the dead-lettering
+  // process: keeping the publisher's `replica` and naming that process here instead.
+  "dead-letter-replica",
   "x-death",
   "x-first-death-queue",
   "x-first-death-reason",
