@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every image the `ml` stack runs, with no container registry needed (`deno task images`).
 #
-#   bash stack/ops/images/build.sh [secrets|base|rabbitmq|services|sizes]...   (default: all, in order)
+#   bash stack/ops/images/build.sh [secrets|base|rabbitmq|prometheus|services|sizes]...
+#                                                             (default: all, in order)
 #
 #   secrets   stack/ops/secrets/rabbitmq_user and rabbitmq_password (stack/ops/secrets/init.sh), if missing
 #   base      ml-deno-base:<deno version>, FROM scratch: the host's Deno binary and the libraries
@@ -11,6 +12,9 @@
 #             slimmed rootfs tarball is cached in $ML_IMAGE_CACHE, so a rebuild after
 #             `docker system prune -a` takes seconds). Skipped when the image exists and its
 #             files under stack/ops/images/rabbitmq/ are unchanged.
+#   prometheus ml-prometheus:2.42 the same way: Debian bookworm's prometheus package on its own
+#             slimmed debootstrap rootfs (cached like the broker's), with prometheus.yml and
+#             alerts.yml from stack/ops/images/prometheus/.
 #   services  ml-features, ml-model, ml-metric:$IMAGE_TAG. First stages .deno/, what the images
 #             copy: `deno install --entrypoint` fills the host's Deno cache from deno.lock, then
 #             only the npm packages the services load are hard-linked into .deno/npm/, with
@@ -23,7 +27,7 @@
 #   REGISTRY=                also tag images as ${REGISTRY}ml-…; PUSH=1 pushes those tags
 #   DENO_BASE=               base image for the services (default: the official image if present
 #                            locally, else ml-deno-base:<version>)
-#   ML_IMAGE_CACHE=/var/cache/ml-images   where the RabbitMQ rootfs tarball is kept
+#   ML_IMAGE_CACHE=/var/cache/ml-images   where the rootfs tarballs are kept
 #   REBUILD_ROOTFS=1         debootstrap again (e.g. to pick up Debian security updates)
 #   DEBIAN_MIRROR=           defaults to the bookworm mirror in this machine's apt sources
 #   DENO_DIR=                the host's Deno cache `deno install` fills (default: Deno's own)
@@ -37,6 +41,9 @@ RABBITMQ_IMAGE=ml-rabbitmq:3.10
 # Bump when the rootfs recipe below changes, so neither a cached tarball nor image is reused.
 ROOTFS_RECIPE=2
 ROOTFS_IMAGE=ml-rabbitmq-rootfs:bookworm-r$ROOTFS_RECIPE
+PROMETHEUS_IMAGE=ml-prometheus:2.42
+PROMETHEUS_ROOTFS_RECIPE=2
+PROMETHEUS_ROOTFS_IMAGE=ml-prometheus-rootfs:bookworm-r$PROMETHEUS_ROOTFS_RECIPE
 IMAGE_TAG=${IMAGE_TAG:-latest}
 REGISTRY=${REGISTRY:-}
 CACHE_DIR=${ML_IMAGE_CACHE:-/var/cache/ml-images}
@@ -145,7 +152,7 @@ step_base() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# RabbitMQ image
+# Debian rootfs images (RabbitMQ, Prometheus)
 # ---------------------------------------------------------------------------------------------
 debian_mirror() {
   # The bookworm mirror this machine's apt already uses, read at run time (never stored).
@@ -175,10 +182,10 @@ host_is_bookworm() { grep -qx 'VERSION_CODENAME=bookworm' /etc/os-release 2>/dev
 
 # Applies bookworm-updates and bookworm-security from the host's own apt sources (bind-mounted,
 # read-only, never copied) to the fresh rootfs. Only when the host itself runs bookworm.
-upgrade_rootfs() { # <rootfs>
+upgrade_rootfs() { # <rootfs> <name>
   local r=$1 src
   if ! host_is_bookworm; then
-    log "rabbitmq: host is not bookworm; skipping security updates of the rootfs"
+    log "$2: host is not bookworm; skipping security updates of the rootfs"
     return
   fi
   : >"$r/etc/apt/sources.list"
@@ -241,63 +248,86 @@ path-exclude /usr/share/locale/*
 CFG
 }
 
-make_rootfs_tarball() { # <tarball>
-  local tarball=$1 mirror work started=$SECONDS
+# What only the Prometheus image can lose. moment-timezone's per-zone data files (~210 MB): the
+# classic UI loads moment-timezone-with-data.min.js only. promtool (48 MB): rules and config
+# are checked on the host (tests/alert_rules_test.ts, tests/prometheus_config_test.ts).
+slim_prometheus() { # <rootfs>
+  rm -rf "$1"/usr/share/javascript/moment-timezone/data "$1"/usr/bin/promtool
+}
+
+make_rootfs_tarball() { # <tarball> <name> <packages, comma-separated>
+  local tarball=$1 name=$2 packages=$3 mirror work started=$SECONDS
   mirror=${DEBIAN_MIRROR:-$(debian_mirror)}
   [[ -n $mirror ]] || die "no bookworm mirror in /etc/apt/sources.list(.d); set DEBIAN_MIRROR"
   command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install -y debootstrap"
   mkdir -p "$CACHE_DIR"
   work=$(mktemp -d "$CACHE_DIR/rootfs.XXXXXX")
   TMP_DIRS+=("$work")
-  log "rabbitmq: debootstrap bookworm (minbase + rabbitmq-server), about 3 minutes"
-  if ! debootstrap --variant=minbase --include=rabbitmq-server bookworm "$work/rootfs" "$mirror" \
+  log "$name: debootstrap bookworm (minbase + $packages), 1-3 minutes"
+  if ! debootstrap --variant=minbase --include="$packages" bookworm "$work/rootfs" "$mirror" \
     >"$work/debootstrap.log" 2>&1; then
     tail -20 "$work/debootstrap.log" >&2
     tail -20 "$work/rootfs/debootstrap/debootstrap.log" >&2 2>/dev/null || true
     die "debootstrap failed"
   fi
-  log "rabbitmq: debootstrap took $(elapsed "$started")"
-  upgrade_rootfs "$work/rootfs"
+  log "$name: debootstrap took $(elapsed "$started")"
+  upgrade_rootfs "$work/rootfs" "$name"
   slim_rootfs "$work/rootfs"
+  if declare -F "slim_$name" >/dev/null; then "slim_$name" "$work/rootfs"; fi
   # /dev, /proc and /sys stay empty: the engine provides them.
   tar --numeric-owner --xattrs -C "$work/rootfs" \
     --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -cf "$work/rootfs.tar" .
   mv "$work/rootfs.tar" "$tarball"
-  log "rabbitmq: rootfs tarball $(du -h "$tarball" | cut -f1) in $(elapsed "$started")"
+  log "$name: rootfs tarball $(du -h "$tarball" | cut -f1) in $(elapsed "$started")"
+}
+
+# Makes sure the imported rootfs image <image> exists: from the cached tarball
+# $CACHE_DIR/<name>-rootfs-bookworm-<arch>-r<recipe>.tar, debootstrapping it first when missing
+# (or when REBUILD_ROOTFS=1). Older recipes' images and tarballs of <name> are removed.
+ensure_rootfs() { # <name> <image> <recipe> <packages, comma-separated>
+  local name=$1 image=$2 recipe=$3 packages=$4 tarball
+  tarball="$CACHE_DIR/$name-rootfs-bookworm-$(dpkg --print-architecture)-r$recipe.tar"
+  if [[ ${REBUILD_ROOTFS:-0} != 1 ]] && have_image "$image"; then return; fi
+  if [[ ${REBUILD_ROOTFS:-0} == 1 || ! -s $tarball ]]; then
+    make_rootfs_tarball "$tarball" "$name" "$packages"
+  else
+    log "$name: reusing cached rootfs $tarball"
+  fi
+  docker import -m "debootstrap bookworm minbase + $packages, slimmed" "$tarball" "$image" \
+    >/dev/null
+  docker image ls --format '{{.Repository}}:{{.Tag}}' "${image%%:*}" |
+    grep -vxF "$image" | xargs -r docker image rm >/dev/null 2>&1 || true
+  find "$CACHE_DIR" -maxdepth 1 -name "$name-rootfs-*.tar" ! -path "$tarball" -delete
+}
+
+# Builds <image> from stack/ops/images/<name>/ on <rootfs image>; skipped when the image was
+# built from the same files on the same rootfs recipe (label ml.files.sha256).
+build_on_rootfs() { # <name> <image> <rootfs image> <recipe> <packages, comma-separated>
+  local name=$1 image=$2 rootfs=$3 recipe=$4 packages=$5
+  local dir=stack/ops/images/$name started=$SECONDS sum
+  sum=$({
+    echo "$rootfs"
+    cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum
+  } | sha256sum | cut -d' ' -f1)
+  if [[ ${REBUILD_ROOTFS:-0} != 1 && $(label_of "$image" ml.files.sha256) == "$sum" ]]; then
+    log "$name: $image is up to date"
+    tag_for_registry "$image"
+    return
+  fi
+  ensure_rootfs "$name" "$rootfs" "$recipe" "$packages"
+  log "$name: building $image"
+  build_quietly -t "$image" --build-arg "ROOTFS_IMAGE=$rootfs" --label "ml.files.sha256=$sum" "$dir"
+  tag_for_registry "$image"
+  log "$name: $image ready in $(elapsed "$started")"
 }
 
 step_rabbitmq() {
-  local dir=stack/ops/images/rabbitmq started=$SECONDS sum
-  sum=$({
-    echo "$ROOTFS_IMAGE"
-    cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum
-  } | sha256sum | cut -d' ' -f1)
-  if [[ ${REBUILD_ROOTFS:-0} != 1 &&
-    $(label_of "$RABBITMQ_IMAGE" ml.files.sha256) == "$sum" ]]; then
-    log "rabbitmq: $RABBITMQ_IMAGE is up to date"
-    tag_for_registry "$RABBITMQ_IMAGE"
-    return
-  fi
-  local tarball
-  tarball="$CACHE_DIR/rabbitmq-rootfs-bookworm-$(dpkg --print-architecture)-r$ROOTFS_RECIPE.tar"
-  if [[ ${REBUILD_ROOTFS:-0} == 1 ]] || ! have_image "$ROOTFS_IMAGE"; then
-    if [[ ${REBUILD_ROOTFS:-0} == 1 || ! -s $tarball ]]; then
-      make_rootfs_tarball "$tarball"
-    else
-      log "rabbitmq: reusing cached rootfs $tarball"
-    fi
-    docker import -m "debootstrap bookworm minbase + rabbitmq-server, slimmed" \
-      "$tarball" "$ROOTFS_IMAGE" >/dev/null
-    # Older recipes' rootfs images and tarballs are no longer needed.
-    docker image ls --format '{{.Repository}}:{{.Tag}}' ml-rabbitmq-rootfs |
-      grep -vxF "$ROOTFS_IMAGE" | xargs -r docker image rm >/dev/null 2>&1 || true
-    find "$CACHE_DIR" -maxdepth 1 -name 'rabbitmq-rootfs-*.tar' ! -path "$tarball" -delete
-  fi
-  log "rabbitmq: building $RABBITMQ_IMAGE"
-  build_quietly -t "$RABBITMQ_IMAGE" --build-arg "ROOTFS_IMAGE=$ROOTFS_IMAGE" \
-    --label "ml.files.sha256=$sum" "$dir"
-  tag_for_registry "$RABBITMQ_IMAGE"
-  log "rabbitmq: $RABBITMQ_IMAGE ready in $(elapsed "$started")"
+  build_on_rootfs rabbitmq "$RABBITMQ_IMAGE" "$ROOTFS_IMAGE" "$ROOTFS_RECIPE" rabbitmq-server
+}
+
+step_prometheus() {
+  build_on_rootfs prometheus "$PROMETHEUS_IMAGE" "$PROMETHEUS_ROOTFS_IMAGE" \
+    "$PROMETHEUS_ROOTFS_RECIPE" prometheus
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -398,7 +428,7 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
 
 step_sizes() {
   [[ -n $BASE_IMAGE ]] || step_base
-  local refs=("$BASE_IMAGE" "$RABBITMQ_IMAGE") svc ref
+  local refs=("$BASE_IMAGE" "$RABBITMQ_IMAGE" "$PROMETHEUS_IMAGE") svc ref
   for svc in "${SERVICES[@]}"; do refs+=("ml-$svc:$IMAGE_TAG"); done
   echo
   printf '%-32s %-14s %s\n' IMAGE ID SIZE
@@ -428,11 +458,11 @@ main() {
   command -v docker >/dev/null || die "docker CLI missing"
   docker info >/dev/null 2>&1 || die "no Docker engine answering (start dockerd)"
   local steps=("$@") step
-  ((${#steps[@]})) || steps=(secrets base rabbitmq services sizes)
+  ((${#steps[@]})) || steps=(secrets base rabbitmq prometheus services sizes)
   for step in "${steps[@]}"; do
     case $step in
-    secrets | base | rabbitmq | services | sizes) "step_$step" ;;
-    *) die "unknown step '$step' (secrets, base, rabbitmq, services, sizes)" ;;
+    secrets | base | rabbitmq | prometheus | services | sizes) "step_$step" ;;
+    *) die "unknown step '$step' (secrets, base, rabbitmq, prometheus, services, sizes)" ;;
     esac
   done
 }
