@@ -421,7 +421,7 @@ export class Broker {
 
   async #handleFailure(delivery: Delivery, error: unknown): Promise<void> {
     const { log } = this.#options;
-    if (!delivery.live || !this.connected) {
+    if (!delivery.live || !this.#canPublish()) {
       // The channel closed under the handler (broker restart, network), or
       // the publish channel did and the connection is being recycled: the
       // broker puts the message back; it is not the message's fault.
@@ -528,6 +528,11 @@ export class Broker {
         );
       },
     };
+  }
+
+  /** The publish channel is open (also while consumers attach, before `connected`). */
+  #canPublish(): boolean {
+    return this.#publishChannel?.closed === false;
   }
 
   #releaseWaiters(): void {
