@@ -90,13 +90,27 @@ export class Pairer<T> {
     this.#seenNext = (this.#seenNext + 1) % this.#seen.length;
   }
 
-  /** Takes one half; see {@link Offer} for what the caller must do. */
+  /**
+   * Takes one half; see {@link Offer} for what the caller must do.
+   *
+   * Throws a `RangeError`, and changes nothing, when the half's value is not
+   * finite or its absolute error against a waiting other half would not be
+   * (1e308 and -1e308 are finite, their difference is not): such a pair must
+   * be dead-lettered, never recorded. The broker door dead-letters the
+   * delivery of a handler that throws; the waiting half stays and expires as
+   * unpaired. (The contract's ranges keep such values out before they get
+   * here; this is the check where the arithmetic happens.)
+   */
   offer(half: Half<T>): Offer<T> {
     if (this.#seenSet.has(half.id)) return { kind: "recorded" };
     const entry = this.#pending.get(half.id) ?? {};
+    const other = half.side === "y_true" ? entry.y_pred : entry.y_true;
+    const fault = pairingFault(half.value, other?.value);
+    if (fault) {
+      throw new RangeError(`Cannot pair sample '${half.id}' as ${fault}`);
+    }
     const waiting = entry[half.side];
     entry[half.side] = half;
-    const other = half.side === "y_true" ? entry.y_pred : entry.y_true;
     if (other) {
       this.#pending.delete(half.id);
       this.markRecorded(half.id);
@@ -133,4 +147,17 @@ export class Pairer<T> {
     this.#pending.clear();
     return count;
   }
+}
+
+/**
+ * Why a value, or a value and its other half, cannot be recorded: the value
+ * is not finite, or their absolute error is not. `undefined` when they can.
+ */
+export function pairingFault(value: number, other?: number): string | undefined {
+  if (!Number.isFinite(value)) return `its value is not a finite number: current value is ${value}`;
+  if (other === undefined) return undefined;
+  const error = Math.abs(value - other);
+  return Number.isFinite(error)
+    ? undefined
+    : `its absolute error is not a finite number: ${value} and ${other} give ${error}`;
 }

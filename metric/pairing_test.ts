@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Half, Pairer, type Side } from "./pairing.ts";
+import { type Half, Pairer, pairingFault, type Side } from "./pairing.ts";
 
 function half(id: string, side: Side, value: number, arrivedAt = 0, token = `${side}:${id}`) {
   return { id, side, value, arrivedAt, token } satisfies Half<string>;
@@ -215,4 +215,45 @@ Deno.test("new Pairer() refuses settings it cannot work with", async (t) => {
   await t.step("a fractional ttlMs is fine", () => {
     assert.equal(new Pairer({ ttlMs: 0.5, seenCapacity: 1 }).pendingCount, 0);
   });
+});
+
+Deno.test("Pairer.offer() refuses a pair whose absolute error is not finite and changes nothing", () => {
+  const p = pairer();
+  p.offer(half("a", "y_true", 1e308));
+  assert.throws(
+    () => p.offer(half("a", "y_pred", -1e308)),
+    RangeError,
+    "Cannot pair sample 'a' as its absolute error is not a finite number: -1e+308 and 1e+308 give Infinity",
+  );
+  assert.equal(p.hasRecorded("a"), false, "nothing recorded");
+  assert.equal(p.pendingCount, 1, "the truth still waits, to expire as unpaired");
+  assert.deepEqual(p.expire(2000).map((h) => h.token), ["y_true:a"]);
+});
+
+Deno.test("Pairer.offer() refuses a value that is not finite", () => {
+  const p = pairer();
+  for (const value of [NaN, Infinity, -Infinity]) {
+    assert.throws(() => p.offer(half("a", "y_pred", value)), RangeError);
+  }
+  assert.equal(p.pendingCount, 0);
+});
+
+Deno.test("pairingFault() names what cannot be recorded", async (t) => {
+  const cases: [number, number | undefined, string | undefined][] = [
+    [151, 160.5, undefined],
+    [151, undefined, undefined],
+    [-1e12, 1e12, undefined],
+    [
+      Number.MAX_VALUE,
+      -Number.MAX_VALUE,
+      "its absolute error is not a finite number: 1.7976931348623157e+308 and -1.7976931348623157e+308 give Infinity",
+    ],
+    [NaN, 1, "its value is not a finite number: current value is NaN"],
+    [1, Infinity, "its absolute error is not a finite number: 1 and Infinity give Infinity"],
+  ];
+  for (const [value, other, fault] of cases) {
+    await t.step(`${value} and ${other}`, () => {
+      assert.equal(pairingFault(value, other), fault);
+    });
+  }
 });

@@ -6,6 +6,7 @@
  */
 import type { AMQPProperties } from "@cloudamqp/amqp-client";
 import {
+  checkTarget,
   encodeBody,
   HEADERS,
   numberHeader,
@@ -36,7 +37,9 @@ export interface InferenceContext {
  * Validates a `features` message and predicts its target. The prediction
  * keeps the sample id as both `messageId` and `correlationId` and carries
  * the features' send time on, so the metric service can measure end-to-end
- * latency.
+ * latency. A prediction that is not finite or outside the contract's range
+ * (an artifact with huge weights) is not an output: the input is
+ * dead-lettered with the reason instead.
  */
 export function infer(
   body: Uint8Array | null,
@@ -47,7 +50,9 @@ export function infer(
   if (!id.ok) return id;
   const vector = parseFeatureVector(body, context.maxBodyBytes);
   if (!vector.ok) return vector;
-  const prediction = predict(context.model, vector.value);
+  const predicted = checkTarget(predict(context.model, vector.value));
+  if (!predicted.ok) return { ok: false, reason: `prediction ${predicted.reason}` };
+  const prediction = predicted.value;
   const sentAt = numberHeader(properties.headers, HEADERS.sentAtMs);
   return {
     ok: true,

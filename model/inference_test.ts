@@ -163,3 +163,49 @@ Deno.test("infer() gives the reason to dead-letter every bad input", async (t) =
     });
   });
 });
+
+Deno.test("infer() dead-letters an input whose prediction is not a valid output", async (t) => {
+  await t.step("a prediction that overflows to Infinity", () => {
+    const huge: ModelArtifact = { ...MODEL, weights: MODEL.weights.map(() => 1e303) };
+    const result = infer(bytes("[1e6,1e6,1,1,1,1,1,1,1,1]"), FEATURES_PROPERTIES, {
+      ...CONTEXT,
+      model: huge,
+    });
+    assert.deepEqual(result, {
+      ok: false,
+      reason: "prediction value is not a finite number: Infinity",
+    });
+  });
+  await t.step("a finite prediction beyond the contract's range", () => {
+    const result = infer(bytes("[1e6,1e6,1e6,1e6,1e6,1e6,1e6,1e6,1e6,1e6]"), FEATURES_PROPERTIES, {
+      ...CONTEXT,
+      model: { ...MODEL, weights: MODEL.weights.map(() => 1e6) },
+    });
+    assert.deepEqual(result, {
+      ok: false,
+      reason: "prediction value out of range: 10000000000100, limit ±1000000000000",
+    });
+  });
+  await t.step("features near the top of the double range never reach the model", () => {
+    const result = infer(bytes("[1.7e308,1,1,1,1,1,1,1,1,1]"), FEATURES_PROPERTIES, CONTEXT);
+    assert.deepEqual(result, {
+      ok: false,
+      reason: "feature 0 out of range: 1.7e+308, limit ±1000000",
+    });
+  });
+  await t.step(
+    "the largest accepted features with the trained model give a valid output",
+    async () => {
+      const trained = await loadModelArtifact();
+      for (const sign of [1, -1]) {
+        const vector = trained.weights.map((w) => sign * Math.sign(w) * 1e6);
+        const result = infer(bytes(JSON.stringify(vector)), FEATURES_PROPERTIES, {
+          ...CONTEXT,
+          model: trained,
+        });
+        assert.ok(result.ok, JSON.stringify(result));
+        assert.equal(result.value.prediction, predict(trained, vector));
+      }
+    },
+  );
+});

@@ -4,7 +4,10 @@
  * A run loop owns the connection: connect (retrying with backoff, "waiting
  * for rabbitmq"), declare the topology, open a confirm channel for publishing
  * and one channel per consumer, then wait for the connection to drop and do
- * it all again. This is the kombu `ConsumerMixin` / amqp091-go shape: the
+ * it all again. A channel the broker closes (406 PRECONDITION_FAILED on a
+ * publish, a consumer cancelled because its queue was deleted) counts as a
+ * lost connection: the loop closes the connection and reconnects, so no
+ * service is left up but unable to publish or consume. This is the kombu `ConsumerMixin` / amqp091-go shape: the
  * reconnect loop is the run loop. We use amqp-client's low-level
  * `AMQPClient` rather than its `AMQPSession` because the session re-consumes
  * before the application can redeclare queues, and redeclaring through it
@@ -19,7 +22,15 @@
  *   (at-least-once); the metric service de-duplicates by sample id.
  * - A handler that throws {@link DeadLetter} (bad input) or any other error
  *   gets its message copied to the dead-letter queue with the reason in a
- *   header, then acked: no poison message loops.
+ *   header, then acked: no poison message loops. The copy is built by
+ *   `dead_letter.ts` (defined properties, bounded headers); if it cannot be
+ *   encoded or published, a minimal envelope goes instead; if even that
+ *   fails, the message is rejected without requeue and the broker
+ *   dead-letters it through the queue's `x-dead-letter-exchange`. Either way
+ *   it is settled and frees its prefetch slot.
+ * - Frames of any size the broker allows: the client takes the broker's
+ *   `frame_max` and reassembles frames split over socket reads
+ *   (`transport.ts`, `docs/amqp-client-frame-bug.md`).
  *
  * @module
  */
@@ -29,12 +40,25 @@ import {
   type AMQPMessage,
   type AMQPProperties,
 } from "@cloudamqp/amqp-client";
-import { HEADERS, QUEUES } from "./contracts.ts";
+import { QUEUES } from "./contracts.ts";
 import type { Logger } from "./log.ts";
 import type { Telemetry } from "./telemetry.ts";
 import { DEAD_LETTER_EXCHANGE, declareTopology } from "./topology.ts";
 import { backoffMs, errorText, sleep, withTimeout } from "./async.ts";
-import { coalesceWrites, setNoDelay } from "./transport.ts";
+import {
+  acceptBrokerFrameMax,
+  coalesceWrites,
+  reassembleFrames,
+  setNoDelay,
+  settleFrameMax,
+} from "./transport.ts";
+import {
+  DEAD_LETTER_LIMITS,
+  deadLetterCopy,
+  type DeadLetterInput,
+  minimalEnvelope,
+  type Outgoing,
+} from "./dead_letter.ts";
 
 /** Thrown by a handler to dead-letter its message with `reason`. */
 export class DeadLetter extends Error {
@@ -95,10 +119,29 @@ export interface BrokerOptions {
 }
 
 /** Bodies above this are cut when dead-lettered so the dead-letter queue stays small. */
-export const MAX_DEAD_LETTER_BODY_BYTES = 64 * 1024;
+export const MAX_DEAD_LETTER_BODY_BYTES = DEAD_LETTER_LIMITS.maxBodyBytes;
 
 /** A connect attempt that hangs (DNS, a half-open network) is abandoned after this. */
 const CONNECT_TIMEOUT_MS = 10_000;
+
+/** A dead-letter publish not confirmed within this is given up for the next fallback. */
+const DEAD_LETTER_TIMEOUT_MS = 10_000;
+
+/** Closing a connection to recover from a closed channel waits at most this for the broker. */
+const RECOVERY_CLOSE_TIMEOUT_MS = 5_000;
+
+/**
+ * A connection lost sooner than this after it came up is followed by a
+ * backoff before reconnecting, so a message that closes a channel on every
+ * delivery cannot turn the run loop into a busy loop.
+ */
+const STABLE_CONNECTION_MS = 5_000;
+
+/** Why the run loop's current connection ended. */
+type Loss =
+  | { kind: "stop" }
+  | { kind: "connection"; error: Error | undefined }
+  | { kind: "channel"; channel: string; error: Error };
 
 interface ConsumerSpec {
   queue: string;
@@ -131,9 +174,13 @@ export class Broker {
     };
   }
 
-  /** True while a connection with the topology and consumers is up. */
+  /**
+   * True while a connection with the topology, an open publish channel and
+   * every consumer is up: the service can consume and publish. False from the
+   * moment any of them closes until the run loop has reconnected.
+   */
   get connected(): boolean {
-    return this.#connected;
+    return this.#connected && this.#publishChannel?.closed === false;
   }
 
   /** Number of deliveries whose handler has not returned yet. */
@@ -223,24 +270,46 @@ export class Broker {
   async #run(): Promise<void> {
     const { log, telemetry, retryInitialMs, retryMaxMs } = this.#options;
     let attempt = 0;
+    let quickLosses = 0;
     while (!this.#stop.signal.aborted) {
       const url = new URL(this.#options.url);
       url.searchParams.set("name", this.#options.connectionName);
       url.searchParams.set("heartbeat", String(this.#options.heartbeatSeconds));
       const client = new AMQPClient(url.toString(), undefined, null);
+      reassembleFrames(client);
+      acceptBrokerFrameMax(client);
       coalesceWrites(client);
       this.#client = client;
-      const lost = new Promise<Error | undefined>((resolve) => {
-        client.ondisconnect = resolve;
-      });
+      const lost = Promise.withResolvers<Loss>();
+      let disconnected = false;
+      client.ondisconnect = (error) => {
+        disconnected = true;
+        lost.resolve({ kind: "connection", error });
+      };
+      let channelLost = false;
+      const onChannelClosed = (channel: string, reason: string) => {
+        // The client closes every channel before it reports a lost
+        // connection, in the same turn: look once that turn is over, and
+        // count only channels that closed on their own.
+        queueMicrotask(() => {
+          if (disconnected || channelLost || this.#stop.signal.aborted) return;
+          channelLost = true;
+          this.#connected = false;
+          telemetry.connected.set(0);
+          telemetry.channelCloses.inc({ channel });
+          lost.resolve({ kind: "channel", channel, error: new Error(reason) });
+        });
+      };
+      let frameMax: number;
       try {
         await withTimeout(
           client.connect(),
           CONNECT_TIMEOUT_MS,
           `no answer within ${CONNECT_TIMEOUT_MS} ms`,
         );
+        frameMax = settleFrameMax(client);
         setNoDelay(client);
-        await this.#attach(client);
+        await this.#attach(client, onChannelClosed);
       } catch (error) {
         await client.close().catch(() => {});
         if (
@@ -263,44 +332,72 @@ export class Broker {
       if (this.#connectionCount > 1) telemetry.reconnects.inc();
       this.#connected = true;
       telemetry.connected.set(1);
+      const connectedAt = performance.now();
       log.info("connected to rabbitmq at {host}", {
         host: url.host,
         connection: this.#connectionCount,
+        frameMax,
       });
       this.#releaseWaiters();
 
-      const reason = await Promise.race([
-        lost,
-        new Promise<"stop">((resolve) =>
-          this.#stop.signal.addEventListener("abort", () => resolve("stop"), { once: true })
-        ),
-      ]);
+      const stopped = () => lost.resolve({ kind: "stop" });
+      if (this.#stop.signal.aborted) stopped();
+      this.#stop.signal.addEventListener("abort", stopped, { once: true });
+      const loss = await lost.promise;
+      this.#stop.signal.removeEventListener("abort", stopped);
       this.#connected = false;
       telemetry.connected.set(0);
       this.#publishChannel = undefined;
       this.#consumerChannels = [];
-      if (reason === "stop") break;
-      log.warn("lost the connection to rabbitmq: {error}; reconnecting", {
-        error: errorText(reason ?? "closed"),
-      });
+      if (loss.kind === "stop") break;
+      if (loss.kind === "channel") {
+        log.error(
+          "the broker closed the {channel} channel: {error}; reconnecting",
+          { channel: loss.channel, error: errorText(loss.error) },
+        );
+        // Unacked deliveries of every channel go back to their queues.
+        await withTimeout(
+          client.close("recovering from a closed channel"),
+          RECOVERY_CLOSE_TIMEOUT_MS,
+          "no close-ok",
+        ).catch(() => {});
+      } else {
+        log.warn("lost the connection to rabbitmq: {error}; reconnecting", {
+          error: errorText(loss.error ?? "closed"),
+        });
+      }
       this.#options.onDisconnect?.();
+      if (performance.now() - connectedAt < STABLE_CONNECTION_MS) {
+        await sleep(backoffMs(quickLosses++, retryInitialMs, retryMaxMs), this.#stop.signal);
+      } else {
+        quickLosses = 0;
+      }
     }
   }
 
-  async #attach(client: AMQPClient): Promise<void> {
+  async #attach(
+    client: AMQPClient,
+    onChannelClosed: (channel: string, reason: string) => void,
+  ): Promise<void> {
     const publishChannel = await client.channel();
+    // Replaces the client's handler, which only logs: the channel is gone
+    // for good, and with it the ability to publish.
+    publishChannel.onerror = (reason) => onChannelClosed("publish", reason);
     await declareTopology(publishChannel);
     await publishChannel.confirmSelect();
     this.#publishChannel = publishChannel;
     const consumerChannels: { channel: AMQPChannel; tag: string }[] = [];
     for (const spec of this.#consumers) {
       const channel = await client.channel();
+      channel.onerror = (reason) => onChannelClosed(spec.queue, reason);
       await channel.basicQos(spec.options.prefetch ?? this.#options.prefetch);
       const consumer = await channel.basicConsume(
         spec.queue,
         { noAck: false },
         (message) => this.#dispatch(spec, message),
       );
+      // Rejects when the broker cancels the consumer (its queue was deleted).
+      consumer.wait().catch((error) => onChannelClosed(spec.queue, errorText(error)));
       consumerChannels.push({ channel, tag: consumer.tag });
     }
     this.#consumerChannels = consumerChannels;
@@ -324,9 +421,10 @@ export class Broker {
 
   async #handleFailure(delivery: Delivery, error: unknown): Promise<void> {
     const { log } = this.#options;
-    if (!delivery.live) {
-      // The channel closed under the handler (broker restart, network): the
-      // broker already put the message back; nothing to settle here.
+    if (!delivery.live || !this.#canPublish()) {
+      // The channel closed under the handler (broker restart, network), or
+      // the publish channel did and the connection is being recycled: the
+      // broker puts the message back; it is not the message's fault.
       log.info("left message {id} from queue {queue} to be redelivered: {error}", {
         id: delivery.properties.messageId ?? "",
         queue: delivery.queue,
@@ -350,15 +448,22 @@ export class Broker {
 
   #delivery(queue: string, message: AMQPMessage): Delivery {
     const { log, telemetry, replica } = this.#options;
+    const publishChannel = () => this.#publishChannel;
     const receivedAt = performance.now();
     let settled = false;
     const observe = () =>
       telemetry.handlerSeconds.observe({ queue }, (performance.now() - receivedAt) / 1000);
     const channel = message.channel;
-    const publish = (body: Uint8Array | null, properties: AMQPProperties) => {
-      const target = this.#publishChannel;
-      if (!target || target.closed) return Promise.reject(new Error("not connected"));
-      return target.basicPublish(DEAD_LETTER_EXCHANGE, queue, body, properties);
+    const id = message.properties.messageId ?? "";
+    const publishDeadLetter = async ({ body, properties }: Outgoing): Promise<void> => {
+      const target = publishChannel();
+      if (!target || target.closed) throw new Error("not connected");
+      // basicPublish throws synchronously when it cannot encode the frames.
+      await withTimeout(
+        target.basicPublish(DEAD_LETTER_EXCHANGE, queue, body, properties),
+        DEAD_LETTER_TIMEOUT_MS,
+        `no confirm within ${DEAD_LETTER_TIMEOUT_MS} ms`,
+      );
     };
     return {
       queue,
@@ -377,31 +482,57 @@ export class Broker {
       },
       async deadLetter(reason: string) {
         if (settled) return;
-        const body = message.body as Uint8Array | null;
-        const truncated = (body?.byteLength ?? 0) > MAX_DEAD_LETTER_BODY_BYTES;
-        await publish(truncated ? body!.subarray(0, MAX_DEAD_LETTER_BODY_BYTES) : body, {
-          ...message.properties,
-          deliveryMode: 2,
-          headers: {
-            ...message.properties.headers,
-            [HEADERS.deadLetterReason]: reason,
-            [HEADERS.deadLetterQueue]: queue,
-            [HEADERS.replica]: replica,
-            ...(truncated ? { [HEADERS.deadLetterTruncated]: body!.byteLength } : {}),
-          },
-        });
+        const target = publishChannel();
+        if (!target || target.closed) {
+          // Not this message's fault: the connection is being recycled and
+          // the broker delivers the message again.
+          throw new Error(`Cannot dead-letter message '${id}': not connected`);
+        }
         settled = true;
-        await message.ack();
+        const input: DeadLetterInput = {
+          body: message.body as Uint8Array | null,
+          properties: message.properties,
+          queue,
+          reason,
+          replica,
+        };
+        let how = "a copy";
+        try {
+          await publishDeadLetter(deadLetterCopy(input));
+        } catch (copyError) {
+          log.error("could not dead-letter a copy of message {id} from queue {queue}: {error}", {
+            id,
+            queue,
+            error: errorText(copyError),
+          });
+          try {
+            how = "a minimal envelope";
+            await publishDeadLetter(minimalEnvelope(input, errorText(copyError)));
+          } catch (envelopeError) {
+            log.error(
+              "could not dead-letter a minimal envelope of message {id} from queue {queue}: {error}; rejecting it to the broker's dead-lettering",
+              { id, queue, error: errorText(envelopeError) },
+            );
+            how = "the broker";
+          }
+        }
+        // Settle either way: the message must not hold a prefetch slot. If
+        // the consumer channel closed meanwhile, the broker delivers it again.
+        if (how === "the broker") await message.reject(false);
+        else await message.ack();
         observe();
         telemetry.deadLettered.inc({ queue, reason: reasonLabel(reason) });
-        log.warn("dead-lettered message {id} from queue {queue} to {deadLetterQueue}: {reason}", {
-          id: message.properties.messageId ?? "",
-          queue,
-          deadLetterQueue: QUEUES.deadLetter,
-          reason,
-        });
+        log.warn(
+          "dead-lettered message {id} from queue {queue} to {deadLetterQueue} as {how}: {reason}",
+          { id, queue, deadLetterQueue: QUEUES.deadLetter, how, reason },
+        );
       },
     };
+  }
+
+  /** The publish channel is open (also while consumers attach, before `connected`). */
+  #canPublish(): boolean {
+    return this.#publishChannel?.closed === false;
   }
 
   #releaseWaiters(): void {

@@ -39,8 +39,12 @@ export const HEADERS = {
   deadLetterReason: "dead-letter-reason",
   /** The queue a dead-lettered message was consumed from. */
   deadLetterQueue: "dead-letter-queue",
-  /** Set when a dead-lettered body was cut to keep the dead-letter queue small. */
+  /** Set when a dead-lettered body was cut to keep the dead-letter queue small: its size. */
   deadLetterTruncated: "dead-letter-truncated",
+  /** Set when a dead-letter copy left out or shortened headers of the original: how many. */
+  deadLetterHeadersCut: "dead-letter-headers-cut",
+  /** Set on a minimal dead-letter envelope: why the full copy could not be published. */
+  deadLetterMinimal: "dead-letter-minimal",
 } as const;
 
 // The data set owns the vector length; the contract repeats it for its readers.
@@ -50,6 +54,30 @@ import { FEATURE_COUNT } from "./dataset.ts";
 export const DEFAULT_MAX_BODY_BYTES = 4096;
 /** Longest accepted message id. */
 export const MAX_ID_LENGTH = 128;
+
+/*
+ * Accepted numbers. JSON admits any double, but arithmetic on doubles near
+ * the top of their range overflows: ten features of 1e307 times weights of
+ * a few hundred make a prediction of Infinity, and the absolute error of
+ * two finite numbers (1e308 and -1e308) is Infinity. So the contract bounds
+ * every number far inside the range where the pipeline's arithmetic stays
+ * finite and exact to well under one unit of the target:
+ * - features: |x| ≤ 1e6. The diabetes features are standardized to about
+ *   ±0.2; 1e6 is seven orders above anything real (a producer that forgot
+ *   to standardize sends values in the hundreds) yet, with the trained
+ *   weights (sum of |w| about 3,500), predictions stay below 4e9.
+ * - y_true and y_pred: |y| ≤ 1e12. The target is 25..346; 1e12 admits every
+ *   prediction an accepted feature vector can produce with weights up to
+ *   1e5, and keeps an absolute error below 2e12, so the running sums of
+ *   metric's statistics stay finite (and integral to 1 unit) for more than
+ *   1e3 years of samples at 10,000 a second.
+ * A number outside its range is dead-lettered with the range in the reason.
+ * Outputs are held to the same bounds before they leave (model's infer()).
+ */
+/** Largest accepted magnitude of a feature; see the comment above. */
+export const MAX_FEATURE_MAGNITUDE = 1e6;
+/** Largest accepted magnitude of a target or prediction; see the comment above. */
+export const MAX_TARGET_MAGNITUDE = 1e12;
 
 /** A parse result: the value, or why the message must be dead-lettered. */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
@@ -108,6 +136,9 @@ export function parseFeatureVector(
     if (typeof value[i] !== "number" || !Number.isFinite(value[i])) {
       return fail(`feature ${i} is not a finite number: ${JSON.stringify(value[i])}`);
     }
+    if (Math.abs(value[i]) > MAX_FEATURE_MAGNITUDE) {
+      return fail(`feature ${i} out of range: ${value[i]}, limit ±${MAX_FEATURE_MAGNITUDE}`);
+    }
   }
   return { ok: true, value: value as number[] };
 }
@@ -122,7 +153,19 @@ export function parseScalar(
   if (typeof json.value !== "number" || !Number.isFinite(json.value)) {
     return fail(`expected one finite number, got ${JSON.stringify(json.value).slice(0, 40)}`);
   }
-  return { ok: true, value: json.value };
+  return checkTarget(json.value);
+}
+
+/**
+ * A target or prediction within ±{@link MAX_TARGET_MAGNITUDE}, or why not.
+ * Used on input (`parseScalar`) and on output (model's prediction).
+ */
+export function checkTarget(value: number): Parsed<number> {
+  if (!Number.isFinite(value)) return fail(`value is not a finite number: ${value}`);
+  if (Math.abs(value) > MAX_TARGET_MAGNITUDE) {
+    return fail(`value out of range: ${value}, limit ±${MAX_TARGET_MAGNITUDE}`);
+  }
+  return { ok: true, value };
 }
 
 /** A numeric header, or `undefined` when absent or not a finite number. */

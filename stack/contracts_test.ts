@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import {
+  checkTarget,
   DEFAULT_MAX_BODY_BYTES,
   encodeBody,
   FEATURE_COUNT,
   HEADERS,
+  MAX_FEATURE_MAGNITUDE,
   MAX_ID_LENGTH,
+  MAX_TARGET_MAGNITUDE,
   numberHeader,
   parseFeatureVector,
   parseId,
@@ -47,6 +50,11 @@ Deno.test("parseFeatureVector() accepts exactly ten finite numbers", async (t) =
     const body = bytes(encodeBody(VECTOR));
     assert.equal(parseFeatureVector(body, body.byteLength).ok, true);
   });
+  await t.step("up to ±MAX_FEATURE_MAGNITUDE inclusive", () => {
+    const edge = [1e6, -1e6, 1, 1, 1, 1, 1, 1, 1, 1];
+    assert.equal(MAX_FEATURE_MAGNITUDE, 1e6);
+    assert.deepEqual(parseFeatureVector(bytes(encodeBody(edge))), { ok: true, value: edge });
+  });
 });
 
 Deno.test("parseFeatureVector() gives the reason for every bad body", async (t) => {
@@ -79,6 +87,16 @@ Deno.test("parseFeatureVector() gives the reason for every bad body", async (t) 
       "a number too large for a double",
       bytes("[0,1,2,3,4,5,6,7,8,1e999]"),
       "feature 9 is not a finite number: null",
+    ],
+    [
+      "a finite number near the top of the double range",
+      bytes(withValue("1.7e308")),
+      "feature 0 out of range: 1.7e+308, limit ±1000000",
+    ],
+    [
+      "just over the range",
+      bytes(withValue("-1000000.5")),
+      "feature 0 out of range: -1000000.5, limit ±1000000",
     ],
   ];
   for (const [name, body, reason] of cases) {
@@ -116,7 +134,14 @@ Deno.test("parseFeatureVector() gives the reason for every bad body", async (t) 
 });
 
 Deno.test("parseScalar() accepts one finite number", async (t) => {
-  const cases: [string, number][] = [["302", 302], ["-1.5", -1.5], [" 25 \n", 25], ["0", 0]];
+  const cases: [string, number][] = [
+    ["302", 302],
+    ["-1.5", -1.5],
+    [" 25 \n", 25],
+    ["0", 0],
+    ["1e12", MAX_TARGET_MAGNITUDE],
+    ["-1e12", -MAX_TARGET_MAGNITUDE],
+  ];
   for (const [text, value] of cases) {
     await t.step(JSON.stringify(text), () => {
       assert.deepEqual(parseScalar(bytes(text)), { ok: true, value });
@@ -136,6 +161,16 @@ Deno.test("parseScalar() gives the reason for every bad body", async (t) => {
     ["an array of one", bytes("[302]"), "expected one finite number, got [302]"],
     ["an object", bytes('{"y":302}'), 'expected one finite number, got {"y":302}'],
     ["a number too large for a double", bytes("1e400"), "expected one finite number, got null"],
+    [
+      "a finite number out of range",
+      bytes("1e308"),
+      "value out of range: 1e+308, limit ±1000000000000",
+    ],
+    [
+      "just over the range",
+      bytes("-1000000000001"),
+      "value out of range: -1000000000001, limit ±1000000000000",
+    ],
     [
       "a long array, cut to 40 characters",
       bytes(encodeBody(VECTOR)),
@@ -219,4 +254,20 @@ Deno.test("textHeader() reads text or gives the fallback", () => {
 Deno.test("encodeBody() writes compact JSON", () => {
   assert.equal(encodeBody(302), "302");
   assert.equal(encodeBody([1, -0.5, 2e-7]), "[1,-0.5,2e-7]");
+});
+
+Deno.test("checkTarget() holds outputs to the range inputs are held to", async (t) => {
+  const cases: [number, string | undefined][] = [
+    [151.2, undefined],
+    [-1e12, undefined],
+    [Infinity, "value is not a finite number: Infinity"],
+    [-Infinity, "value is not a finite number: -Infinity"],
+    [NaN, "value is not a finite number: NaN"],
+    [1.0000001e12, "value out of range: 1000000100000, limit ±1000000000000"],
+  ];
+  for (const [value, reason] of cases) {
+    await t.step(String(value), () => {
+      assert.deepEqual(checkTarget(value), reason ? { ok: false, reason } : { ok: true, value });
+    });
+  }
 });

@@ -19,8 +19,17 @@ export interface Telemetry {
   readonly deadLettered: Counter<"queue" | "reason">;
   /** Connections made after the first. */
   readonly reconnects: Counter;
-  /** 1 while connected to the broker. */
+  /**
+   * 1 while connected to the broker with every channel open, so the service
+   * can consume and publish; 0 while it recovers.
+   */
   readonly connected: Gauge;
+  /**
+   * Channels the broker closed (e.g. 406 PRECONDITION_FAILED) or consumers
+   * it cancelled, by channel (`publish` or the consumed queue). Each one
+   * makes the door drop the connection and reconnect.
+   */
+  readonly channelCloses: Counter<"channel">;
   /** Time from delivery to settle (ack or dead-letter), by queue. */
   readonly handlerSeconds: Histogram<"queue">;
 }
@@ -57,7 +66,13 @@ export function createTelemetry(service: string, replica: string): Telemetry {
     }),
     connected: new Gauge({
       name: "ml_broker_connected",
-      help: "1 while connected to the broker",
+      help: "1 while connected to the broker with every channel open",
+      registers,
+    }),
+    channelCloses: new Counter({
+      name: "ml_broker_channel_closes_total",
+      help: "Channels closed or consumers cancelled by the broker; each one forces a reconnect",
+      labelNames: ["channel"],
       registers,
     }),
     handlerSeconds: new Histogram({

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { coalesceWrites, type FrameSender } from "./transport.ts";
+import {
+  coalesceWrites,
+  FrameReassembler,
+  type FrameSender,
+  MAX_FRAME_BYTES,
+} from "./transport.ts";
 
 /** A client whose socket records each write; `fail` makes the next write reject. */
 function fakeClient() {
@@ -57,4 +62,77 @@ Deno.test("coalesceWrites() rejects every frame of a failed write", async () => 
     client.send(new Uint8Array([2])),
   ]);
   assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+});
+
+/** An AMQP frame of `type` on `channel` with `payload` bytes of `fill`. */
+function frame(payload: number, fill = 0x61, type = 3, channel = 1): Uint8Array {
+  const bytes = new Uint8Array(payload + 8).fill(fill);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, type);
+  view.setUint16(1, channel);
+  view.setUint32(3, payload);
+  bytes[payload + 7] = 0xce;
+  return bytes;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+/** Feeds `stream` cut at `cuts` and returns copies of the frames that came out. */
+function reassemble(stream: Uint8Array, cuts: number[]): number[][] {
+  const reader = new FrameReassembler();
+  const frames: number[][] = [];
+  let from = 0;
+  for (const to of [...cuts, stream.byteLength]) {
+    reader.push(stream.subarray(from, to), (f) => frames.push([...f]));
+    from = to;
+  }
+  assert.equal(reader.pending, 0, "bytes left over after the last frame");
+  return frames;
+}
+
+Deno.test("FrameReassembler returns each frame whole, however the reads cut the stream", async (t) => {
+  const small = frame(5, 0x01);
+  const big = frame(12_018, 0x02); // the 12 KB header frame of issue 9, above the client's 8 KiB
+  const huge = frame(300_000, 0x03); // above the 16 KiB start buffer and the broker's 128 KiB
+  const stream = concat(small, big, small, huge, small);
+  const expected = [small, big, small, huge, small].map((f) => [...f]);
+
+  await t.step("in one read", () => {
+    assert.deepEqual(reassemble(stream, []), expected);
+  });
+  await t.step("cut inside every frame header and end octet", () => {
+    const boundaries = [0, small.length, small.length + big.length];
+    const cuts = boundaries.flatMap((b) => [b + 1, b + 3, b + 6, b + 7]).filter((c) => c > 0);
+    assert.deepEqual(reassemble(stream, [...new Set(cuts)].sort((a, b) => a - b)), expected);
+  });
+  await t.step("in reads of 1, 7, 1000 and 8192 bytes", () => {
+    for (const size of [1, 7, 1000, 8192]) {
+      const cuts = [];
+      for (let at = size; at < stream.byteLength; at += size) cuts.push(at);
+      assert.deepEqual(reassemble(stream, cuts), expected, `reads of ${size} bytes`);
+    }
+  });
+  await t.step("cut one byte before the end of the big frame", () => {
+    const end = small.length + big.length;
+    assert.deepEqual(reassemble(stream, [end - 1]), expected);
+  });
+});
+
+Deno.test("FrameReassembler refuses a frame size no broker sends", () => {
+  const header = new Uint8Array(7);
+  new DataView(header.buffer).setUint32(3, MAX_FRAME_BYTES);
+  const reader = new FrameReassembler();
+  assert.throws(
+    () => reader.push(header, () => {}),
+    RangeError,
+    "Cannot read an AMQP frame as its size exceeds",
+  );
 });
