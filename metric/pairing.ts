@@ -33,7 +33,12 @@ export type Offer<T> =
   /** The id was recorded already: settle this token, record nothing. */
   | { kind: "recorded" }
   /** The same half was waiting already: it is replaced by this one; settle `replaced`. */
-  | { kind: "replaced"; replaced: Half<T> };
+  | { kind: "replaced"; replaced: Half<T> }
+  /**
+   * The pair cannot be recorded (its arithmetic is not finite): dead-letter
+   * this half and the `waiting` ones, which the pairer has let go.
+   */
+  | { kind: "invalid"; reason: string; waiting: Half<T>[] };
 
 /** Settings of {@link Pairer}. */
 export interface PairerOptions {
@@ -93,13 +98,12 @@ export class Pairer<T> {
   /**
    * Takes one half; see {@link Offer} for what the caller must do.
    *
-   * Throws a `RangeError`, and changes nothing, when the half's value is not
-   * finite or its absolute error against a waiting other half would not be
-   * (1e308 and -1e308 are finite, their difference is not): such a pair must
-   * be dead-lettered, never recorded. The broker door dead-letters the
-   * delivery of a handler that throws; the waiting half stays and expires as
-   * unpaired. (The contract's ranges keep such values out before they get
-   * here; this is the check where the arithmetic happens.)
+   * Answers `invalid` when the half's value is not finite or its absolute
+   * error against a waiting other half would not be (1e308 and -1e308 are
+   * finite, their difference is not): such a pair must be dead-lettered,
+   * never recorded, and both halves go at once rather than one expiring as
+   * unpaired later. (The contract's ranges keep such values out before they
+   * get here; this is the check where the arithmetic happens.)
    */
   offer(half: Half<T>): Offer<T> {
     if (this.#seenSet.has(half.id)) return { kind: "recorded" };
@@ -107,7 +111,9 @@ export class Pairer<T> {
     const other = half.side === "y_true" ? entry.y_pred : entry.y_true;
     const fault = pairingFault(half.value, other?.value);
     if (fault) {
-      throw new RangeError(`Cannot pair sample '${half.id}' as ${fault}`);
+      const waiting = other ? [other] : [];
+      if (other) this.#pending.delete(half.id);
+      return { kind: "invalid", reason: `Cannot pair sample '${half.id}' as ${fault}`, waiting };
     }
     const waiting = entry[half.side];
     entry[half.side] = half;

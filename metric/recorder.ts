@@ -118,7 +118,15 @@ export class Recorder {
         return this.#ackQuietly(offer.replaced.token);
       case "pending":
         return;
+      case "invalid":
+        return this.#refuse(offer.reason, offer.waiting);
     }
+  }
+
+  /** Dead-letters the halves of a pair that cannot be recorded; this delivery goes by the throw. */
+  async #refuse(reason: string, waiting: Half<Delivery>[]): Promise<void> {
+    await Promise.all(waiting.map((half) => half.token.deadLetter(reason)));
+    throw new DeadLetter(reason);
   }
 
   async #record(truth: Half<Delivery>, prediction: Half<Delivery>): Promise<void> {
