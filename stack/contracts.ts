@@ -39,6 +39,11 @@ export const HEADERS = {
   deadLetterReason: "dead-letter-reason",
   /** The queue a dead-lettered message was consumed from. */
   deadLetterQueue: "dead-letter-queue",
+  /**
+   * The process that dead-lettered it. Apart from `replica`, which stays the
+   * publisher's, so a replayed prediction is still credited to its model replica.
+   */
+  deadLetterReplica: "dead-letter-replica",
   /** Set when a dead-lettered body was cut to keep the dead-letter queue small: its size. */
   deadLetterTruncated: "dead-letter-truncated",
   /** Set when a dead-letter copy left out or shortened headers of the original: how many. */

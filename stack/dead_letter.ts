@@ -176,7 +176,7 @@ function ownHeaders(input: DeadLetterInput): Record<string, Field> {
   return {
     [HEADERS.deadLetterReason]: cut(input.reason, MAX_REASON_CHARS),
     [HEADERS.deadLetterQueue]: cut(input.queue, 255),
-    [HEADERS.replica]: cut(input.replica, 255),
+    [HEADERS.deadLetterReplica]: cut(input.replica, 255),
   };
 }
 

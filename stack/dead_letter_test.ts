@@ -26,7 +26,7 @@ const HOSTILE: DeadLetterInput = {
     priority: 9,
     replyTo: "amq.rabbitmq.reply-to",
     deliveryMode: 1,
-    headers: { "sent-at-ms": 1.5, "dead-letter-reason": "spoofed" },
+    headers: { "sent-at-ms": 1.5, replica: "features-1", "dead-letter-reason": "spoofed" },
   },
   queue: "features",
   reason: "body is not JSON: Unexpected token",
@@ -54,14 +54,18 @@ Deno.test("deadLetterCopy() carries a defined set of properties", async (t) => {
       assert.equal(name in copy.properties, false, name);
     }
   });
-  await t.step("the original headers, then the reason, queue and replica, which win", () => {
-    assert.deepEqual(copy.properties.headers, {
-      "sent-at-ms": 1.5,
-      "dead-letter-reason": "body is not JSON: Unexpected token",
-      "dead-letter-queue": "features",
-      replica: "model-1",
-    });
-  });
+  await t.step(
+    "the original headers (the publisher's replica too), then the door's, which win",
+    () => {
+      assert.deepEqual(copy.properties.headers, {
+        "sent-at-ms": 1.5,
+        replica: "features-1",
+        "dead-letter-reason": "body is not JSON: Unexpected token",
+        "dead-letter-queue": "features",
+        "dead-letter-replica": "model-1",
+      });
+    },
+  );
   await t.step("the body as it was", () => {
     assert.equal(copy.body, HOSTILE.body);
   });
@@ -172,7 +176,7 @@ Deno.test("minimalEnvelope() keeps the reason, queue, a safe id and the start of
       headers: {
         "dead-letter-reason": "body is not JSON: Unexpected token",
         "dead-letter-queue": "features",
-        replica: "model-1",
+        "dead-letter-replica": "model-1",
         "dead-letter-minimal": "Offset is outside the bounds of the DataView",
         "dead-letter-truncated": 5000,
       },
