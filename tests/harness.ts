@@ -207,20 +207,12 @@ export class Pipeline {
   }
 
   /** Publishes one raw message (confirmed) to `queue` of this vhost. */
-  async publish(
+  publish(
     queue: string,
     body: string | Uint8Array,
     properties: AMQPProperties = {},
   ): Promise<void> {
-    const client = new AMQPClient(this.url);
-    await client.connect();
-    try {
-      const channel = await client.channel();
-      await channel.confirmSelect();
-      await channel.basicPublish("", queue, body, { deliveryMode: 2, ...properties });
-    } finally {
-      await client.close();
-    }
+    return publishConfirmed(this.url, queue, body, properties);
   }
 
   /** Takes every message now in `queue` (acking them) and returns body and headers. */
@@ -279,4 +271,29 @@ export function sharedBroker(): Promise<TestBroker> {
 export async function stopSharedBroker(): Promise<void> {
   if (shared) await (await shared).stop();
   shared = undefined;
+}
+
+/**
+ * Publishes one persistent message to `queue` as `url`'s user and waits for
+ * the broker's confirm. The connection asks for the broker's default frame
+ * size (amqp-client's own 8 KiB cannot carry the large header tables the
+ * hostile tests send).
+ */
+export async function publishConfirmed(
+  url: string,
+  queue: string,
+  body: string | Uint8Array,
+  properties: AMQPProperties = {},
+): Promise<void> {
+  const withFrameMax = new URL(url);
+  withFrameMax.searchParams.set("frameMax", "131072");
+  const client = new AMQPClient(withFrameMax.href);
+  await client.connect();
+  try {
+    const channel = await client.channel();
+    await channel.confirmSelect();
+    await channel.basicPublish("", queue, body, { deliveryMode: 2, ...properties });
+  } finally {
+    await client.close();
+  }
 }

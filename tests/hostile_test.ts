@@ -13,7 +13,13 @@ import { freePort } from "../stack/ops/local_broker.ts";
 import { createTelemetry } from "../stack/telemetry.ts";
 import { acceptBrokerFrameMax, reassembleFrames } from "../stack/transport.ts";
 import { type ServiceProcess, waitFor } from "../stack/ops/process.ts";
-import { EXTERNAL_BROKER, Pipeline, sharedBroker, stopSharedBroker } from "./harness.ts";
+import {
+  EXTERNAL_BROKER,
+  Pipeline,
+  publishConfirmed,
+  sharedBroker,
+  stopSharedBroker,
+} from "./harness.ts";
 
 // Subprocesses and sockets outlive single awaits by design here.
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -26,27 +32,6 @@ function bigHeaders(): Record<string, string> {
   return Object.fromEntries(
     Array.from({ length: 1000 }, (_, i) => [`h${String(i).padStart(4, "0")}`, "x"]),
   );
-}
-
-/**
- * Publishes on a connection with a frame size large enough for big headers
- * (the harness's client keeps amqp-client's 8 KiB), as `url`'s user.
- */
-async function publishLarge(
-  url: string,
-  queue: string,
-  body: string,
-  properties: AMQPProperties,
-): Promise<void> {
-  const client = new AMQPClient(`${url}?frameMax=131072`);
-  await client.connect();
-  try {
-    const channel = await client.channel();
-    await channel.confirmSelect();
-    await channel.basicPublish("", queue, body, { deliveryMode: 2, ...properties });
-  } finally {
-    await client.close();
-  }
 }
 
 /**
@@ -148,7 +133,10 @@ Deno.test({
     const proxy = slicingProxy(pipeline.broker.port);
     try {
       await withChannel(pipeline.url, (channel) => channel.queueDeclare("raw", { durable: true }));
-      await publishLarge(pipeline.url, "raw", "body", { messageId: "raw", headers: bigHeaders() });
+      await publishConfirmed(pipeline.url, "raw", "body", {
+        messageId: "raw",
+        headers: bigHeaders(),
+      });
 
       await t.step(
         "amqp-client 4.1.1 as shipped throws 'Copied 0 bytes' (upstream bug)",
@@ -212,7 +200,7 @@ Deno.test({
           await door.start();
           try {
             for (const messageId of ["good", "bad"]) {
-              await publishLarge(pipeline.url, QUEUES.features, VECTOR, {
+              await publishConfirmed(pipeline.url, QUEUES.features, VECTOR, {
                 messageId,
                 headers: bigHeaders(),
               });
@@ -254,21 +242,24 @@ Deno.test({
       const headers = bigHeaders();
       // Twice the prefetch of bad ones: a stuck dead-letter would stall the model.
       for (let i = 0; i < 4; i++) {
-        await publishLarge(pipeline.url, QUEUES.features, "not json", {
+        await publishConfirmed(pipeline.url, QUEUES.features, "not json", {
           messageId: `bad-${i}`,
           headers,
         });
       }
-      await publishLarge(pipeline.url, QUEUES.features, VECTOR, { messageId: "good", headers });
-      await publishLarge(pipeline.url, QUEUES.yTrue, String(dataset.y[0]), {
+      await publishConfirmed(pipeline.url, QUEUES.features, VECTOR, { messageId: "good", headers });
+      await publishConfirmed(pipeline.url, QUEUES.yTrue, String(dataset.y[0]), {
         messageId: "good",
         headers,
       });
-      await publishLarge(pipeline.url, QUEUES.yPred, "oops", {
+      await publishConfirmed(pipeline.url, QUEUES.yPred, "oops", {
         correlationId: "bad-pred",
         headers,
       });
-      await publishLarge(pipeline.url, QUEUES.yTrue, "oops", { messageId: "bad-true", headers });
+      await publishConfirmed(pipeline.url, QUEUES.yTrue, "oops", {
+        messageId: "bad-true",
+        headers,
+      });
       await waitFor(
         "the good sample recorded",
         async () => (await pipeline.rows()).some((r) => r.id === "good"),
@@ -319,7 +310,7 @@ Deno.test({
       const impostor = new URL(pipeline.url);
       impostor.username = user;
       impostor.password = "secret";
-      await publishLarge(impostor.toString(), QUEUES.features, "not json", {
+      await publishConfirmed(impostor.toString(), QUEUES.features, "not json", {
         messageId: "forged",
         userId: "someone-else",
         expiration: "60000",
