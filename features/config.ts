@@ -4,8 +4,26 @@
  * @module
  */
 import { commonSchema } from "../stack/common_config.ts";
-import { intField, optionalIntField, textField } from "../stack/config.ts";
+import { type Field, intField, optionalIntField, textField } from "../stack/config.ts";
 import { DIABETES_CSV_PATH } from "../stack/dataset.ts";
+import { type ColumnShift, parseFeatureDrift, parseTargetDrift, type Shift } from "./drift.ts";
+
+// A drift setting: its text parsed by features/drift.ts, errors in config's wording.
+function driftField<T>(env: string, doc: string, parse: (text: string) => T): Field<T> {
+  return {
+    env,
+    doc,
+    parse(raw) {
+      try {
+        return parse(raw ?? "");
+      } catch (error) {
+        throw new SyntaxError(
+          `is invalid, as ${(error as Error).message}: current value is ${JSON.stringify(raw)}`,
+        );
+      }
+    },
+  };
+}
 
 /** Port of the features service's `/healthz` and `/metrics`. */
 export const FEATURES_HTTP_PORT = 8001;
@@ -42,6 +60,26 @@ export const featuresSchema = {
     min: 1,
     max: 10_000,
     doc: "Samples published but not yet confirmed, at most",
+  }),
+  driftFeatures: driftField<readonly ColumnShift[]>(
+    "DRIFT_FEATURES",
+    "Drift the inputs: comma-separated `column op number`, op one of `+ - *` (`bmi*3,s5+0.1`)",
+    parseFeatureDrift,
+  ),
+  driftTarget: driftField<Shift | undefined>(
+    "DRIFT_TARGET",
+    "Drift the labels: `op number` applied to every true target (`*1.5`, `+30`)",
+    parseTargetDrift,
+  ),
+  driftAfterSamples: intField("DRIFT_AFTER_SAMPLES", 0, {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    doc: "Samples sent before the drift starts (and DRIFT_AFTER_MS passed)",
+  }),
+  driftAfterMs: intField("DRIFT_AFTER_MS", 0, {
+    min: 0,
+    max: 86_400_000 * 365,
+    doc: "Milliseconds of sending before the drift starts (and DRIFT_AFTER_SAMPLES sent)",
   }),
   progressEveryMs: intField("PROGRESS_EVERY_MS", 10_000, {
     min: 0,

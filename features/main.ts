@@ -36,6 +36,12 @@ await runService({
           progressEveryMs: config.progressEveryMs,
           replica,
           pickSample: () => pickSample(dataset, random),
+          drift: {
+            features: config.driftFeatures,
+            target: config.driftTarget,
+            afterSamples: config.driftAfterSamples,
+            afterMs: config.driftAfterMs,
+          },
           newId: () => crypto.randomUUID(),
           now: () => performance.now(),
           wallClockMs: () => performance.timeOrigin + performance.now(),

@@ -7,6 +7,7 @@
  * @module
  */
 import { errorText } from "../stack/async.ts";
+import { applyDrift, describeDrift, type DriftPlan, driftStarted } from "./drift.ts";
 import { InFlightWindow } from "./in_flight_window.ts";
 import { Pacer } from "./pacer.ts";
 import { publishUntilConfirmed } from "./publish_until_confirmed.ts";
@@ -33,6 +34,8 @@ export interface SendSamplesOptions {
   replica: string;
   /** The next sample to send. */
   pickSample(): Sample;
+  /** Shifts applied to every sample from a given moment (`drift.ts`); none when omitted. */
+  drift?: DriftPlan;
   /** A fresh sample id. */
   newId(): string;
   /** A monotonic clock in ms, like `performance.now`. */
@@ -69,11 +72,22 @@ export async function sendSamples(options: SendSamplesOptions): Promise<void> {
   };
   let sent = 0;
   let lastProgress = started;
+  let drifting = false;
   for (let n = 0; options.count === 0 || n < options.count; n++) {
     await pacer.wait();
     await window.room();
     if (signal.aborted) break;
-    const sample = options.pickSample();
+    let sample = options.pickSample();
+    if (options.drift) {
+      if (!drifting && driftStarted(options.drift, { samples: n, elapsedMs: now() - started })) {
+        drifting = true;
+        log.warn("drift on from sample {n}: {drift}", {
+          n: n + 1,
+          drift: describeDrift(options.drift),
+        });
+      }
+      if (drifting) sample = applyDrift(sample, options.drift);
+    }
     const id = options.newId();
     const messages = sampleMessages(sample, {
       id,

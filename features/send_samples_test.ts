@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parseFeatureDrift, parseTargetDrift } from "./drift.ts";
 import type { OutgoingMessage, Sample } from "./sampler.ts";
 import { sendSamples, type SendSamplesOptions } from "./send_samples.ts";
 
@@ -101,6 +102,49 @@ Deno.test("sendSamples() sends each sample's two messages", async (t) => {
       { sent: 2, rate: 2 },
       { sent: 4, rate: 2 },
     ]);
+  });
+});
+
+Deno.test("sendSamples() drifts the samples from the moment the plan says", async (t) => {
+  const drift = {
+    features: parseFeatureDrift("age*10"),
+    target: parseTargetDrift("+50"),
+    afterSamples: 2,
+    afterMs: 0,
+  };
+  await t.step("after DRIFT_AFTER_SAMPLES, inputs and labels both shift", async () => {
+    const h = harness({ count: 4, drift });
+    await sendSamples(h.options);
+    assert.deepEqual(h.published.map((m) => m.body), [
+      "100",
+      "[0]",
+      "101",
+      "[1]",
+      "152",
+      "[20]",
+      "153",
+      "[30]",
+    ]);
+    const warnings = h.lines.filter((l) => l.level === "warn");
+    assert.deepEqual(warnings.map((l) => [l.message, l.properties]), [
+      ["drift on from sample {n}: {drift}", { n: 3, drift: "age*10, target+50" }],
+    ]);
+  });
+  await t.step("after DRIFT_AFTER_MS, by the loop's clock", async () => {
+    const h = harness({
+      count: 4,
+      intervalMs: 100,
+      drift: { ...drift, afterSamples: 0, afterMs: 250 },
+    });
+    await sendSamples(h.options);
+    const truths = h.published.filter((m) => m.queue === "y_true").map((m) => m.body);
+    assert.deepEqual(truths, ["100", "101", "102", "153"]);
+  });
+  await t.step("a plan that changes nothing sends the data set as it is", async () => {
+    const h = harness({ count: 2, drift: { features: [], afterSamples: 0, afterMs: 0 } });
+    await sendSamples(h.options);
+    assert.deepEqual(h.published.map((m) => m.body), ["100", "[0]", "101", "[1]"]);
+    assert.equal(h.lines.filter((l) => l.level === "warn").length, 0);
   });
 });
 

@@ -2,9 +2,9 @@
  * The metric service's dashboard, wired to its state: reads the statistics
  * once a second into a {@link DashboardHistory}, serves the page, its assets
  * and `/api/stats` through the service's `route` hook, adds the dashboard's
- * numbers to `/metrics`, and writes `error_distribution.svg` beside
- * `metric_log.csv` every `plotEveryMs` (when the count changed) and at
- * shutdown. The numbers themselves are computed in `dashboard_model.ts`.
+ * numbers to `/metrics`, and writes `error_distribution.svg` (and, rendered
+ * from it, `error_distribution.png`) beside `metric_log.csv` every
+ * `plotEveryMs` (when the count changed) and at shutdown. The numbers themselves are computed in `dashboard_model.ts`.
  *
  * @module
  */
@@ -21,6 +21,7 @@ import {
   readingOf,
 } from "./dashboard_model.ts";
 import type { ErrorStats } from "./stats.ts";
+import { createPngRenderer, PNG_FILE, type PngRenderer } from "./png.ts";
 import { renderHistogramSvg } from "./svg_histogram.ts";
 
 /** The file written beside `metric_log.csv`. */
@@ -79,14 +80,6 @@ export function startDashboard(options: DashboardOptions): Dashboard {
   const registers = [telemetry.registry];
 
   new Gauge({
-    name: "ml_metric_samples",
-    help: "Samples recorded (pairs of truth and prediction), restored ones included",
-    registers,
-    collect() {
-      this.set(stats.count);
-    },
-  });
-  new Gauge({
     name: "ml_metric_rmse",
     help: "Root mean squared error over every recorded sample",
     registers,
@@ -123,18 +116,6 @@ export function startDashboard(options: DashboardOptions): Dashboard {
       }
     },
   });
-  new Gauge({
-    name: "ml_metric_samples_by_model_replica",
-    help: "Samples recorded by the model replica that predicted them",
-    labelNames: ["model_replica"],
-    registers,
-    collect() {
-      this.reset();
-      for (const [replica, count] of Object.entries(stats.snapshot().byReplica)) {
-        this.set({ model_replica: replica }, count);
-      }
-    },
-  });
 
   const tick = () => history.record(readingOf(stats.snapshot(), now()));
   tick();
@@ -162,6 +143,20 @@ export function startDashboard(options: DashboardOptions): Dashboard {
     });
   }
 
+  // Loaded on the first write, once: the PNG is a convenience, so a renderer
+  // that cannot load (a file missing or not readable) leaves the SVG alone.
+  let renderer: Promise<PngRenderer | undefined> | undefined;
+  function pngRenderer(): Promise<PngRenderer | undefined> {
+    renderer ??= createPngRenderer().catch((error) => {
+      log.warn("cannot render {file}: {error}; writing the SVG only", {
+        file: PNG_FILE,
+        error: errorText(error),
+      });
+      return undefined;
+    });
+    return renderer;
+  }
+
   let plottedCount = -1;
   let writing: Promise<boolean> | undefined;
   async function write(dir: string): Promise<boolean> {
@@ -170,14 +165,22 @@ export function startDashboard(options: DashboardOptions): Dashboard {
     const path = `${dir}/${PLOT_FILE}`;
     // Write aside and rename: a reader never sees a half-written file.
     const temporary = `${path}.tmp`;
+    let writingTo = path;
     try {
-      await Deno.writeTextFile(temporary, svg());
+      const document = svg();
+      await Deno.writeTextFile(temporary, document);
       await Deno.rename(temporary, path);
+      const render = await pngRenderer();
+      if (render) {
+        writingTo = `${dir}/${PNG_FILE}`;
+        await Deno.writeFile(`${writingTo}.tmp`, render(document));
+        await Deno.rename(`${writingTo}.tmp`, writingTo);
+      }
       plottedCount = count;
       return true;
     } catch (error) {
       // The plot is a convenience: failing to write it must not stop the metric.
-      log.error("cannot write {path}: {error}", { path, error: errorText(error) });
+      log.error("cannot write {path}: {error}", { path: writingTo, error: errorText(error) });
       return false;
     }
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
 import { createTelemetry } from "../stack/telemetry.ts";
 import { type Dashboard, PLOT_FILE, startDashboard } from "./dashboard.ts";
+import { PNG_FILE, pngSize } from "./png.ts";
 import { ErrorStats } from "./stats.ts";
 
 async function withDashboard(
@@ -107,10 +108,8 @@ Deno.test("dashboard adds its gauges to /metrics", async () => {
     const text = await metrics();
     for (
       const line of [
-        'ml_metric_samples{service="metric",replica="test"} 2',
         'ml_metric_mae_by_version{model_version="v1",service="metric",replica="test"} 2',
         'ml_metric_mae_by_version{model_version="v2",service="metric",replica="test"} 4',
-        'ml_metric_samples_by_model_replica{model_replica="model-a",service="metric",replica="test"} 2',
       ]
     ) assert.ok(text.includes(line), `${line} missing from:\n${text}`);
     for (
@@ -142,12 +141,20 @@ Deno.test("dashboard writes error_distribution.svg when the count changed", asyn
       assert.match(svg, /n = 1/);
       assert.equal(svg.match(/class="bar"/g)?.length, 1);
     });
+    await t.step("the PNG is rendered from the same SVG, beside it", async () => {
+      const png = await Deno.readFile(`${dir}/${PNG_FILE}`);
+      const svg = await Deno.readTextFile(path);
+      const [width, height] = ["width", "height"].map((a) =>
+        Number(svg.match(new RegExp(`<svg[^>]* ${a}="(\\d+)"`))![1])
+      );
+      assert.deepEqual(pngSize(png), { width, height });
+    });
     await t.step("when two writes overlap", async () => {
       stats.add({ absoluteError: 17, modelVersion: "v1", replica: "model-a" });
       const results = await Promise.all([dashboard.writePlot(), dashboard.writePlot()]);
       assert.deepEqual(results, [true, false]);
-      const names = [...Deno.readDirSync(dir)].map((e) => e.name);
-      assert.deepEqual(names, [PLOT_FILE], "no temporary file left behind");
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+      assert.deepEqual(names, [PNG_FILE, PLOT_FILE], "no temporary file left behind");
     });
   });
 });

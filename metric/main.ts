@@ -17,6 +17,7 @@ import { metricSchema } from "./config.ts";
 import { startDashboard } from "./dashboard.ts";
 import { Pairer } from "./pairing.ts";
 import { CSV_HEADER } from "./record.ts";
+import { createRecorderMetrics } from "./metric_telemetry.ts";
 import { Recorder } from "./recorder.ts";
 import { restoreCsv } from "./restore.ts";
 import { ErrorStats } from "./stats.ts";
@@ -85,6 +86,7 @@ await runService({
     const recorder = new Recorder({
       pairer,
       stats,
+      metrics: createRecorderMetrics(telemetry.registry),
       appendRow: (line) => csv.append(line),
       appendLabel: (line) => labels.append(line),
       csvPath,

@@ -10,6 +10,7 @@ import { errorText } from "../stack/async.ts";
 import { DeadLetter, type Delivery } from "../stack/broker.ts";
 import type { Half, Pairer, Side } from "./pairing.ts";
 import { parseHalf } from "./parse_half.ts";
+import type { RecorderMetrics } from "./metric_telemetry.ts";
 import { formatRecord, type PairRecord, recordOfPair } from "./record.ts";
 
 /** The log lines {@link Recorder} writes. */
@@ -26,6 +27,8 @@ export interface RecorderOptions {
   pairer: Pairer<Delivery>;
   /** Where each recorded pair is counted (the running statistics). */
   stats: { add(record: PairRecord): void };
+  /** Counters and histograms for `/metrics` (`metric_telemetry.ts`); none when omitted. */
+  metrics?: RecorderMetrics;
   /** Appends one line to `metric_log.csv`; resolves once written. */
   appendRow(line: string): Promise<void>;
   /** Appends one line to `labels_log.txt`. */
@@ -112,9 +115,11 @@ export class Recorder {
         return this.#record(offer.truth, offer.prediction);
       case "recorded":
         log.debug("dropped duplicate {side} for {id}: already recorded", { side, id: half.id });
+        this.#options.metrics?.duplicate(side);
         return this.#ackQuietly(delivery);
       case "replaced":
         log.debug("dropped duplicate {side} for {id}: a copy was waiting", { side, id: half.id });
+        this.#options.metrics?.duplicate(side);
         return this.#ackQuietly(offer.replaced.token);
       case "pending":
         return;
@@ -143,6 +148,8 @@ export class Recorder {
       });
       return this.#options.exit(1);
     }
+    // Counted once written, like the row: a crash before this counts nothing twice.
+    this.#options.metrics?.recorded(row);
     await Promise.all([this.#ackQuietly(truth.token), this.#ackQuietly(prediction.token)]);
   }
 

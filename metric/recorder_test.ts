@@ -53,8 +53,13 @@ function harness(overrides: Partial<RecorderOptions> = {}) {
   const line = (level: string) => (message: string, properties: Record<string, unknown>) =>
     lines.push({ level, message, properties });
   const pairer = new Pairer<Delivery>({ ttlMs: 100, seenCapacity: 10 });
+  const observed: string[] = [];
   const recorder = new Recorder({
     pairer,
+    metrics: {
+      recorded: (record) => observed.push(`recorded ${record.id}`),
+      duplicate: (queue) => observed.push(`duplicate ${queue}`),
+    },
     stats: { add: (record) => added.push(record) },
     appendRow: (row) => {
       rows.push(row);
@@ -75,7 +80,7 @@ function harness(overrides: Partial<RecorderOptions> = {}) {
     unpairedTtlMs: 100,
     ...overrides,
   });
-  return { recorder, pairer, rows, labels, added, lines, clock };
+  return { recorder, pairer, rows, labels, added, lines, clock, observed };
 }
 
 Deno.test("Recorder writes a pair's row before acking its two messages", async (t) => {
@@ -88,6 +93,7 @@ Deno.test("Recorder writes a pair's row before acking its two messages", async (
     await h.recorder.handler("y_pred")(second);
     assert.deepEqual(h.rows, ["a,151,160,9,v1,model-1,10.000,1970-01-01T00:00:01.000Z"]);
     assert.equal(h.added.length, 1);
+    assert.deepEqual(h.observed, ["recorded a"]);
     assert.deepEqual([first.settled, second.settled], [["ack"], ["ack"]]);
     assert.deepEqual(h.labels, [
       "received 151 from queue y_true",
@@ -141,6 +147,7 @@ Deno.test("Recorder drops duplicates and dead-letters what it cannot use", async
     await h.recorder.handler("y_true")(again);
     assert.deepEqual(again.settled, ["ack"]);
     assert.equal(h.rows.length, 1);
+    assert.deepEqual(h.observed, ["recorded e", "duplicate y_true"]);
   });
 
   await t.step("a second copy of a waiting half replaces the first, which is acked", async () => {
@@ -150,6 +157,7 @@ Deno.test("Recorder drops duplicates and dead-letters what it cannot use", async
     await h.recorder.handler("y_true")(truth("f"));
     assert.deepEqual(first.settled, ["ack"]);
     assert.equal(h.pairer.pendingCount, 1);
+    assert.deepEqual(h.observed, ["duplicate y_true"]);
   });
 
   await t.step("expire() dead-letters halves left waiting past the TTL", () => {
@@ -191,6 +199,7 @@ Deno.test("Recorder exits without acking when the row cannot be written", async 
   const second = prediction("j");
   await assert.rejects(async () => await h.recorder.handler("y_pred")(second), /exit 1/);
   assert.deepEqual([first.settled, second.settled], [[], []]);
+  assert.deepEqual(h.observed, [], "a row not written is not counted");
   assert.deepEqual(h.lines.at(-1), {
     level: "fatal",
     message: "cannot write {path}: {error}; exiting so the broker redelivers",

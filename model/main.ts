@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { Gauge } from "prom-client";
 import { sleep } from "../stack/async.ts";
 import { DeadLetter } from "../stack/broker.ts";
 import { QUEUES } from "../stack/contracts.ts";
@@ -16,13 +17,20 @@ import { infer } from "./inference.ts";
 await runService({
   name: "model",
   schema: modelSchema,
-  async setup({ config, log, broker, replica, signal }) {
+  async setup({ config, log, broker, replica, signal, telemetry }) {
     const model = await loadModelArtifact(config.modelPath);
     log.info("loaded model {version} ({rows} training rows, MAE {mae})", {
       version: model.version,
       rows: model.training.rows,
       mae: model.training.mae,
     });
+    // The drift alert compares the live MAE of a version with this (alerts.yml, ModelDrift).
+    new Gauge({
+      name: "ml_model_training_mae",
+      help: "Mean absolute error of the loaded model on its training data (model.json)",
+      labelNames: ["model_version"],
+      registers: [telemetry.registry],
+    }).set({ model_version: model.version }, model.training.mae);
     broker.consume(QUEUES.features, async (delivery) => {
       const result = infer(delivery.body, delivery.properties, {
         model,

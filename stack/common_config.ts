@@ -93,7 +93,7 @@ export function commonSchema(defaults: CommonDefaults) {
       doc: "Port of /healthz and /metrics (0 turns the listener off)",
     }),
     replica: textField("REPLICA", "", {
-      doc: "Name stamped on logs and predictions (default: $HOSTNAME, else the pid)",
+      doc: "Name on logs, predictions and metrics (default: $HOSTNAME, else the service)",
       pattern: /^[\w.:-]{0,64}$/,
       expect: "at most 64 letters, digits, '.', ':', '_' or '-'",
     }),
@@ -145,7 +145,13 @@ export function redactUrl(url: URL | string): string {
   return copy.toString();
 }
 
-/** The name this process goes by in logs and message headers. */
-export function replicaName(config: CommonConfig, service: string, pid: number): string {
-  return config.replica || config.hostname || `${service}-${pid}`;
+/**
+ * The name this process goes by in logs, message headers and the `replica`
+ * label of `/metrics`: `REPLICA`, else `HOSTNAME` (a container's), else the
+ * service's name. Never the pid: a label that changes on every restart makes
+ * new Prometheus series each time. Two replicas of one service outside a
+ * container need a `REPLICA` each.
+ */
+export function replicaName(config: CommonConfig, service: string): string {
+  return config.replica || config.hostname || service;
 }

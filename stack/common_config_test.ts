@@ -195,16 +195,16 @@ Deno.test("redactUrl() hides the password and nothing else", async (t) => {
   });
 });
 
-Deno.test("replicaName() prefers REPLICA, then HOSTNAME, then service and pid", async (t) => {
+Deno.test("replicaName() prefers REPLICA, then HOSTNAME, then the service", async (t) => {
   const cases: [string, Record<string, string>, string][] = [
     ["REPLICA wins", { REPLICA: "model-a", HOSTNAME: "c0ffee" }, "model-a"],
     ["HOSTNAME when REPLICA is unset", { HOSTNAME: "c0ffee" }, "c0ffee"],
     ["HOSTNAME when REPLICA is blank", { REPLICA: "  ", HOSTNAME: "c0ffee" }, "c0ffee"],
-    ["service-pid when neither is set", {}, "model-4242"],
+    ["the service, stable across restarts, when neither is set", {}, "model"],
   ];
   for (const [name, values, expected] of cases) {
     await t.step(name, () => {
-      assert.equal(replicaName(load(values), "model", 4242), expected);
+      assert.equal(replicaName(load(values), "model"), expected);
     });
   }
 });

@@ -79,7 +79,7 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
     console.error(`${options.name}: ${new ConfigError(denied).message}`);
     Deno.exit(2);
   }
-  const replica = replicaName(config, options.name, Deno.pid);
+  const replica = replicaName(config, options.name);
   const log = await setupLogging({
     service: options.name,
     replica,

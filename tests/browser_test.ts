@@ -18,6 +18,7 @@ import assert from "node:assert/strict";
 import puppeteer, { type Browser } from "puppeteer-core";
 import { freePort, type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
 import type { ServiceName } from "../stack/ops/launch.ts";
+import { PNG_FILE, pngSize } from "../metric/png.ts";
 import {
   type ServiceProcess,
   spawnService,
@@ -180,6 +181,14 @@ Deno.test({
         const svg = await Deno.readTextFile(`${logDir}/error_distribution.svg`);
         return svg.includes(`n = ${COUNT}`);
       }, { timeoutMs: 10_000 });
+      // ...and its PNG beside it, rendered within metric's real permissions (no warning).
+      const png = await Deno.readFile(`${logDir}/${PNG_FILE}`);
+      assert.deepEqual(pngSize(png), { width: 720, height: 400 });
+      await Deno.writeFile(new URL(PNG_FILE, ARTIFACTS), png);
+      assert.ok(
+        !metric.lines.some((line) => line.includes("writing the SVG only")),
+        "metric could not load the PNG renderer",
+      );
     } catch (error) {
       console.error(explain(running));
       throw error;

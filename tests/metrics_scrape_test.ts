@@ -219,7 +219,7 @@ Deno.test({
 
       await waitFor(`metric to record ${COUNT} samples`, async () => {
         const { exposition } = await scrape(metric);
-        return value(exposition, "ml_metric_samples") === COUNT;
+        return value(exposition, "ml_metric_samples_total") === COUNT;
       });
       const metricScrape = await scrape(metric);
       const modelScrape = await scrape(model);
@@ -257,6 +257,10 @@ Deno.test({
       assert.equal(value(m, "ml_handler_seconds_count", { queue: "features" }), COUNT);
       assert.equal(m.types.get("ml_handler_seconds"), "histogram");
       assert.equal(value(m, "ml_broker_connected"), 1);
+      const trainingMae = m.samples.filter((s) => s.name === "ml_model_training_mae");
+      assert.equal(trainingMae.length, 1);
+      assert.match(trainingMae[0].labels.model_version, /^sha256-/);
+      assert.ok(trainingMae[0].value > 0, `training MAE ${trainingMae[0].value}`);
       assert.equal(m.samples.filter((s) => s.name === "ml_dead_lettered_total").length, 0);
       assert.ok(
         m.samples.every((s) => s.labels.service === "model" && s.labels.replica === "model-a"),
@@ -266,12 +270,13 @@ Deno.test({
       const x = metricScrape.exposition;
       assert.equal(value(x, "ml_messages_in_total", { queue: "y_true" }), COUNT);
       assert.equal(value(x, "ml_messages_in_total", { queue: "y_pred" }), COUNT);
-      assert.equal(value(x, "ml_metric_samples"), COUNT);
+      assert.equal(x.types.get("ml_metric_samples_total"), "counter");
+      const version = x.samples.find((s) => s.name === "ml_metric_samples_total")!.labels
+        .model_version;
+      assert.equal(version, trainingMae[0].labels.model_version);
+      assert.equal(value(x, "ml_metric_samples_total", { model_version: version }), COUNT);
       assert.equal(value(x, "ml_metric_unpaired"), 0);
-      assert.equal(
-        value(x, "ml_metric_samples_by_model_replica", { model_replica: "model-a" }),
-        COUNT,
-      );
+      assert.equal(value(x, "ml_metric_duplicates_dropped_total", { queue: "y_true" }), 0);
       const mae = value(x, "ml_metric_mae");
       assert.ok(Number.isFinite(mae) && mae > 0, `MAE ${mae}`);
       const byVersion = x.samples.filter((s) => s.name === "ml_metric_mae_by_version");
@@ -282,6 +287,16 @@ Deno.test({
       assert.ok(median > 0 && rmse >= mae, `median ${median}, RMSE ${rmse}, MAE ${mae}`);
       assert.ok(value(x, "ml_metric_samples_per_second") >= 0);
       assert.equal(x.types.get("ml_metric_mae"), "gauge");
+      // The histograms PromQL windows: MAE = sum / count, every pair's latency observed.
+      assert.equal(x.types.get("ml_metric_absolute_error"), "histogram");
+      const errors = { model_version: version };
+      assert.equal(value(x, "ml_metric_absolute_error_count", errors), COUNT);
+      assert.equal(value(x, "ml_metric_absolute_error_bucket", { ...errors, le: "+Inf" }), COUNT);
+      const histogramMae = value(x, "ml_metric_absolute_error_sum", errors) / COUNT;
+      assert.ok(Math.abs(histogramMae - mae) < 1e-6, `histogram MAE ${histogramMae}, MAE ${mae}`);
+      assert.equal(x.types.get("ml_metric_latency_seconds"), "histogram");
+      assert.equal(value(x, "ml_metric_latency_seconds_count"), COUNT);
+      assert.ok(value(x, "ml_metric_latency_seconds_sum") > 0);
 
       // The dashboard's JSON agrees with /metrics.
       const stats = JSON.parse((await get(metric, "/api/stats")).text);

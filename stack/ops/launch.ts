@@ -42,6 +42,16 @@ export interface Placement {
   paths?: { data?: string; model?: string; logDir?: string };
 }
 
+/**
+ * What metric reads to render `error_distribution.png`: resvg's WebAssembly and the font
+ * (`RESVG_WASM` and `PNG_FONT` of metric/png.ts, which this module does not import so that the
+ * launcher does not load resvg).
+ */
+export const METRIC_PNG_READ: readonly string[] = [
+  "metric/vendor/resvg/index_bg.wasm",
+  "metric/vendor/fonts/DejaVuSans.ttf",
+];
+
 /** The permissions of `service` placed as `placement`. */
 export function permissionsOf(service: ServiceName, placement: Placement): Permissions {
   const net = [
@@ -67,7 +77,7 @@ export function permissionsOf(service: ServiceName, placement: Placement): Permi
       };
     case "metric": {
       const logDir = placement.paths?.logDir ?? "logs";
-      return { net, read: [logDir, ...extra], write: [logDir], env };
+      return { net, read: [logDir, ...METRIC_PNG_READ, ...extra], write: [logDir], env };
     }
   }
 }

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { FEATURES_HTTP_PORT } from "../../features/config.ts";
 import { METRIC_HTTP_PORT } from "../../metric/config.ts";
+import { PNG_FONT, RESVG_WASM } from "../../metric/png.ts";
 import { MODEL_HTTP_PORT } from "../../model/config.ts";
 import { ConfigError, envNames } from "../config.ts";
 import {
+  METRIC_PNG_READ,
   permissionFlags,
   permissionsOf,
   placementFromEnv,
@@ -74,8 +76,8 @@ Deno.test("runArgs() grants each service only what it needs", async (t) => {
     assert.deepEqual(permissionsOf("model", placement).read, ["model/model.json"]);
     assert.deepEqual(permissionsOf("model", placement).write, []);
   });
-  await t.step("metric reads and writes only its log directory", () => {
-    assert.deepEqual(permissionsOf("metric", placement).read, ["logs"]);
+  await t.step("metric reads its log directory and the PNG renderer's files", () => {
+    assert.deepEqual(permissionsOf("metric", placement).read, ["logs", ...METRIC_PNG_READ]);
     assert.deepEqual(permissionsOf("metric", placement).write, ["logs"]);
   });
   await t.step("only metric gets --allow-write", () => {
@@ -83,6 +85,12 @@ Deno.test("runArgs() grants each service only what it needs", async (t) => {
     assert.equal(allowed(runArgs("model", placement), "write"), undefined);
     assert.deepEqual(allowed(runArgs("metric", placement), "write"), ["logs"]);
   });
+});
+
+Deno.test("METRIC_PNG_READ names the files metric/png.ts loads", () => {
+  const root = new URL("../../", import.meta.url).href;
+  const loaded = [RESVG_WASM, PNG_FONT].map((url) => url.href.slice(root.length));
+  assert.deepEqual([...METRIC_PNG_READ], loaded);
 });
 
 Deno.test("runArgs() follows the placement", async (t) => {
@@ -101,7 +109,11 @@ Deno.test("runArgs() follows the placement", async (t) => {
       "model/model.json",
       "/run/secrets",
     ]);
-    assert.deepEqual(allowed(runArgs("metric", placement), "read"), ["logs", "/run/secrets"]);
+    assert.deepEqual(allowed(runArgs("metric", placement), "read"), [
+      "logs",
+      ...METRIC_PNG_READ,
+      "/run/secrets",
+    ]);
     assert.deepEqual(allowed(runArgs("metric", placement), "write"), ["logs"]);
   });
   await t.step("paths override the data set, the artifact and the log directory", () => {
@@ -109,7 +121,7 @@ Deno.test("runArgs() follows the placement", async (t) => {
     const placement = { broker: "b:1", httpPort: 0, paths };
     assert.deepEqual(permissionsOf("features", placement).read, ["/data/d.csv"]);
     assert.deepEqual(permissionsOf("model", placement).read, ["/models/m.json"]);
-    assert.deepEqual(permissionsOf("metric", placement).read, ["/var/ml"]);
+    assert.deepEqual(permissionsOf("metric", placement).read, ["/var/ml", ...METRIC_PNG_READ]);
     assert.deepEqual(permissionsOf("metric", placement).write, ["/var/ml"]);
   });
   await t.step("permissionFlags() leaves out empty lists", () => {

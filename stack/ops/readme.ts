@@ -34,7 +34,8 @@ function variables(): Variable[] {
 }
 
 function showDefault(value: unknown): string {
-  return value === undefined || value === "" ? "–" : `\`${String(value)}\``;
+  const none = value === undefined || value === "" || (Array.isArray(value) && value.length === 0);
+  return none ? "–" : `\`${String(value)}\``;
 }
 
 /** The same text for every service, else each service's own, named. */

@@ -1,0 +1,105 @@
+/**
+ * The metric service's own Prometheus series, observed once per recorded
+ * pair (see `recorder.ts`), in forms PromQL can window: counters for totals
+ * and histograms for errors and latency, so that e.g. the MAE of a version
+ * over the last 5 minutes is
+ * `rate(ml_metric_absolute_error_sum[5m]) / rate(ml_metric_absolute_error_count[5m])`.
+ *
+ * Labels stay few and bounded: the model version (one per trained model) and
+ * the queue a duplicate came from. Per-replica counts come from model's own
+ * `ml_messages_out_total`, which carries its `replica` label.
+ *
+ * @module
+ */
+import { Counter, Histogram, type Registry } from "prom-client";
+import type { PairRecord } from "./record.ts";
+
+/**
+ * Upper bounds of the absolute-error buckets: the diabetes target runs from
+ * 25 to 346, the trained model's MAE is about 43, so the buckets are fine
+ * around it and coarse towards the worst possible error.
+ */
+export const ABSOLUTE_ERROR_BUCKETS: readonly number[] = [
+  5,
+  10,
+  20,
+  30,
+  40,
+  50,
+  60,
+  80,
+  100,
+  150,
+  200,
+  300,
+];
+
+/** Upper bounds of the latency buckets, in seconds: loopback milliseconds up to a backlog's minute. */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.002,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+];
+
+/** What {@link Recorder} reports; tests pass plain objects. */
+export interface RecorderMetrics {
+  /** One pair recorded (its row written). */
+  recorded(record: PairRecord): void;
+  /** A copy of a half already recorded or already waiting was dropped. */
+  duplicate(queue: "y_true" | "y_pred"): void;
+}
+
+/** Registers the metric service's counters and histograms on `registry`. */
+export function createRecorderMetrics(registry: Registry): RecorderMetrics {
+  const registers = [registry];
+  const samples = new Counter({
+    name: "ml_metric_samples_total",
+    help: "Pairs of truth and prediction recorded since this process started",
+    labelNames: ["model_version"],
+    registers,
+  });
+  const absoluteError = new Histogram({
+    name: "ml_metric_absolute_error",
+    help: "Absolute error of each recorded prediction, by the model version that predicted",
+    labelNames: ["model_version"],
+    buckets: [...ABSOLUTE_ERROR_BUCKETS],
+    registers,
+  });
+  const latency = new Histogram({
+    name: "ml_metric_latency_seconds",
+    help: "From features' publish to the pair's row written (end to end)",
+    buckets: [...LATENCY_BUCKETS],
+    registers,
+  });
+  const duplicates = new Counter({
+    name: "ml_metric_duplicates_dropped_total",
+    help: "Redelivered or replayed halves dropped because their sample was already seen",
+    labelNames: ["queue"],
+    registers,
+  });
+  // Both series from the start: `increase()` then sees the first duplicate, not a new series.
+  for (const queue of ["y_true", "y_pred"]) duplicates.inc({ queue }, 0);
+  return {
+    recorded(record) {
+      const labels = { model_version: record.modelVersion };
+      samples.inc(labels);
+      absoluteError.observe(labels, record.absoluteError);
+      // NaN: no send time. Negative: clocks of two hosts disagree; not a latency.
+      if (record.latencyMs >= 0) latency.observe(record.latencyMs / 1000);
+    },
+    duplicate(queue) {
+      duplicates.inc({ queue });
+    },
+  };
+}
