@@ -4,7 +4,7 @@
  * their real permissions. Each test reproduces one finding.
  */
 import assert from "node:assert/strict";
-import { type AMQPChannel, AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
+import { type AMQPChannel, AMQPClient } from "@cloudamqp/amqp-client";
 import { getLogger } from "@logtape/logtape";
 import { Broker, DeadLetter, type Delivery } from "../stack/broker.ts";
 import { QUEUES } from "../stack/contracts.ts";
