@@ -285,7 +285,13 @@ export interface DashboardView {
   readonly samplesPerSecond: number | null;
   readonly windowSeconds: number;
   readonly replicas: readonly ReplicaThroughput[];
-  readonly versions: readonly { version: string; count: number; mae: number }[];
+  readonly versions: readonly { version: string; count: number; mae: number | null }[];
+  /**
+   * The statistics above that are `null` although samples were counted:
+   * their arithmetic overflowed (JSON has no Infinity). Empty while every
+   * number is real, so a `null` is never silent.
+   */
+  readonly notFinite: readonly string[];
   /** Messages the metric service dead-lettered (bad input, unpaired past the TTL). */
   readonly deadLettered: number;
   /** Truths and predictions waiting for their other half. */
@@ -306,6 +312,12 @@ export interface ViewInput {
 /** The dashboard's numbers now: statistics live, rates and series from `history`. */
 export function dashboardView(input: ViewInput, history: DashboardHistory): DashboardView {
   const { stats } = input;
+  const notFinite = stats.count === 0 ? [] : [
+    ...(["mae", "rmse", "median"] as const).filter((k) => !Number.isFinite(stats[k])),
+    ...Object.entries(stats.byVersion)
+      .filter(([, { mae }]) => !Number.isFinite(mae))
+      .map(([version]) => `versions[${JSON.stringify(version)}].mae`),
+  ];
   return {
     atMs: input.atMs,
     count: stats.count,
@@ -318,7 +330,8 @@ export function dashboardView(input: ViewInput, history: DashboardHistory): Dash
     replicas: history.replicas(),
     versions: Object.entries(stats.byVersion)
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([version, { count, mae }]) => ({ version, count, mae })),
+      .map(([version, { count, mae }]) => ({ version, count, mae: finite(mae) })),
+    notFinite,
     deadLettered: input.deadLettered,
     unpaired: input.unpaired,
     series: history.series(),

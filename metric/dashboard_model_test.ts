@@ -235,3 +235,21 @@ Deno.test("dashboardView() reports missing statistics as null, not NaN", () => {
   assert.equal(finite(Number.POSITIVE_INFINITY), null);
   assert.equal(finite(0), 0);
 });
+
+Deno.test("finding 6: dashboardView() names every statistic that is null though counted", () => {
+  // Outside the contract's bound (|y| ≤ 1e12): only reachable by arithmetic on old rows.
+  const stats = statsOf([Number.MAX_VALUE, Number.MAX_VALUE]);
+  stats.add({ absoluteError: Number.MAX_VALUE, modelVersion: "v2", replica: "model-a" });
+  const view = dashboardView(
+    { atMs: 0, stats: stats.snapshot(), bins: stats.bins, deadLettered: 0, unpaired: 0 },
+    new DashboardHistory(),
+  );
+  assert.equal(view.mae, null);
+  assert.equal(view.rmse, null);
+  assert.deepEqual(view.notFinite, ["mae", "rmse", 'versions["v1"].mae']);
+  assert.deepEqual(view.versions, [
+    { version: "v1", count: 2, mae: null },
+    { version: "v2", count: 1, mae: Number.MAX_VALUE },
+  ]);
+  assert.deepEqual(JSON.parse(JSON.stringify(view)), view);
+});

@@ -59,29 +59,76 @@ export function recordOfPair(
     id: truth.id,
     yTrue: truth.value,
     yPred: prediction.value,
-    modelVersion: textHeader(predicted, HEADERS.modelVersion, "unknown"),
-    replica: textHeader(predicted, HEADERS.replica, "unknown"),
+    modelVersion: label(textHeader(predicted, HEADERS.modelVersion, "unknown")),
+    replica: label(textHeader(predicted, HEADERS.replica, "unknown")),
     sentAtMs: numberHeader(truth.token.properties.headers, HEADERS.sentAtMs) ??
       numberHeader(predicted, HEADERS.sentAtMs),
     pairedAtMs,
   });
 }
 
-// Ids, versions and replica names are validated to contain no commas, quotes
-// or newlines before they get here, but quote defensively anyway.
-function cell(text: string): string {
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+/** Longest model version or replica name kept; longer header values are cut. */
+export const MAX_LABEL_LENGTH = 128;
+
+/**
+ * A header value made fit for a CSV cell and a log line. Headers come from
+ * any publisher and are not validated by the contract (ids are, by
+ * `parseId`): control characters (a line break would split the row) become
+ * U+FFFD, lone surrogates too (they cannot be written as UTF-8), and the
+ * value is cut to {@link MAX_LABEL_LENGTH}. Idempotent.
+ */
+export function label(text: string): string {
+  return oneLine(text.slice(0, MAX_LABEL_LENGTH).toWellFormed());
 }
 
-/** The CSV line of a record, without the newline. */
+function oneLine(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f]/g, "\uFFFD");
+}
+
+/*
+ * CSV injection (OWASP): a spreadsheet runs a cell that starts with =, +, -,
+ * @, tab or CR as a formula. Text cells (id, version, replica) that start so
+ * are neutralised the way OWASP says: a leading single quote, inside double
+ * quotes. A text that starts with a quote gets one too, so parseRecord can
+ * take exactly one off any text cell that starts with a quote and every id
+ * reads back as it was. Numbers are written by String() and stay bare: a
+ * negative number is a number, not a formula.
+ */
+const FORMULA_START = /^[=+\-@\t\r']/;
+
+function textCell(text: string): string {
+  const neutral = FORMULA_START.test(text) ? `'${text}` : text;
+  return neutral !== text || /[",\n\r]/.test(neutral)
+    ? `"${neutral.replaceAll('"', '""')}"`
+    : neutral;
+}
+
+function untext(cell: string): string {
+  return cell.startsWith("'") ? cell.slice(1) : cell;
+}
+
+/** A number as the shortest text that reads back as the same double, -0 included. */
+function numberCell(value: number): string {
+  return Object.is(value, -0) ? "-0" : String(value);
+}
+
+/**
+ * The CSV line of a record, without the newline: always exactly one line.
+ * Ids are as `parseId` accepts them (no control characters: one would
+ * become U+FFFD here); version and replica go through {@link label} here
+ * too, in case a caller did not.
+ * {@link parseRecord} reads back the same record.
+ */
 export function formatRecord(record: PairRecord): string {
   return [
-    cell(record.id),
-    String(record.yTrue),
-    String(record.yPred),
-    String(record.absoluteError),
-    cell(record.modelVersion),
-    cell(record.replica),
+    textCell(oneLine(record.id)),
+    numberCell(record.yTrue),
+    numberCell(record.yPred),
+    numberCell(record.absoluteError),
+    textCell(label(record.modelVersion)),
+    textCell(label(record.replica)),
+    // Kept to the microsecond: finer is noise.
     Number.isNaN(record.latencyMs) ? "" : record.latencyMs.toFixed(3),
     new Date(record.pairedAtMs).toISOString(),
   ].join(",");
@@ -118,15 +165,15 @@ export function parseRecord(line: string): PairRecord | undefined {
   // Number("") is 0: an empty cell is damage, not a value.
   const number = (text: string) => text.trim() === "" ? Number.NaN : Number(text);
   const record: PairRecord = {
-    id,
+    id: untext(id),
     yTrue: number(yTrue),
     yPred: number(yPred),
     absoluteError: number(absoluteError),
-    modelVersion,
-    replica,
+    modelVersion: untext(modelVersion),
+    replica: untext(replica),
     latencyMs: latency === "" ? Number.NaN : Number(latency),
     pairedAtMs: Date.parse(pairedAt),
   };
   const numbers = [record.yTrue, record.yPred, record.absoluteError, record.pairedAtMs];
-  return id !== "" && numbers.every(Number.isFinite) ? record : undefined;
+  return record.id !== "" && numbers.every(Number.isFinite) ? record : undefined;
 }

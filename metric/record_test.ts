@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
+import { MAX_ID_LENGTH, parseId } from "../stack/contracts.ts";
+import { restoreCsv } from "./restore.ts";
 import {
   CSV_HEADER,
   formatRecord,
+  MAX_LABEL_LENGTH,
   type PairRecord,
   pairRecord,
   parseRecord,
@@ -152,8 +156,10 @@ Deno.test("formatRecord() and parseRecord() round-trip", async (t) => {
     ["negative and tiny numbers", { ...RECORD, yPred: -1.5e-7, absoluteError: 151.00000015 }],
     ["a comma in the id", { ...RECORD, id: "a,b" }],
     ["quotes in the id", { ...RECORD, id: 'say "hi"' }],
-    ["a newline in the replica", { ...RECORD, replica: "line\nbreak" }],
-    ["a carriage return in the version", { ...RECORD, modelVersion: "v\r1" }],
+    ["formula-leading ids", { ...RECORD, id: "=HYPERLINK(1)" }],
+    ["a quote-leading id", { ...RECORD, id: "'=1" }],
+    ["a negative y_true", { ...RECORD, yTrue: -5, absoluteError: 165.25 }],
+    ["-0", { ...RECORD, yTrue: -0, absoluteError: 160.25 }],
     ["an empty replica", { ...RECORD, replica: "" }],
     ["a latency of zero", { ...RECORD, latencyMs: 0 }],
   ];
@@ -183,7 +189,7 @@ Deno.test("formatRecord() quotes only cells that need it", async (t) => {
   const cases: [string, string][] = [
     ["a,b", '"a,b"'],
     ['say "hi"', '"say ""hi"""'],
-    ["two\nlines", '"two\nlines"'],
+    ["two\nlines", "two\uFFFDlines"],
     ["plain-id_1.2:3", "plain-id_1.2:3"],
   ];
   for (const [id, cell] of cases) {
@@ -215,5 +221,129 @@ Deno.test("parseRecord() gives undefined for the header and damaged lines", asyn
     await t.step(name, () => {
       assert.equal(parseRecord(line), undefined);
     });
+  }
+});
+
+Deno.test("finding 5: formatRecord() neutralises formula cells the OWASP way", async (t) => {
+  for (const start of ["=", "+", "-", "@", "'"]) {
+    await t.step(`an id starting with ${start}`, () => {
+      const id = `${start}cmd|' /C calc'!A0`;
+      const line = formatRecord({ ...RECORD, id });
+      assert.ok(line.startsWith(`"'${id.replaceAll('"', '""')}",151,`), line);
+      assert.equal(parseRecord(line)?.id, id);
+    });
+  }
+  await t.step("version and replica too; negative numbers stay bare numbers", () => {
+    const line = formatRecord({ ...RECORD, yTrue: -3, modelVersion: "@SUM(1)", replica: "+1" });
+    assert.equal(line.split(",").slice(1, 2)[0], "-3");
+    assert.ok(line.includes(`,"'@SUM(1)","'+1",`), line);
+  });
+  await t.step("tab and CR can lead no cell: a header's become U+FFFD", () => {
+    const line = formatRecord({ ...RECORD, modelVersion: "\t=1", replica: "\r=1" });
+    assert.ok(line.includes(",\uFFFD=1,\uFFFD=1,"), line);
+  });
+});
+
+Deno.test("finding 5: no header can split a row", async (t) => {
+  const half = (value: number, headers: Record<string, unknown>): RecordedHalf => ({
+    id: "a",
+    value,
+    token: { properties: { headers } },
+  });
+  await t.step("recordOfPair() replaces control characters in version and replica", () => {
+    const record = recordOfPair(
+      half(151, {}),
+      half(160, { "model-version": "v1\nforged,row", replica: "r\r\n1\x00" }),
+      PAIRED_AT,
+    );
+    assert.equal(record.modelVersion, "v1\uFFFDforged,row");
+    assert.equal(record.replica, "r\uFFFD\uFFFD1\uFFFD");
+    assert.equal(formatRecord(record).split("\n").length, 1);
+  });
+  await t.step("and cuts them to MAX_LABEL_LENGTH", () => {
+    const record = recordOfPair(half(1, {}), half(2, { replica: "r".repeat(5000) }), 0);
+    assert.equal(record.replica.length, MAX_LABEL_LENGTH);
+  });
+  await t.step("formatRecord() keeps any record on one line, whoever built it", () => {
+    const line = formatRecord({ ...RECORD, id: "a\nb", modelVersion: "\r\n", replica: "\u2028" });
+    assert.equal(line.split(/\r|\n/).length, 1);
+  });
+});
+
+/** Any UTF-16 code unit, lone surrogates included. */
+const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
+/** Ids as parseId accepts them: any UTF-16 code units but controls, 1..128 long. */
+const anyId = fc.string({ unit: codeUnit, minLength: 1, maxLength: MAX_ID_LENGTH })
+  .filter((id) => parseId(id, "messageId").ok);
+/** Targets at the edges of the accepted range, and anything between. */
+const target = fc.oneof(
+  fc.constantFrom(0, -0, 1e12, -1e12, Number.MIN_VALUE, -Number.MIN_VALUE, 2.2250738585072014e-308),
+  fc.double({ min: -1e12, max: 1e12, noNaN: true }),
+  fc.integer({ min: -1e6, max: 1e6 }),
+);
+const anyHeader = fc.oneof(
+  fc.string({ unit: "binary", maxLength: 300 }),
+  fc.string({ unit: codeUnit, maxLength: 40 }),
+  fc.constantFrom("=1+1", "-", "'", "\t=x", "\r\n", '"', ","),
+  fc.anything(),
+);
+const anyRecord = fc.record({
+  id: anyId,
+  yTrue: target,
+  yPred: target,
+  version: fc.option(anyHeader, { nil: undefined }),
+  replica: fc.option(anyHeader, { nil: undefined }),
+  sentAtMs: fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { nil: undefined }),
+  pairedAtMs: fc.integer({ min: 0, max: 4102444800000 }),
+}).map((r) => {
+  const headers: Record<string, unknown> = {};
+  if (r.version !== undefined) headers["model-version"] = r.version;
+  if (r.replica !== undefined) headers.replica = r.replica;
+  const truth = { id: r.id, value: r.yTrue, token: { properties: { headers: {} } } };
+  const prediction = {
+    id: r.id,
+    value: r.yPred,
+    token: { properties: { headers: { ...headers, "sent-at-ms": r.sentAtMs } } },
+  };
+  return recordOfPair(truth, prediction, r.pairedAtMs);
+});
+
+/** What parseRecord gives back: the latency is written to the microsecond. */
+function asWritten(record: PairRecord): PairRecord {
+  return Number.isNaN(record.latencyMs)
+    ? record
+    : { ...record, latencyMs: Number(record.latencyMs.toFixed(3)) };
+}
+
+Deno.test("formatRecord() → parseRecord() is the identity, on one line (property)", () => {
+  fc.assert(
+    fc.property(anyRecord, (record) => {
+      const line = formatRecord(record);
+      assert.equal(line.split(/[\n\r]/).length, 1, JSON.stringify(line));
+      assert.deepEqual(parseRecord(line), asWritten(record));
+    }),
+    { numRuns: 2000, seed: 9 },
+  );
+});
+
+Deno.test("restoreCsv() reads back every row the writer wrote (property)", async () => {
+  const path = await Deno.makeTempFile({ dir: "/tmp", suffix: ".csv" });
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.array(anyRecord, { maxLength: 20 }), async (records) => {
+        // The file is UTF-8: an id read from AMQP is always well-formed.
+        const written = records.map((r) => ({ ...r, id: r.id.toWellFormed() }));
+        const text = [CSV_HEADER, ...written.map(formatRecord)].map((l) => `${l}\n`).join("");
+        await Deno.writeTextFile(path, text);
+        const read: PairRecord[] = [];
+        const restored = await restoreCsv(path, (r) => read.push(r));
+        assert.equal(restored.skipped, 0);
+        assert.equal(restored.truncatedBytes, 0);
+        assert.deepEqual(read, written.map(asWritten));
+      }),
+      { numRuns: 200, seed: 9 },
+    );
+  } finally {
+    await Deno.remove(path);
   }
 });

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { MAX_TARGET_MAGNITUDE } from "../stack/contracts.ts";
+import { formatRecord, pairRecord, parseRecord } from "./record.ts";
 import { ErrorStats, HISTOGRAM_LIMIT } from "./stats.ts";
 
 /** Stats of `errors`, with versions v1, v2, v1, … and replicas r0, r1, r2, r0, … */
@@ -105,5 +107,39 @@ Deno.test("ErrorStats.snapshot() splits the counts by version and replica", asyn
     assert.deepEqual(Object.keys(snapshot.byVersion), ["v1", "v2"]);
     assert.deepEqual(stats.snapshot().byVersion.v3, { count: 1, mae: 100 });
     assert.equal(stats.snapshot().byReplica.r9, 1);
+  });
+});
+
+Deno.test("finding 6: ErrorStats stays finite for errors at the contract's bound", async (t) => {
+  // |y_true|, |y_pred| ≤ MAX_TARGET_MAGNITUDE: the largest error is twice that.
+  const largest = 2 * MAX_TARGET_MAGNITUDE;
+  await t.step("a million samples at the bound", () => {
+    const stats = new ErrorStats();
+    for (let i = 0; i < 1_000_000; i++) {
+      stats.add({ absoluteError: largest, modelVersion: "v", replica: "r" });
+    }
+    assert.equal(stats.mae, largest);
+    assert.ok(Math.abs(stats.rmse / largest - 1) < 1e-9, String(stats.rmse));
+    assert.ok(stats.median >= HISTOGRAM_LIMIT);
+    assert.equal(stats.snapshot().byVersion.v.mae, largest);
+  });
+  await t.step("the sums overflow only past 1e283 such samples", () => {
+    // The sum of squares goes first (4e24 a sample), the sum at about 9e295.
+    assert.ok(Number.isFinite(largest * largest * 1e283));
+    assert.ok(Number.isFinite(largest * 1e295));
+  });
+  await t.step("a record at the bound, written and read back, still adds up", () => {
+    const record = pairRecord({
+      id: "edge",
+      yTrue: -MAX_TARGET_MAGNITUDE,
+      yPred: MAX_TARGET_MAGNITUDE,
+      modelVersion: "v",
+      replica: "r",
+      pairedAtMs: 0,
+    });
+    const stats = new ErrorStats();
+    stats.add(parseRecord(formatRecord(record))!);
+    stats.add(record);
+    assert.equal(stats.mae, largest);
   });
 });

@@ -14,11 +14,12 @@ import {
   getAnsiColorFormatter,
   getJsonLinesFormatter,
   getLogger,
-  getStreamSink,
   getTextFormatter,
   type Logger,
   type LogRecord,
+  type Sink,
   type TextFormatter,
+  type TextFormatter as Formatter,
   type TextFormatterOptions,
 } from "@logtape/logtape";
 import type { LogFormat, LogLevel } from "./common_config.ts";
@@ -87,14 +88,16 @@ export async function setupLogging(
   await configure({
     reset: true,
     sinks: {
-      stdout: getStreamSink(Deno.stdout.writable, {
+      // Buffered: a busy consumer must not wait on a slow terminal. The
+      // one shutdown path calls flushLogs() so nothing is lost at exit.
+      // LogTape's own nonBlocking buffer drops silently when full; this
+      // one counts what it drops and says so (see boundedSink).
+      stdout: boundedSink(Deno.stdout.writable, {
         formatter: format === "json"
           ? getJsonLinesFormatter({ properties: "flatten" })
           // Deno.noColor is NO_COLOR, read without an --allow-env grant.
           : prettyFormatter({ colors: !Deno.noColor }),
-        // Buffered: a busy consumer must not wait on a slow terminal. The
-        // one shutdown path calls flushLogs() so nothing is lost at exit.
-        nonBlocking: { bufferSize: 256, flushInterval: 50 },
+        bufferSize: 256,
       }),
     },
     loggers: [
@@ -108,4 +111,100 @@ export async function setupLogging(
 /** Writes out buffered log lines; part of the shutdown path. */
 export async function flushLogs(): Promise<void> {
   await dispose();
+}
+
+// --- Dropped log lines (issue 9, finding 6) ---
+
+let droppedTotal = 0;
+
+/** Log lines this process dropped because the sink could not keep up; `ml_log_lines_dropped_total`. */
+export function logLinesDropped(): number {
+  return droppedTotal;
+}
+
+/** Options of {@link boundedSink}. */
+export interface BoundedSinkOptions {
+  readonly formatter: Formatter;
+  /** Records held while the stream writes; past that, new ones are dropped. Default 256. */
+  readonly bufferSize?: number;
+  /** Least ms between two "dropped N log lines" warnings. Default 1000. */
+  readonly warnEveryMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * A sink that never blocks the logger: records wait in a bounded buffer
+ * while the previous batch is written to `stream`. When the buffer is full
+ * a record is dropped and counted ({@link logLinesDropped}), and a later
+ * batch starts with a warning, at most once per `warnEveryMs`: "dropped N
+ * log lines: the log sink could not keep up". Disposing it writes out what
+ * is buffered and the last warning.
+ */
+export function boundedSink(
+  stream: WritableStream<Uint8Array>,
+  options: BoundedSinkOptions,
+): Sink & AsyncDisposable & { readonly dropped: number } {
+  const bufferSize = options.bufferSize ?? 256;
+  const warnEveryMs = options.warnEveryMs ?? 1000;
+  const now = options.now ?? Date.now;
+  const encoder = new TextEncoder();
+  const writer = stream.getWriter();
+  let buffer: LogRecord[] = [];
+  let dropped = 0;
+  let unreported = 0;
+  let lastWarningAt = Number.NEGATIVE_INFINITY;
+  let draining: Promise<void> | undefined;
+  let closing = false;
+
+  async function drain(): Promise<void> {
+    while (buffer.length > 0 || unreported > 0) {
+      const batch = buffer;
+      buffer = [];
+      const at = now();
+      let text = "";
+      if (unreported > 0 && (closing || at - lastWarningAt >= warnEveryMs)) {
+        text += options.formatter(droppedWarning(unreported, at));
+        unreported = 0;
+        lastWarningAt = at;
+      }
+      for (const record of batch) text += options.formatter(record);
+      if (text !== "") await writer.write(encoder.encode(text)).catch(() => {});
+      if (buffer.length === 0 && unreported > 0 && !closing) {
+        await new Promise((resolve) => setTimeout(resolve, warnEveryMs - (now() - lastWarningAt)));
+      }
+    }
+  }
+
+  const sink = (record: LogRecord) => {
+    if (buffer.length >= bufferSize) {
+      dropped++;
+      droppedTotal++;
+      unreported++;
+    } else buffer.push(record);
+    draining ??= drain().finally(() => draining = undefined);
+  };
+  const disposable = Object.assign(sink, {
+    async [Symbol.asyncDispose]() {
+      closing = true;
+      while (draining) await draining;
+      if (unreported > 0) await drain();
+      writer.releaseLock();
+    },
+  });
+  // A getter: Object.assign would copy the count once.
+  return Object.defineProperty(disposable, "dropped", { get: () => dropped }) as
+    & typeof disposable
+    & { readonly dropped: number };
+}
+
+function droppedWarning(count: number, at: number): LogRecord {
+  const message = `dropped ${count} log lines: the log sink could not keep up`;
+  return {
+    category: ["logtape", "meta"],
+    level: "warning",
+    message: [message],
+    rawMessage: message,
+    timestamp: at,
+    properties: { dropped: count },
+  };
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { LogRecord } from "@logtape/logtape";
-import { chooseLogFormat, prettyFormatter } from "./log.ts";
+import { boundedSink, chooseLogFormat, logLinesDropped, prettyFormatter } from "./log.ts";
+import { createTelemetry } from "./telemetry.ts";
 
 Deno.test("chooseLogFormat() takes LOG_FORMAT, else pretty on a terminal and JSON elsewhere", async (t) => {
   const cases: [Parameters<typeof chooseLogFormat>[0], boolean, string][] = [
@@ -61,6 +62,52 @@ Deno.test("prettyFormatter() shows time, level, service/replica, the sentence an
     assert.equal(
       line.replace(ANSI_SGR, ""),
       "14:02:07.120 INF model/model-4123: stopped (id d32f)\n",
+    );
+  });
+});
+
+Deno.test("finding 6: boundedSink() counts the lines it drops and says so", async (t) => {
+  const chunks: string[] = [];
+  let release!: () => void;
+  let gate = new Promise<void>((resolve) => release = resolve);
+  const stream = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      await gate; // a stdout that cannot keep up until released
+      chunks.push(new TextDecoder().decode(chunk));
+    },
+  });
+  const line = (n: number) => record(`line ${n}`, {});
+  const before = logLinesDropped();
+  const sink = boundedSink(stream, {
+    formatter: (r) => `${r.level} ${r.message.join("")}\n`,
+    bufferSize: 4,
+  });
+  await t.step("a full buffer drops lines and counts them", async () => {
+    sink(line(0)); // taken by the writer at once, which then blocks
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    for (let i = 1; i <= 10; i++) sink(line(i));
+    assert.equal(sink.dropped, 6);
+    assert.equal(logLinesDropped() - before, 6);
+  });
+  await t.step("the next write says how many were dropped", async () => {
+    release();
+    gate = Promise.resolve();
+    await sink[Symbol.asyncDispose]();
+    const lines = chunks.join("").trim().split("\n");
+    assert.deepEqual(lines, [
+      "info line 0",
+      "warning dropped 6 log lines: the log sink could not keep up",
+      "info line 1",
+      "info line 2",
+      "info line 3",
+      "info line 4",
+    ]);
+  });
+  await t.step("ml_log_lines_dropped_total shows the count on /metrics", async () => {
+    const text = await createTelemetry("test", "r").registry.metrics();
+    assert.match(
+      text,
+      new RegExp(`^ml_log_lines_dropped_total\\{[^}]*\\} ${logLinesDropped()}$`, "m"),
     );
   });
 });

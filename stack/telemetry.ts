@@ -7,6 +7,7 @@
  * @module
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { logLinesDropped } from "./log.ts";
 
 /** The counters and histograms the broker door and the services update. */
 export interface Telemetry {
@@ -32,6 +33,8 @@ export interface Telemetry {
   readonly channelCloses: Counter<"channel">;
   /** Time from delivery to settle (ack or dead-letter), by queue. */
   readonly handlerSeconds: Histogram<"queue">;
+  /** Log lines dropped because stdout could not keep up (stack/log.ts). */
+  readonly logLinesDropped: Counter;
 }
 
 /** Creates the registry and the metrics shared by all services. */
@@ -81,6 +84,16 @@ export function createTelemetry(service: string, replica: string): Telemetry {
       labelNames: ["queue"],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers,
+    }),
+    logLinesDropped: new Counter({
+      name: "ml_log_lines_dropped_total",
+      help: "Log lines dropped because the log sink could not keep up",
+      registers,
+      // Read at scrape time from the sink's own count.
+      collect() {
+        this.reset();
+        this.inc(logLinesDropped());
+      },
     }),
   };
 }
