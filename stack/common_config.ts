@@ -122,7 +122,9 @@ export interface CommonConfig {
 }
 
 /** The broker URL with the separately given credentials folded in. */
-export function brokerUrl(config: CommonConfig): string {
+export function brokerUrl(
+  config: Pick<CommonConfig, "amqpUrl" | "amqpUser" | "amqpPassword">,
+): string {
   const url = new URL(config.amqpUrl);
   if (config.amqpUser) url.username = encodeURIComponent(config.amqpUser);
   if (config.amqpPassword) url.password = encodeURIComponent(config.amqpPassword);

@@ -32,8 +32,9 @@
  * @module
  */
 import { AMQPClient, type AMQPMessage, type AMQPProperties } from "@cloudamqp/amqp-client";
+import { sleep } from "../async.ts";
 import { reasonLabel } from "../broker.ts";
-import { commonSchema } from "../common_config.ts";
+import { brokerAddress, brokerUrl, commonSchema } from "../common_config.ts";
 import { ConfigError, envNames, loadConfig } from "../config.ts";
 import { HEADERS, QUEUES } from "../contracts.ts";
 
@@ -47,9 +48,7 @@ export const DEAD_LETTER_HEADERS: readonly string[] = [
   HEADERS.deadLetterReason,
   HEADERS.deadLetterQueue,
   HEADERS.deadLetterTruncated,
-  // Proposed for stack/broker.ts, which today overwrites `replica` with the dead-lettering
-  // process: keeping the publisher's `replica` and naming that process here instead.
-  "dead-letter-replica",
+  HEADERS.deadLetterReplica,
   "x-death",
   "x-first-death-queue",
   "x-first-death-reason",
@@ -290,12 +289,6 @@ export function dlqSchema() {
   return { amqpUrl, amqpUser, amqpPassword };
 }
 
-/** `host:port` of an AMQP URL, with the scheme's default port. */
-export function brokerAddress(url: URL): string {
-  const port = url.port || (url.protocol === "amqps:" ? "5671" : "5672");
-  return `${url.hostname}:${port}`;
-}
-
 /**
  * The `deno run` permissions `dlq` needs for the broker at `amqpUrl`: that one address, the
  * broker variables, and the secret files when given as `*_FILE`.
@@ -310,31 +303,27 @@ export function dlqPermissionFlags(amqpUrl: URL, secretFiles: readonly string[] 
 
 interface Settings {
   url: string;
-  redacted: string;
+  /** `host:port`: what the process must be allowed to reach, and what messages name. */
+  address: string;
 }
 
 function settings(): Settings {
-  const config = loadConfig(dlqSchema());
-  const url = new URL(config.amqpUrl);
-  if (config.amqpUser) url.username = encodeURIComponent(config.amqpUser);
-  if (config.amqpPassword) url.password = encodeURIComponent(config.amqpPassword);
+  const url = new URL(brokerUrl(loadConfig(dlqSchema())));
   url.searchParams.set("name", "dlq");
-  const redacted = new URL(url);
-  if (redacted.password) redacted.password = "***";
-  return { url: url.toString(), redacted: brokerAddress(redacted) };
+  return { url: url.toString(), address: brokerAddress(url) };
 }
 
 async function connect(s: Settings): Promise<AMQPClient> {
   // Ask first: amqp-client's socket reports a refused permission as a vague getaddrinfo EPERM.
   const url = new URL(s.url);
-  const { state } = await Deno.permissions.query({ name: "net", host: brokerAddress(url) });
+  const { state } = await Deno.permissions.query({ name: "net", host: s.address });
   if (state !== "granted") {
     const files = ["AMQP_USER_FILE", "AMQP_PASSWORD_FILE"].flatMap((name) => {
       const value = Deno.env.get(name);
       return value ? [value] : [];
     });
     throw new Error(
-      `Cannot connect to rabbitmq at '${s.redacted}' as this process may not reach it; run\n` +
+      `Cannot connect to rabbitmq at '${s.address}' as this process may not reach it; run\n` +
         `  deno run ${dlqPermissionFlags(url, files).join(" ")} stack/ops/dlq.ts ${
           Deno.args.join(" ")
         }`,
@@ -344,7 +333,7 @@ async function connect(s: Settings): Promise<AMQPClient> {
   try {
     await client.connect();
   } catch (error) {
-    throw new Error(`Cannot connect to rabbitmq at '${s.redacted}': ${(error as Error).message}`);
+    throw new Error(`Cannot connect to rabbitmq at '${s.address}': ${(error as Error).message}`);
   }
   return client;
 }
@@ -474,7 +463,7 @@ export async function replay(
       if (Number.isFinite(options.rate)) {
         const due = started + (done / options.rate) * 1000;
         const wait = due - performance.now();
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        if (wait > 0) await sleep(wait);
       }
       returned = false;
       // One at a time: the confirm (and a basic.return before it) belongs to this copy.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { brokerAddress } from "../common_config.ts";
 import {
-  brokerAddress,
   DEAD_LETTER_HEADERS,
   describeDeadLetter,
   dlqPermissionFlags,
