@@ -48,6 +48,8 @@ export const DEAD_LETTER_HEADERS: readonly string[] = [
   HEADERS.deadLetterReason,
   HEADERS.deadLetterQueue,
   HEADERS.deadLetterTruncated,
+  HEADERS.deadLetterHeadersCut,
+  HEADERS.deadLetterMinimal,
   HEADERS.deadLetterReplica,
   "x-death",
   "x-first-death-queue",
