@@ -53,7 +53,6 @@ import {
   settleFrameMax,
 } from "./transport.ts";
 import {
-  DEAD_LETTER_LIMITS,
   deadLetterCopy,
   type DeadLetterInput,
   minimalEnvelope,
@@ -118,9 +117,6 @@ export interface BrokerOptions {
   onDisconnect?: () => void;
 }
 
-/** Bodies above this are cut when dead-lettered so the dead-letter queue stays small. */
-export const MAX_DEAD_LETTER_BODY_BYTES = DEAD_LETTER_LIMITS.maxBodyBytes;
-
 /** A connect attempt that hangs (DNS, a half-open network) is abandoned after this. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -180,7 +176,7 @@ export class Broker {
    * moment any of them closes until the run loop has reconnected.
    */
   get connected(): boolean {
-    return this.#connected && this.#publishChannel?.closed === false;
+    return this.#connected && this.#canPublish();
   }
 
   /** Number of deliveries whose handler has not returned yet. */
@@ -448,7 +444,6 @@ export class Broker {
 
   #delivery(queue: string, message: AMQPMessage): Delivery {
     const { log, telemetry, replica } = this.#options;
-    const publishChannel = () => this.#publishChannel;
     const receivedAt = performance.now();
     let settled = false;
     const observe = () =>
@@ -456,7 +451,7 @@ export class Broker {
     const channel = message.channel;
     const id = message.properties.messageId ?? "";
     const publishDeadLetter = async ({ body, properties }: Outgoing): Promise<void> => {
-      const target = publishChannel();
+      const target = this.#publishChannel;
       if (!target || target.closed) throw new Error("not connected");
       // basicPublish throws synchronously when it cannot encode the frames.
       await withTimeout(
@@ -480,10 +475,9 @@ export class Broker {
         await message.ack();
         observe();
       },
-      async deadLetter(reason: string) {
+      deadLetter: async (reason: string) => {
         if (settled) return;
-        const target = publishChannel();
-        if (!target || target.closed) {
+        if (!this.#canPublish()) {
           // Not this message's fault: the connection is being recycled and
           // the broker delivers the message again.
           throw new Error(`Cannot dead-letter message '${id}': not connected`);
