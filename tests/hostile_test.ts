@@ -12,7 +12,7 @@ import { loadDiabetes } from "../stack/dataset.ts";
 import { freePort } from "../stack/ops/local_broker.ts";
 import { createTelemetry } from "../stack/telemetry.ts";
 import { acceptBrokerFrameMax, reassembleFrames } from "../stack/transport.ts";
-import { type ServiceProcess, waitFor } from "../stack/ops/process.ts";
+import { httpStatus, type ServiceProcess, waitFor } from "../stack/ops/process.ts";
 import {
   EXTERNAL_BROKER,
   Pipeline,
@@ -113,10 +113,8 @@ async function takeWhen(pipeline: Pipeline, queue: string, count: number) {
   return await pipeline.take(queue);
 }
 
-async function healthz(port: number): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-  await response?.body?.cancel();
-  return response?.status ?? 0;
+function healthz(port: number): Promise<number> {
+  return httpStatus(`http://127.0.0.1:${port}/healthz`);
 }
 
 async function metric(port: number, name: string): Promise<number> {
