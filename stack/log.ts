@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { sleep } from "./async.ts";
 import {
   configure,
   dispose,
@@ -170,7 +171,7 @@ export function boundedSink(
       for (const record of batch) text += options.formatter(record);
       if (text !== "") await writer.write(encoder.encode(text)).catch(() => {});
       if (buffer.length === 0 && unreported > 0 && !closing) {
-        await new Promise((resolve) => setTimeout(resolve, warnEveryMs - (now() - lastWarningAt)));
+        await sleep(warnEveryMs - (now() - lastWarningAt));
       }
     }
   }

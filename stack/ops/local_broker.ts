@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { sleep } from "../async.ts";
 
 /** A running throwaway broker. */
 export interface LocalBroker {
@@ -105,7 +106,7 @@ export async function startLocalBroker(
         return;
       } catch (error) {
         if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 250));
+        await sleep(250);
       }
     }
   };

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { sleep } from "../async.ts";
 import { type Placement, runArgs, type ServiceName } from "./launch.ts";
 
 /** How to run a `deno` subprocess. */
@@ -165,7 +166,7 @@ export async function waitFor(
       const why = lastError === undefined ? "" : `; the check last failed with: ${lastError}`;
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${why}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    await sleep(intervalMs);
   }
 }
 

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { sleep } from "../async.ts";
 import { brokerAddress } from "../common_config.ts";
 import { FEATURES_HTTP_PORT, featuresSchema } from "../../features/config.ts";
 import { METRIC_HTTP_PORT, metricSchema } from "../../metric/config.ts";
@@ -317,7 +318,7 @@ async function watchRows(
         SETTLE_MS / 1000
       } s after features finished`;
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
   return "";
 }
