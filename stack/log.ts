@@ -20,7 +20,6 @@ import {
   type LogRecord,
   type Sink,
   type TextFormatter,
-  type TextFormatter as Formatter,
   type TextFormatterOptions,
 } from "@logtape/logtape";
 import type { LogFormat, LogLevel } from "./common_config.ts";
@@ -125,7 +124,7 @@ export function logLinesDropped(): number {
 
 /** Options of {@link boundedSink}. */
 export interface BoundedSinkOptions {
-  readonly formatter: Formatter;
+  readonly formatter: TextFormatter;
   /** Records held while the stream writes; past that, new ones are dropped. Default 256. */
   readonly bufferSize?: number;
   /** Least ms between two "dropped N log lines" warnings. Default 1000. */
