@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type PairRecord, parseRecord } from "../metric/record.ts";
+import type { PairRecord } from "../metric/record.ts";
 
 /**
  * The `p`-th percentile (0–100) of `values`, interpolating linearly between
@@ -68,14 +68,6 @@ export interface LogTally {
   readonly latenciesMs: readonly number[];
   /** Rows per `replica` column value (which model replica predicted). */
   readonly byReplica: Readonly<Record<string, number>>;
-}
-
-/**
- * Reads the rows of a `metric_log.csv`. The header and torn or damaged lines
- * are skipped, as the metric service itself does on restore.
- */
-export function tallyMetricLog(text: string): LogTally {
-  return tallyRecords(text.split("\n").flatMap((line) => parseRecord(line) ?? []));
 }
 
 /** Tallies the rows of a run, in the order they were written. */

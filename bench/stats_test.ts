@@ -17,8 +17,9 @@ import {
   samplesPerSecond,
   slowRuns,
   summarize,
-  tallyMetricLog,
+  tallyRecords,
 } from "./stats.ts";
+import { parseMetricLog } from "../metric/metric_log.ts";
 
 Deno.test("percentile() interpolates between the nearest ranks", async (t) => {
   const values = [5, 1, 4, 2, 3];
@@ -66,8 +67,8 @@ const CSV = [
   "",
 ].join("\n");
 
-Deno.test("tallyMetricLog() reads rows, first publish, last pair and latencies", () => {
-  const tally = tallyMetricLog(CSV);
+Deno.test("tallyRecords() of parseMetricLog() reads rows, first publish, last pair and latencies", () => {
+  const tally = tallyRecords(parseMetricLog(CSV));
   assert.equal(tally.rows, 3);
   assert.deepEqual(tally.latenciesMs, [2, 1.5]);
   assert.equal(tally.firstSentAtMs, Date.parse("2026-01-01T00:00:01.000Z") - 2);
@@ -77,14 +78,14 @@ Deno.test("tallyMetricLog() reads rows, first publish, last pair and latencies",
 });
 
 Deno.test("drainPerSecond() counts from the first pair to the last", () => {
-  const tally = tallyMetricLog(CSV);
+  const tally = tallyRecords(parseMetricLog(CSV));
   assert.equal(tally.firstPairedAtMs, Date.parse("2026-01-01T00:00:01.000Z"));
   assert.equal(drainPerSecond(tally), 1);
 });
 
 Deno.test("samplesPerSecond() and drainPerSecond() are NaN without a time span", () => {
-  assert.ok(Number.isNaN(samplesPerSecond(tallyMetricLog(""))));
-  assert.ok(Number.isNaN(drainPerSecond(tallyMetricLog(""))));
+  assert.ok(Number.isNaN(samplesPerSecond(tallyRecords(parseMetricLog("")))));
+  assert.ok(Number.isNaN(drainPerSecond(tallyRecords(parseMetricLog("")))));
 });
 
 Deno.test("slowRuns() groups consecutive slow samples", () => {

@@ -57,11 +57,17 @@ export async function readMetricLog(path: string, offset = 0): Promise<MetricLog
     } catch { /* closed by the stream */ }
   }
   const end = bytes.lastIndexOf(0x0a) + 1;
-  const lines = new TextDecoder().decode(bytes.subarray(0, end)).split("\n");
-  lines.pop();
-  const header = offset === 0 && lines.length > 0 ? lines[0] : undefined;
-  const records = lines.flatMap((line) => parseRecord(line) ?? []);
-  return { records, end: offset + end, header, restarted };
+  const text = new TextDecoder().decode(bytes.subarray(0, end));
+  const header = offset === 0 && end > 0 ? text.slice(0, text.indexOf("\n")) : undefined;
+  return { records: parseMetricLog(text), end: offset + end, header, restarted };
+}
+
+/**
+ * The rows in `text`, lines of `metric_log.csv`: the header and damaged
+ * lines are left out, as the metric service itself does on restore.
+ */
+export function parseMetricLog(text: string): PairRecord[] {
+  return text.split("\n").flatMap((line) => parseRecord(line) ?? []);
 }
 
 /**
