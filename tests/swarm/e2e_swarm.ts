@@ -374,6 +374,8 @@ Deno.test({
           assert.deepEqual(errors, [], "errors in the logs");
         },
       );
+      // After the exactly-once check: drifted rows no longer match the data set.
+      await t.step("drift switched on in ml_features fires ModelDrift in Prometheus", driftPhase);
     } finally {
       await t.step("docker stack rm ml leaves nothing behind", async () => {
         await timed("stack rm", removeStack);
@@ -397,3 +399,41 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Switches drift on in the deployed features (inputs and labels, so the 5-minute MAE crosses
+ * 1.5 x training MAE within a minute despite the clean samples before it), then reads
+ * Prometheus's /api/v1/alerts on PROMETHEUS_PORT until ModelDrift fires (`for: 1m`, scraped and
+ * evaluated every 15 s).
+ */
+async function driftPhase(): Promise<void> {
+  const api = `http://127.0.0.1:${Deno.env.get("PROMETHEUS_PORT") ?? "9090"}/api/v1/alerts`;
+  const start = performance.now();
+  await docker(
+    "service",
+    "update",
+    "--detach=false",
+    "--env-add",
+    "DRIFT_FEATURES=bmi*3,s5*3",
+    "--env-add",
+    "DRIFT_TARGET=*2",
+    "--replicas",
+    "1",
+    `${STACK}_features`,
+  );
+  let state = "inactive";
+  await waitFor("ModelDrift firing in Prometheus", async () => {
+    const response = await fetch(api, { signal: AbortSignal.timeout(5_000) });
+    const { data } = await response.json();
+    const alert = data.alerts.find((a: { labels: Record<string, string> }) =>
+      a.labels.alertname === "ModelDrift"
+    );
+    state = alert?.state ?? "inactive";
+    return state === "firing";
+  }, 360_000).catch((error) => {
+    throw new Error(`${error.message}; ModelDrift is ${state}`);
+  });
+  const seconds = (performance.now() - start) / 1000;
+  timings.push(["drift to ModelDrift firing", seconds]);
+  console.log(`ModelDrift fired ${seconds.toFixed(1)} s after drift was switched on`);
+}
