@@ -101,9 +101,19 @@ export interface BenchResults {
     readonly peakMiB: Readonly<Record<string, Summary>>;
     /** RSS (MiB) of model and metric once ready, before any load. */
     readonly idleMiB: Readonly<Record<string, Summary>>;
-    /** The same throughput runs with `DENO_V8_FLAGS` = `flags` for every service. */
-    readonly smallHeap: {
-      readonly flags: string;
+    /** Peak RSS (MiB) at the latency runs' steady rate. */
+    readonly atRateMiB: Readonly<Record<string, Summary>>;
+    /** docker-stack.yml's memory limit of each service, MiB. */
+    readonly limitsMiB: Readonly<Record<string, number>>;
+    /** `DENO_V8_FLAGS` every run gave each service (what the images' entrypoint derives). */
+    readonly v8Flags: Readonly<Record<string, string>>;
+    readonly targetsMiB: {
+      readonly peak: number;
+      readonly atRate: number;
+      readonly headroom: number;
+    };
+    /** The same throughput runs with V8's own sizing (no `DENO_V8_FLAGS`). */
+    readonly unsized: {
       readonly runs: readonly PipelineFigures[];
       readonly peakMiB: Readonly<Record<string, Summary>>;
       readonly samplesPerSecond: Summary;

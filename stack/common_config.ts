@@ -103,6 +103,12 @@ export function commonSchema(defaults: CommonDefaults) {
       max: 600_000,
       doc: "How long SIGTERM waits for in-flight work before closing",
     }),
+    memoryLimitBytes: intField("MEMORY_LIMIT_BYTES", 0, {
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      doc: "The container's memory limit, exported as ml_memory_limit_bytes (0: none); the " +
+        "images' entrypoint sets it from the cgroup",
+    }),
   };
 }
 
@@ -119,6 +125,8 @@ export interface CommonConfig {
   readonly replica: string;
   readonly hostname: string;
   readonly shutdownTimeoutMs: number;
+  /** Bytes; 0 when there is no limit (or it is unknown). */
+  readonly memoryLimitBytes: number;
 }
 
 /** The broker URL with the separately given credentials folded in. */

@@ -42,6 +42,7 @@ Deno.test("commonSchema() gives the service's defaults when nothing is set", () 
     replica: "",
     hostname: "",
     shutdownTimeoutMs: 10_000,
+    memoryLimitBytes: 0,
   });
   assert.deepEqual(LOG_LEVELS, ["debug", "info", "warning", "error"]);
 });

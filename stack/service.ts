@@ -93,7 +93,9 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
     log.error("unhandled rejection: {error}", { error: errorText(event.reason) });
   });
 
-  const telemetry = createTelemetry(options.name, replica);
+  const telemetry = createTelemetry(options.name, replica, {
+    memoryLimitBytes: config.memoryLimitBytes,
+  });
   const shutdown = new AbortController();
   const broker = new Broker({
     url: brokerUrl(config),

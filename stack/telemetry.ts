@@ -37,11 +37,50 @@ export interface Telemetry {
   readonly logLinesDropped: Counter;
 }
 
-/** Creates the registry and the metrics shared by all services. */
-export function createTelemetry(service: string, replica: string): Telemetry {
+/** What the process gauges read; tests pass constants. */
+export interface ProcessFacts {
+  /** The container's memory limit in bytes, 0 when none (`MEMORY_LIMIT_BYTES`). */
+  memoryLimitBytes?: number;
+  /** Resident set in bytes, now (default: `Deno.memoryUsage().rss`). */
+  residentBytes?: () => number;
+  /** When the process started, seconds since the epoch (default: `performance.timeOrigin`). */
+  startTimeSeconds?: number;
+}
+
+/**
+ * Creates the registry and the metrics shared by all services, with the
+ * process gauges the alert rules read: `process_resident_memory_bytes`
+ * against `ml_memory_limit_bytes` (NearMemoryLimit), and
+ * `process_start_time_seconds`, whose changes count restarts
+ * (ModelReplicaRestarting).
+ */
+export function createTelemetry(
+  service: string,
+  replica: string,
+  facts: ProcessFacts = {},
+): Telemetry {
   const registry = new Registry();
   registry.setDefaultLabels({ service, replica });
   const registers = [registry];
+  const residentBytes = facts.residentBytes ?? (() => Deno.memoryUsage().rss);
+  new Gauge({
+    name: "process_resident_memory_bytes",
+    help: "Resident memory size in bytes",
+    registers,
+    collect() {
+      this.set(residentBytes());
+    },
+  }).set(0);
+  new Gauge({
+    name: "process_start_time_seconds",
+    help: "Start time of the process since the Unix epoch, in seconds",
+    registers,
+  }).set(facts.startTimeSeconds ?? performance.timeOrigin / 1000);
+  new Gauge({
+    name: "ml_memory_limit_bytes",
+    help: "The container's memory limit in bytes (cgroup), 0 when there is none",
+    registers,
+  }).set(facts.memoryLimitBytes ?? 0);
   return {
     registry,
     messagesIn: new Counter({

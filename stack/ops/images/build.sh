@@ -18,7 +18,8 @@
 #   services  ml-features, ml-model, ml-metric:$IMAGE_TAG. First stages .deno/, what the images
 #             copy: `deno install --entrypoint` fills the host's Deno cache from deno.lock, then
 #             only the npm packages the services load are hard-linked into .deno/npm/, with
-#             .deno/deno.lock narrowed to them (test tools in deno.lock stay out of the images).
+#             .deno/deno.lock narrowed to them (test tools in deno.lock stay out of the images),
+#             and compiles .deno/bin/ml-entry (ml_entry.c: entrypoint and health probe; needs gcc).
 #             Always built; Docker's layer cache keeps it quick.
 #   sizes     each image's size, and each service image's layers on top of the base
 #
@@ -393,6 +394,15 @@ stage_runtime_deps() { # <entrypoint>...
   mv "$stage" .deno
 }
 
+# .deno/bin/ml-entry from ml_entry.c: the images' entrypoint (sizes V8 from the container's memory
+# limit, then execs deno) and health probe. Static, so it runs on the shell-less stand-in base and
+# on the official image alike.
+build_entry() {
+  command -v gcc >/dev/null || die "gcc is missing: apt-get install -y gcc libc6-dev"
+  mkdir -p .deno/bin
+  gcc -static -O2 -Wall -Wextra -Werror -s -o .deno/bin/ml-entry stack/ops/images/ml_entry.c
+}
+
 step_services() {
   [[ -n $BASE_IMAGE ]] || step_base
   local svc started=$SECONDS entrypoints=()
@@ -400,9 +410,9 @@ step_services() {
     [[ -f $svc/main.ts ]] || die "$svc/main.ts does not exist yet"
     entrypoints+=("$svc/main.ts")
   done
-  [[ -f stack/healthcheck.ts ]] || die "stack/healthcheck.ts is missing"
   log "services: staging .deno/ (the services' npm packages and their lock)"
-  stage_runtime_deps "${entrypoints[@]}" stack/healthcheck.ts
+  stage_runtime_deps "${entrypoints[@]}"
+  build_entry
   log "services: $(grep -c '"integrity"' .deno/deno.lock) of the $(grep -c '"integrity"' deno.lock)" \
     "npm packages in deno.lock go into the images"
   for svc in "${SERVICES[@]}"; do
