@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { LabelCap, MAX_MODEL_VERSIONS } from "./label_cap.ts";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { PairRecord } from "./record.ts";
 
@@ -90,9 +91,10 @@ export function createRecorderMetrics(registry: Registry): RecorderMetrics {
   });
   // Both series from the start: `increase()` then sees the first duplicate, not a new series.
   for (const queue of ["y_true", "y_pred"]) duplicates.inc({ queue }, 0);
+  const versions = new LabelCap(MAX_MODEL_VERSIONS);
   return {
     recorded(record) {
-      const labels = { model_version: record.modelVersion };
+      const labels = { model_version: versions.of(record.modelVersion) };
       samples.inc(labels);
       absoluteError.observe(labels, record.absoluteError);
       // NaN: no send time. Negative: clocks of two hosts disagree; not a latency.

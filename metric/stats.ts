@@ -1,10 +1,12 @@
 /**
  * Running error statistics: MAE overall, per model version and per replica,
  * and a histogram of absolute errors fine enough (1 unit) to read the median
- * from. Pure and bounded: memory does not grow with the number of samples.
+ * from. Pure and bounded: memory does not grow with the number of samples,
+ * and versions and replicas past their caps (label_cap.ts) count as "other".
  *
  * @module
  */
+import { LabelCap, MAX_MODEL_VERSIONS, MAX_REPLICAS } from "./label_cap.ts";
 import type { PairRecord } from "./record.ts";
 
 /** Errors at or above this land in the last histogram bin. */
@@ -35,6 +37,8 @@ export class ErrorStats {
   readonly bins = new Uint32Array(HISTOGRAM_LIMIT + 1);
   readonly #byVersion = new Map<string, Tally>();
   readonly #byReplica = new Map<string, number>();
+  readonly #versions = new LabelCap(MAX_MODEL_VERSIONS);
+  readonly #replicas = new LabelCap(MAX_REPLICAS);
 
   /** Adds one recorded pair. */
   add(record: Pick<PairRecord, "absoluteError" | "modelVersion" | "replica">): void {
@@ -43,11 +47,13 @@ export class ErrorStats {
     this.#sum += error;
     this.#sumSquares += error * error;
     this.bins[Math.min(HISTOGRAM_LIMIT, Math.floor(error))]++;
-    const version = this.#byVersion.get(record.modelVersion) ?? { count: 0, sum: 0 };
+    const versionName = this.#versions.of(record.modelVersion);
+    const version = this.#byVersion.get(versionName) ?? { count: 0, sum: 0 };
     version.count++;
     version.sum += error;
-    this.#byVersion.set(record.modelVersion, version);
-    this.#byReplica.set(record.replica, (this.#byReplica.get(record.replica) ?? 0) + 1);
+    this.#byVersion.set(versionName, version);
+    const replica = this.#replicas.of(record.replica);
+    this.#byReplica.set(replica, (this.#byReplica.get(replica) ?? 0) + 1);
   }
 
   /** Samples recorded. */

@@ -1,3 +1,4 @@
+import { MAX_MODEL_VERSIONS, MAX_REPLICAS, OTHER } from "./label_cap.ts";
 import assert from "node:assert/strict";
 import { MAX_TARGET_MAGNITUDE } from "../stack/contracts.ts";
 import { formatRecord, pairRecord, parseRecord } from "./record.ts";
@@ -142,4 +143,17 @@ Deno.test("finding 6: ErrorStats stays finite for errors at the contract's bound
     stats.add(record);
     assert.equal(stats.mae, largest);
   });
+});
+
+Deno.test("ErrorStats keeps per-version and per-replica tallies bounded, the excess under other", () => {
+  const stats = new ErrorStats();
+  for (let i = 0; i < 1_000; i++) {
+    stats.add({ absoluteError: 1, modelVersion: `v${i}`, replica: `r${i}` });
+  }
+  const { byVersion, byReplica, count } = stats.snapshot();
+  assert.equal(Object.keys(byVersion).length, MAX_MODEL_VERSIONS + 1);
+  assert.equal(Object.keys(byReplica).length, MAX_REPLICAS + 1);
+  assert.equal(byVersion[OTHER].count, 1_000 - MAX_MODEL_VERSIONS);
+  assert.equal(byReplica[OTHER], 1_000 - MAX_REPLICAS);
+  assert.equal(count, 1_000);
 });
