@@ -52,7 +52,7 @@ export interface ProcessFacts {
  * process gauges the alert rules read: `process_resident_memory_bytes`
  * against `ml_memory_limit_bytes` (NearMemoryLimit), and
  * `process_start_time_seconds`, whose changes count restarts
- * (ModelReplicaRestarting).
+ * (ServiceRestarting).
  */
 export function createTelemetry(
   service: string,
