@@ -353,6 +353,8 @@ interface Headline {
   readonly worstPeakAtRateMiB: number;
   /** The smallest stack limit ÷ peak over the services. */
   readonly leastHeadroom: number;
+  /** Each round's throughput with the containers' V8 sizing ÷ the same round's with V8's own. */
+  readonly sizedVsUnsized: Summary;
 }
 
 /** The bench's targets, each met or missed. */
@@ -403,6 +405,12 @@ function targetsOf(h: Headline): Target[] {
       target: `≤ ${PEAK_AT_RATE_TARGET_MIB} MiB`,
       measured: `${formatNumber(h.worstPeakAtRateMiB)} MiB (largest)`,
       met: h.worstPeakAtRateMiB <= PEAK_AT_RATE_TARGET_MIB,
+    },
+    {
+      what: "throughput with the containers' V8 sizing ÷ V8's own sizing, same round",
+      target: "≥ 95%",
+      measured: formatPercent(h.sizedVsUnsized.median),
+      met: h.sizedVsUnsized.median >= 0.95,
     },
     {
       what: "docker-stack.yml memory limit ÷ peak at full throughput",
@@ -474,6 +482,9 @@ function results(
     worstPeakMiB: Math.max(...Object.values(peakMiB).map((s) => s.median)),
     worstPeakAtRateMiB: Math.max(...Object.values(atRateMiB).map((s) => s.median)),
     leastHeadroom: Math.min(...services.map((n) => limitsMiB[n] / peakMiB[n].median)),
+    sizedVsUnsized: summarize(
+      throughputRuns.map((f, i) => f.samplesPerSecond / unsizedRuns[i].samplesPerSecond),
+    ),
   });
   return {
     generatedAt: new Date().toISOString(),

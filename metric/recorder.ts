@@ -94,7 +94,9 @@ export class Recorder {
     const half = parseHalf(side, delivery.body, delivery.properties, this.#options.maxBodyBytes);
     if (!half.ok) throw new DeadLetter(half.reason);
     const line = `received ${half.value} from queue ${delivery.queue}`;
-    log.info(line, {
+    // labels_log.txt records every value; on stdout it is debug, or at full speed two lines per
+    // sample would bury everything else (and rotate the container's log away within seconds).
+    log.debug(line, {
       id: half.id,
       queue: delivery.queue,
       value: half.value,

@@ -113,7 +113,7 @@ Deno.test("Recorder writes a pair's row before acking its two messages", async (
     const h = harness();
     h.recorder.handler("y_true")(truth("c"));
     assert.deepEqual(h.lines, [{
-      level: "info",
+      level: "debug",
       message: "received 151 from queue y_true",
       properties: { id: "c", queue: "y_true", value: 151, redelivered: false },
     }]);

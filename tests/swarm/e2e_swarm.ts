@@ -17,12 +17,15 @@ import type { PairRecord } from "../../metric/record.ts";
 import { metricLogPath, readMetricLog } from "../../metric/metric_log.ts";
 import { jsonLines, waitFor as poll } from "../../stack/ops/process.ts";
 import { sentSamples } from "../harness.ts";
+import { type ContainerMemory, containerMemory, INSPECT_FORMAT, mib } from "./container_memory.ts";
 import { loadDiabetes } from "../../stack/dataset.ts";
 
 const STACK = "ml";
 const timings: [string, number][] = [];
 const dataset = await loadDiabetes();
 const v1 = await loadModelArtifact();
+/** Model versions the stack runs during the test, by version: v1, then v2 from the rolling update. */
+const models = new Map<string, ModelArtifact>([[v1.version, v1]]);
 
 async function sh(
   command: string,
@@ -205,6 +208,7 @@ Deno.test({
       console.log(build.stdout.split("\n").filter((l) => /MB|size/i.test(l)).join("\n"));
     });
     const v2 = await buildModelV2();
+    models.set(v2.version, v2);
     // Start clean: an earlier run's stack and volumes would mix old rows in.
     await removeStack();
     await sh("docker", ["volume", "rm", `${STACK}_metric-logs`, `${STACK}_rabbitmq-data`], {
@@ -351,18 +355,7 @@ Deno.test({
             120_000,
           );
           const rows = await metricRows();
-          const ids = rows.map((r) => r.id);
-          assert.equal(new Set(ids).size, ids.length, "a sample was recorded twice");
-          assert.deepEqual(new Set(ids), new Set(sent.keys()), "recorded ids differ from sent ids");
-          const models = new Map([[v1.version, v1], [v2.version, v2]]);
-          for (const row of rows) {
-            const index = sent.get(row.id)!;
-            assert.equal(row.yTrue, dataset.y[index]);
-            const model = models.get(row.modelVersion);
-            assert.ok(model, `unknown model version ${row.modelVersion}`);
-            assert.ok(Math.abs(row.yPred - predict(model, dataset.X[index])) < 1e-9);
-            assert.ok(Math.abs(row.absoluteError - Math.abs(row.yTrue - row.yPred)) < 1e-9);
-          }
+          assertRecordedOnce(sent, rows);
           console.log(
             `${rows.length} samples, each recorded once; replicas ${[
               ...new Set(rows.map((r) => r.replica)),
@@ -374,7 +367,11 @@ Deno.test({
           assert.deepEqual(errors, [], "errors in the logs");
         },
       );
-      // After the exactly-once check: drifted rows no longer match the data set.
+      await t.step(
+        "saturation: features at full speed, 3 model replicas, metric restarted before a backlog",
+        saturationPhase,
+      );
+      // After the exactly-once checks: drifted rows no longer match the data set.
       await t.step("drift switched on in ml_features fires ModelDrift in Prometheus", driftPhase);
     } finally {
       await t.step("docker stack rm ml leaves nothing behind", async () => {
@@ -436,4 +433,223 @@ async function driftPhase(): Promise<void> {
   const seconds = (performance.now() - start) / 1000;
   timings.push(["drift to ModelDrift firing", seconds]);
   console.log(`ModelDrift fired ${seconds.toFixed(1)} s after drift was switched on`);
+}
+
+/**
+ * Asserts that `rows` are exactly the samples of `sent` (id → data set row), each recorded once,
+ * with the data set's true value, the prediction of the model version the row names, and their
+ * absolute difference.
+ */
+function assertRecordedOnce(sent: ReadonlyMap<string, number>, rows: readonly PairRecord[]): void {
+  const ids = new Set(rows.map((r) => r.id));
+  const duplicated = rows.length - ids.size;
+  const lost = [...sent.keys()].filter((id) => !ids.has(id)).length;
+  assert.equal(duplicated, 0, `${duplicated} samples were recorded more than once`);
+  assert.equal(lost, 0, `${lost} of ${sent.size} samples sent were never recorded`);
+  assert.equal(rows.length, sent.size, `${rows.length - sent.size} rows of samples never sent`);
+  for (const row of rows) {
+    const index = sent.get(row.id)!;
+    assert.equal(row.yTrue, dataset.y[index]);
+    const model = models.get(row.modelVersion);
+    assert.ok(model, `unknown model version ${row.modelVersion}`);
+    assert.ok(Math.abs(row.yPred - predict(model, dataset.X[index])) < 1e-9);
+    assert.ok(Math.abs(row.absoluteError - Math.abs(row.yTrue - row.yPred)) < 1e-9);
+  }
+}
+
+/** Messages waiting in each queue, from the broker task's rabbitmqctl. */
+async function queueDepths(): Promise<Record<string, number>> {
+  const [broker] = (await docker(
+    "ps",
+    "-q",
+    "--filter",
+    `label=com.docker.swarm.service.name=${STACK}_rabbitmq`,
+  )).stdout.trim().split("\n");
+  const { stdout } = await docker(
+    "exec",
+    broker,
+    "rabbitmqctl",
+    "-q",
+    "list_queues",
+    "--no-table-headers",
+    "name",
+    "messages",
+  );
+  return Object.fromEntries(
+    stdout.trim().split("\n").map((line) => line.trim().split(/\s+/)).map((
+      [name, count],
+    ) => [name, Number(count)]),
+  );
+}
+
+/** The ids of a service's containers: running ones, or every one Swarm still keeps. */
+async function containersOf(service: string, all = false): Promise<string[]> {
+  return (await docker(
+    "ps",
+    ...(all ? ["-aq"] : ["-q"]),
+    "--filter",
+    `label=com.docker.swarm.service.name=${STACK}_${service}`,
+  )).stdout.trim().split("\n").filter(Boolean);
+}
+
+/**
+ * Memory figures of a service's running containers, printed beside the stack's limit. The
+ * cgroup's peak is what the limit applies to; it must stay below 90% of it (the NearMemoryLimit
+ * alert's threshold). VmHWM also counts the pages of the deno binary every container maps
+ * (~45 MiB), which the kernel charges to one cgroup only: it compares with the bench, not with
+ * the limit.
+ */
+async function memoryOf(service: string): Promise<ContainerMemory[]> {
+  const ids = await containersOf(service);
+  const figures = await containerMemory(
+    ids,
+    async (ids) => (await docker("inspect", "--format", INSPECT_FORMAT, ...ids)).stdout,
+  );
+  for (const f of figures) {
+    const share = f.cgroupPeak !== undefined && f.limit !== undefined
+      ? `${((f.cgroupPeak / f.limit) * 100).toFixed(0)}% of it`
+      : "";
+    console.log(
+      `  ${service.padEnd(8)} ${f.id.slice(0, 12)}  limit ${mib(f.limit).padStart(8)}  ` +
+        `cgroup peak ${mib(f.cgroupPeak).padStart(8)} ${share.padEnd(10)} ` +
+        `peak RSS (VmHWM) ${mib(f.vmHwm).padStart(7)}`,
+    );
+    if (f.limit === undefined || f.cgroupPeak === undefined) {
+      const state = await docker(
+        "inspect",
+        "--format",
+        "{{.State.Status}} pid {{.State.Pid}}",
+        f.id,
+      );
+      throw new Error(`${service}: no cgroup figures for ${f.id} (${state.stdout.trim()})`);
+    }
+    assert.ok(
+      f.cgroupPeak < 0.9 * f.limit,
+      `${service}: cgroup peak ${mib(f.cgroupPeak)} is within 10% of its limit ${mib(f.limit)}`,
+    );
+  }
+  return figures;
+}
+
+/** Every task error Swarm records for the pipeline's services, as "service: error" lines. */
+async function taskErrors(): Promise<Set<string>> {
+  const errors = new Set<string>();
+  for (const service of ["features", "model", "metric", "rabbitmq"]) {
+    const { stdout } = await docker(
+      "service",
+      "ps",
+      "--no-trunc",
+      "--format",
+      "{{.ID}} {{.Error}}",
+      `${STACK}_${service}`,
+    );
+    for (const line of stdout.trim().split("\n")) {
+      const [id, ...error] = line.split(" ");
+      if (error.join(" ").trim()) errors.add(`${service} ${id}: ${error.join(" ")}`);
+    }
+  }
+  return errors;
+}
+
+/** Backlog each of y_true and y_pred must reach before metric comes back (E2E_BACKLOG). */
+const BACKLOG = Number(Deno.env.get("E2E_BACKLOG") ?? "50000");
+/** Features runs at full speed for at least this long. */
+const SATURATION_MS = 60_000;
+
+/**
+ * Issue 10's promise, tested the way the stack runs: features at full speed (INTERVAL_MS=0) for
+ * at least a minute, three model replicas, the stack's default memory limits. metric is stopped
+ * first, so that it comes back in front of a backlog of BACKLOG messages in each of y_true and
+ * y_pred while features keeps sending; then features stops and the backlog drains. No task may
+ * fail or be OOM-killed, every sample sent must be recorded exactly once, and each service's
+ * peak memory is printed next to its limit.
+ */
+async function saturationPhase(): Promise<void> {
+  const before = (await metricRows()).length;
+  const errorsBefore = await taskErrors();
+  await docker("service", "scale", "--detach=false", `${STACK}_metric=0`, `${STACK}_model=3`);
+  const started = performance.now();
+  await docker(
+    "service",
+    "update",
+    "--detach=false",
+    "--env-add",
+    "INTERVAL_MS=0",
+    "--replicas",
+    "1",
+    `${STACK}_features`,
+  );
+  const featuresLogs = followLogs("features");
+  let depths: Record<string, number> = {};
+  await timed(
+    `backlog of ${BACKLOG} in y_true and y_pred, metric stopped`,
+    () =>
+      waitFor(`${BACKLOG} messages waiting in y_true and y_pred`, async () => {
+        depths = await queueDepths();
+        return depths.y_true >= BACKLOG && depths.y_pred >= BACKLOG;
+      }, 300_000).catch((error) => {
+        throw new Error(`${error.message}; queues: ${JSON.stringify(depths)}`);
+      }),
+  );
+  console.log(`backlog: ${JSON.stringify(depths)}`);
+  await docker("service", "scale", "--detach=false", `${STACK}_metric=1`);
+  const rest = SATURATION_MS - (performance.now() - started);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(rest, 15_000)));
+  console.log(
+    `features at full speed for ${((performance.now() - started) / 1000).toFixed(0)} s; ` +
+      `queues: ${JSON.stringify(await queueDepths())}`,
+  );
+  console.log("peak memory against the stack's limits:");
+  const peaks = [...await memoryOf("features")];
+  // Stop features (it drains its in-flight publishes on SIGTERM) and set its interval back.
+  await docker(
+    "service",
+    "update",
+    "--detach=false",
+    "--env-add",
+    "INTERVAL_MS=20",
+    "--replicas",
+    "0",
+    `${STACK}_features`,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const lines = jsonLines(await featuresLogs.stop());
+  const sent = sentSamples(lines);
+  const reported = lines.findLast((l) =>
+    typeof l.sent === "number" && /^sent \d+ samples in/
+      .test(String(l.message))
+  )?.sent;
+  assert.equal(
+    sent.size,
+    reported,
+    `features reported ${reported} samples sent, its logs name ${sent.size}`,
+  );
+  await timed("backlog drained", () =>
+    waitFor(
+      "metric to record every sample",
+      async () => (await metricRows()).length - before >= sent.size,
+      600_000,
+    ));
+  const drainedAt = performance.now();
+  await waitFor("empty queues", async () => {
+    depths = await queueDepths();
+    return depths.features === 0 && depths.y_true === 0 && depths.y_pred === 0;
+  }, 60_000);
+  peaks.push(...await memoryOf("model"), ...await memoryOf("metric"));
+  assertRecordedOnce(sent, (await metricRows()).slice(before));
+  const seconds = (drainedAt - started) / 1000;
+  console.log(
+    `${sent.size} samples at full speed, each recorded once; ${
+      (sent.size / seconds).toFixed(0)
+    } samples/s end to end over ${seconds.toFixed(0)} s`,
+  );
+  const oomKilled = peaks.filter((p) => p.oomKilled).map((p) => p.id);
+  assert.deepEqual(oomKilled, [], "containers killed by the kernel for memory");
+  const stopped = await containerMemory(
+    [...await containersOf("model", true), ...await containersOf("metric", true)],
+    async (ids) => (await docker("inspect", "--format", INSPECT_FORMAT, ...ids)).stdout,
+  );
+  assert.deepEqual(stopped.filter((p) => p.oomKilled).map((p) => p.id), [], "OOM-killed tasks");
+  const newErrors = [...await taskErrors()].filter((e) => !errorsBefore.has(e));
+  assert.deepEqual(newErrors, [], "tasks failed during saturation");
 }
