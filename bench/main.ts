@@ -456,6 +456,12 @@ function results(
   const peakMiB = Object.fromEntries(
     services.map((name) => [name, summarize(throughputRuns.map((f) => f.peakRssMiB[name]))]),
   );
+  const peakAnonMiB = Object.fromEntries(
+    services.map((name) => [
+      name,
+      summarize(throughputRuns.map((f) => f.peakAnonMiB?.[name] ?? Number.NaN)),
+    ]),
+  );
   const atRateMiB = Object.fromEntries(
     services.map((name) => [name, summarize(latencyRuns.map((f) => f.peakRssMiB[name]))]),
   );
@@ -518,6 +524,7 @@ function results(
     footprint: {
       peakMiB,
       atRateMiB,
+      peakAnonMiB,
       idleMiB,
       limitsMiB,
       v8Flags,
@@ -579,6 +586,7 @@ function pipelineFigures(
     over10ms: slowRuns(inOrder, 10),
     cpuUsPerSample: mapValues(result.cpuMs, perSample),
     peakRssMiB: mapValues(result.peakRss, (bytes) => bytes / MiB),
+    peakAnonMiB: mapValues(result.peakAnon, (bytes) => bytes / MiB),
     otherCores: result.otherCpuMs / result.wallMs,
     deadLettered: result.deadLettered,
     byReplica: tally.byReplica,

@@ -18,6 +18,7 @@ import type { ServiceName } from "../stack/ops/launch.ts";
 import { type ServiceProcess, spawnService, stopAll, waitHealthy } from "../stack/ops/process.ts";
 import { declareTopology } from "../stack/topology.ts";
 import {
+  anonRssBytes,
   cpuMsOfStat,
   type LogTally,
   machineCpuMs,
@@ -69,6 +70,8 @@ export interface PipelineResult {
   readonly tally: LogTally;
   /** Peak resident set (VmHWM) of each process, bytes, e.g. `model-1`. */
   readonly peakRss: Readonly<Record<string, number>>;
+  /** Largest private resident memory (`RssAnon`) seen while polling each process, bytes. */
+  readonly peakAnon: Readonly<Record<string, number>>;
   /** Resident set (bytes) of model and metric once ready, before any load. */
   readonly readyRss: Readonly<Record<string, number>>;
   /**
@@ -91,6 +94,7 @@ export interface PipelineResult {
 interface Measured {
   readonly process: ServiceProcess;
   peakRss: number;
+  peakAnon: number;
   rss: number;
   cpuStart: number;
   cpu: number;
@@ -172,6 +176,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
     return {
       tally,
       peakRss: Object.fromEntries(running.map((p) => [p.process.name, p.peakRss])),
+      peakAnon: Object.fromEntries(running.map((p) => [p.process.name, p.peakAnon])),
       readyRss,
       cpuMs,
       otherCpuMs: Math.max(0, after.machine - before.machine - ours),
@@ -232,7 +237,7 @@ function spawnMeasured(
     onLine: (line) => void out.writeSync(encoder.encode(line + "\n")),
   });
   process.exit().finally(() => out.close());
-  return { process, peakRss: 0, rss: 0, cpuStart: 0, cpu: 0 };
+  return { process, peakRss: 0, peakAnon: 0, rss: 0, cpuStart: 0, cpu: 0 };
 }
 
 /** Reads the memory and CPU time of every service still running. */
@@ -247,6 +252,7 @@ async function sampleUsage(running: readonly Measured[]): Promise<void> {
     const stat = files.get(`/proc/${measured.process.pid}/stat`);
     if (status) {
       measured.peakRss = Math.max(measured.peakRss, peakRssBytes(status) ?? 0);
+      measured.peakAnon = Math.max(measured.peakAnon, anonRssBytes(status) ?? 0);
       measured.rss = rssBytes(status) ?? measured.rss;
     }
     if (stat) measured.cpu = cpuMsOfStat(stat);

@@ -264,6 +264,7 @@ function footprintSection(r: BenchResults): string {
     mib(f.idleMiB[name]),
     mib(f.atRateMiB[name]),
     mib(peak),
+    mib(f.peakAnonMiB?.[name]),
     `${formatNumber(f.limitsMiB[name] / peak.median, 2)}×`,
     mib(unsized.peakMiB[name]),
   ]);
@@ -292,11 +293,12 @@ ${
         "Ready",
         `Peak at ${formatNumber(r.settings.latencyRatePerSec)}/s`,
         "Peak at full speed",
+        "Private at full speed",
         "Limit ÷ peak",
         "Peak, V8's own sizing",
       ],
       rows,
-      ["left", "right", "left", "right", "right", "right", "right", "right"],
+      ["left", "right", "left", "right", "right", "right", "right", "right", "right"],
     )
   }
 
@@ -308,13 +310,17 @@ to 16 MiB, whatever the container's limit. Those runs gave ${
     formatNumber(total(unsized.cpuUsPerSample))
   } µs of CPU per sample (vs ${formatNumber(total(r.throughput.cpuUsPerSample))} sized).
 
-Where the rest goes: with the old space capped, V8's heap is not the bulk of the resident set. A
-\`--trace-gc\` run of metric at full throughput shows its heap at 10–16 MiB live and at most
-~30 MiB committed, while its resident set peaks near the figure above: Deno's runtime before any
-work (~45 MiB: the binary's code, ICU data, V8's code space) and native buffers under load (socket
-reads, the CSV's group commit, allocator fragmentation) make up the rest. Below the "ready" figure
-nothing in these services can go; cutting further would take fewer native buffers per message in
-Deno or the AMQP client, not a smaller heap.
+Where the memory goes: "Private" is the largest \`RssAnon\` polled during the same runs, the
+memory that is the process's own. The rest of \`VmHWM\`, about 45 MiB in every service, is
+\`RssFile\`: the pages of the deno binary and its ICU data that the process touched. They are the
+same pages in every Deno process on the machine, and in a container the kernel charges them to
+one cgroup only (\`deno task e2e\`'s saturation phase prints each container's cgroup peak, which
+stays well below its \`VmHWM\`), so \`VmHWM\` overstates what a limit has to hold. Of the private
+part, V8's heap is the smaller share with the old space capped: a \`--trace-gc\` run of metric
+at full throughput shows 10–16 MiB live and at most ~30 MiB committed; the rest is Deno's runtime
+(the "ready" figure less those shared pages) and native buffers under load (socket reads, the CSV's group commit,
+allocator fragmentation). Below the "ready" figure nothing in these services can go; going lower
+would take fewer native buffers per message in Deno or the AMQP client, not a smaller heap.
 
 `;
 }

@@ -19,6 +19,8 @@ export interface PipelineFigures {
   readonly cpuUsPerSample: Readonly<Record<string, number>>;
   /** Peak RSS (MiB) of each service process. */
   readonly peakRssMiB: Readonly<Record<string, number>>;
+  /** Largest private resident memory (RssAnon, MiB) polled from each service process. */
+  readonly peakAnonMiB?: Readonly<Record<string, number>>;
   /** Cores other processes on the machine used during the run. */
   readonly otherCores: number;
   readonly deadLettered: number;
@@ -101,6 +103,8 @@ export interface BenchResults {
     readonly peakMiB: Readonly<Record<string, Summary>>;
     /** RSS (MiB) of model and metric once ready, before any load. */
     readonly idleMiB: Readonly<Record<string, Summary>>;
+    /** Largest private resident memory (RssAnon, MiB) during the throughput runs. */
+    readonly peakAnonMiB: Readonly<Record<string, Summary>>;
     /** Peak RSS (MiB) at the latency runs' steady rate. */
     readonly atRateMiB: Readonly<Record<string, Summary>>;
     /** docker-stack.yml's memory limit of each service, MiB. */

@@ -152,6 +152,15 @@ export function peakRssBytes(procStatus: string): number | undefined {
   return statusKb(procStatus, "VmHWM");
 }
 
+/**
+ * `RssAnon` (private resident memory now) of a `/proc/<pid>/status` text, in bytes. VmHWM also
+ * counts `RssFile`: the pages of the deno binary and ICU data the process has touched, shared
+ * with every other Deno process and charged to one cgroup only.
+ */
+export function anonRssBytes(procStatus: string): number | undefined {
+  return statusKb(procStatus, "RssAnon");
+}
+
 /** `VmRSS` (resident set now) of a `/proc/<pid>/status` text, in bytes; undefined if absent. */
 export function rssBytes(procStatus: string): number | undefined {
   return statusKb(procStatus, "VmRSS");
