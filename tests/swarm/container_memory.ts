@@ -46,9 +46,17 @@ async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-/** The memory cgroup directory of a container, under the cgroupfs or the systemd driver, v1 or v2. */
-async function cgroupDir(id: string): Promise<string | undefined> {
+/**
+ * The memory cgroup directory of a container: where /proc/<pid>/cgroup puts its process, else
+ * where the cgroupfs or the systemd driver puts it, on cgroup v1 or v2.
+ */
+async function cgroupDir(id: string, pid: number): Promise<string | undefined> {
+  const own = pid > 0 ? await readText(`/proc/${pid}/cgroup`) : undefined;
+  const v1 = own && /^\d+:memory:(\/.*)$/m.exec(own)?.[1];
+  const v2 = own && /^0::(\/.*)$/m.exec(own)?.[1];
   const candidates = [
+    ...(v1 ? [`/sys/fs/cgroup/memory${v1}`] : []),
+    ...(v2 && !v1 ? [`/sys/fs/cgroup${v2}`] : []),
     `/sys/fs/cgroup/memory/docker/${id}`, // v1, cgroupfs driver
     `/sys/fs/cgroup/memory/system.slice/docker-${id}.scope`, // v1, systemd driver
     `/sys/fs/cgroup/docker/${id}`, // v2, cgroupfs driver
@@ -88,7 +96,7 @@ export async function containerMemory(
   const figures: ContainerMemory[] = [];
   for (const line of lines) {
     const [id, pidText, oomText] = line.split(" ");
-    const dir = await cgroupDir(id);
+    const dir = await cgroupDir(id, Number(pidText));
     const v2 = dir !== undefined && !dir.startsWith("/sys/fs/cgroup/memory/");
     const read = async (v1Name: string, v2Name: string) =>
       dir ? cgroupNumber((await readText(`${dir}/${v2 ? v2Name : v1Name}`)) ?? "") : undefined;
