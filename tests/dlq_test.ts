@@ -23,6 +23,8 @@ async function freshVhost(): Promise<string> {
   const vhost = `dlq-${++vhosts}`;
   await broker.ctl("add_vhost", vhost);
   await broker.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
+  // The policy routes the broker's own rejects to dead_letter.
+  await broker.applyPolicies(vhost);
   const url = `${broker.url}/${vhost}`;
   await withChannel(url, (channel) => declareTopology(channel));
   return url;
