@@ -52,6 +52,8 @@ export const DEAD_LETTER_HEADERS: readonly string[] = [
   HEADERS.deadLetterHeadersCut,
   HEADERS.deadLetterMinimal,
   HEADERS.deadLetterReplica,
+  // A quorum queue's count of deliveries, kept in a copy the services made: the copy starts anew.
+  "x-delivery-count",
   "x-death",
   "x-first-death-queue",
   "x-first-death-reason",
