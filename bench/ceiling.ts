@@ -1,5 +1,6 @@
 /**
- * The broker's own ceiling on this machine: one durable queue, persistent
+ * The broker's own ceiling on this machine: one durable queue (of the work
+ * queues' type unless told otherwise), persistent
  * messages, publisher confirms pipelined with a fixed window, a consumer with
  * manual acks (one `basic.ack` per delivery, as the door sends them) and a
  * fixed prefetch. Body and properties are those of a real `features` message.
@@ -11,6 +12,7 @@
  */
 import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
 import { coalesceWrites, setNoDelay } from "../stack/transport.ts";
+import { DEFAULT_QUEUE_TYPE, type QueueType, workQueueArguments } from "../stack/topology.ts";
 
 /** What {@link measureCeiling} sends and how. */
 export interface CeilingOptions {
@@ -25,8 +27,10 @@ export interface CeilingOptions {
   properties: AMQPProperties;
   /** Acknowledge with `multiple` every this many deliveries instead of one by one (default 1). */
   ackEvery?: number;
-  /** A queue of its own, deleted afterwards. */
+  /** A queue of its own, deleted afterwards (default: one per queue type). */
   queue?: string;
+  /** The queue's type, as the work queues are declared (default: theirs, quorum). */
+  queueType?: QueueType;
 }
 
 /** One ceiling run. */
@@ -40,7 +44,8 @@ export interface CeilingResult {
 
 /** Publishes and consumes `messages` messages as fast as the broker allows. */
 export async function measureCeiling(options: CeilingOptions): Promise<CeilingResult> {
-  const queue = options.queue ?? "bench-ceiling";
+  const queueType = options.queueType ?? DEFAULT_QUEUE_TYPE;
+  const queue = options.queue ?? `bench-ceiling-${queueType}`;
   const ackEvery = options.ackEvery ?? 1;
   const publisher = new AMQPClient(withName(options.url, "bench-ceiling-publisher"));
   const consumer = new AMQPClient(withName(options.url, "bench-ceiling-consumer"));
@@ -52,7 +57,7 @@ export async function measureCeiling(options: CeilingOptions): Promise<CeilingRe
   }
   try {
     const pub = await publisher.channel();
-    await pub.queueDeclare(queue, { durable: true });
+    await pub.queueDeclare(queue, { durable: true }, workQueueArguments(queueType));
     await pub.queuePurge(queue);
     await pub.confirmSelect();
     const sub = await consumer.channel();

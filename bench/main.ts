@@ -28,6 +28,7 @@ import { measureCeiling } from "./ceiling.ts";
 import { describeMachine, machineBusyMs, waitForQuiet } from "./machine.ts";
 import { type PipelineResult, type PipelineRun, processCpuMs, runPipeline } from "./pipeline.ts";
 import { renderReport } from "./report.ts";
+import { measureQueueTypes, queueTypeSizes } from "./queue_types.ts";
 import type {
   BenchResults,
   CeilingFigures,
@@ -214,7 +215,24 @@ async function bench(url: string, brokerPid: number | undefined): Promise<BenchR
     model: { INFERENCE_DELAY_MS: String(SCALING_DELAY_MS), PREFETCH: String(SCALING_PREFETCH) },
   });
   const cpuBound = await scaling(context, "cpu-bound", SIZES.cpuScaling, {});
-  return results(context, machine, rounds, latencyRuns, { delayed, cpuBound });
+  const queueTypes = await measureQueueTypes({
+    runs,
+    sizes: queueTypeSizes(quick, LATENCY_RATE),
+    ceiling: (queueType) =>
+      ceilingRun(context.url, context.brokerPid, {
+        messages: queueTypeSizes(quick, LATENCY_RATE).ceiling,
+        window: context.ceilingWindow,
+        prefetch: defaults.modelPrefetch,
+        body: context.message.body,
+        properties: context.message.properties,
+        queueType,
+      }),
+    pipeline: async (count, settings, warmup) =>
+      pipelineFigures(await context.pipeline(count, settings), warmup),
+    quiet,
+    say,
+  });
+  return { ...results(context, machine, rounds, latencyRuns, { delayed, cpuBound }), queueTypes };
 }
 
 /** A features message of the data set's first row, as the pipeline sends it. */

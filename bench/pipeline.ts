@@ -16,7 +16,12 @@ import { sleep } from "../stack/async.ts";
 import { freePort } from "../stack/ops/local_broker.ts";
 import type { ServiceName } from "../stack/ops/launch.ts";
 import { type ServiceProcess, spawnService, stopAll, waitHealthy } from "../stack/ops/process.ts";
-import { declareTopology } from "../stack/topology.ts";
+import {
+  declareTopology,
+  type QueueType,
+  TopologyMismatch,
+  WORK_QUEUES,
+} from "../stack/topology.ts";
 import {
   anonRssBytes,
   cpuMsOfStat,
@@ -63,6 +68,8 @@ export interface PipelineRun {
   keep?: boolean;
   /** Extra arguments for `deno run` before the script, e.g. `--cpu-prof`. */
   denoFlags?: Partial<Record<ServiceName, string[]>>;
+  /** `QUEUE_TYPE` of every service; work queues of another type are deleted first. */
+  queueType?: QueueType;
 }
 
 /** What one run measured. */
@@ -114,7 +121,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   await Deno.mkdir(logDir);
   const trace = run.trace ?? (() => {});
   trace(`run in ${dir}: resetting queues`);
-  const deadBefore = await resetQueues(run.url);
+  const deadBefore = await resetQueues(run.url, run.queueType);
   const running: Measured[] = [];
   const start = (service: ServiceName, name: string, env: Record<string, string>, port = 0) => {
     const measured = spawnMeasured(run, { service, name, env, httpPort: port, dir });
@@ -171,7 +178,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
     trace("stopped; reading the log");
     await sampleUsage(running);
     const tally = tallyRecords(await metricLog.read());
-    const deadAfter = await resetQueues(run.url);
+    const deadAfter = await resetQueues(run.url, run.queueType);
     if (!run.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
     return {
       tally,
@@ -231,6 +238,7 @@ function spawnMeasured(
       HTTP_PORT: String(httpPort),
       REPLICA: name,
       LOG_DIR: logDir,
+      ...(run.queueType ? { QUEUE_TYPE: run.queueType } : {}),
       ...options.env,
     },
     keepLines: false,
@@ -299,16 +307,26 @@ async function untilRecorded(
   }
 }
 
-/** Declares the topology, purges the three work queues; returns the dead-letter count. */
-export async function resetQueues(url: string): Promise<number> {
+/**
+ * Declares the topology (work queues of `queueType`; those of another type
+ * are deleted and declared anew), purges the three work queues; returns the
+ * dead-letter count.
+ */
+export async function resetQueues(url: string, queueType?: QueueType): Promise<number> {
   const client = new AMQPClient(url);
   await client.connect();
   try {
-    const channel = await client.channel();
-    await declareTopology(channel);
-    for (const queue of [QUEUES.features, QUEUES.yTrue, QUEUES.yPred]) {
-      await channel.queuePurge(queue);
+    let channel = await client.channel();
+    try {
+      await declareTopology(channel, queueType);
+    } catch (error) {
+      if (!(error instanceof TopologyMismatch)) throw error;
+      // The failed declare closed the channel. The bench owns these queues: switch their type.
+      channel = await client.channel();
+      for (const queue of WORK_QUEUES) await channel.queueDelete(queue);
+      await declareTopology(channel, queueType);
     }
+    for (const queue of WORK_QUEUES) await channel.queuePurge(queue);
     const dead = await channel.queueDeclare(QUEUES.deadLetter, { passive: true });
     return dead.messageCount;
   } finally {

@@ -6,6 +6,7 @@
  * @module
  */
 import type { BenchResults, PipelineFigures, ScalingFigures } from "./results.ts";
+import { COMPARED, type QueueTypeFigures } from "./queue_types.ts";
 import {
   formatNumber,
   formatPercent,
@@ -55,6 +56,7 @@ ${
     latencySection(r),
     scalingSection(r),
     footprintSection(r),
+    ...(r.queueTypes ? [queueTypesSection(r.queueTypes)] : []),
     settingsSection(r),
     methodSection(r),
   ];
@@ -65,7 +67,8 @@ function ceilingSection(r: BenchResults): string {
   const s = r.settings;
   return `## 1. The broker's ceiling
 
-One durable queue, persistent messages (delivery mode 2), publisher confirms pipelined with a
+One durable queue of the work queues' type (quorum; section 6 compares classic), persistent
+messages (delivery mode 2), publisher confirms pipelined with a
 window of ${s.ceilingWindowMessages} unconfirmed messages (features' ${s.maxInFlightSamples} samples
 in flight × 2 messages), one consumer with manual acks (one \`basic.ack\` per delivery, as the door
 sends them) and prefetch ${s.prefetch.model} (the model's), a ${s.bodyBytes}-byte body with the
@@ -323,6 +326,63 @@ allocator fragmentation). Below the "ready" figure nothing in these services can
 would take fewer native buffers per message in Deno or the AMQP client, not a smaller heap.
 
 `;
+}
+
+function queueTypesSection(q: QueueTypeFigures): string {
+  const ratio = (summary: Summary) => `${formatSummary(summary, 2)}×`;
+  const rows = COMPARED.map((type) => {
+    const t = q.byType[type];
+    return [
+      type,
+      formatSummary(t.ceilingMessagesPerSecond),
+      formatSummary(t.brokerCpuUsPerMessage),
+      formatSummary(t.throughputSamplesPerSecond),
+      formatSummary(t.latencyP50Ms, 2),
+      formatSummary(t.latencyP99Ms, 2),
+    ];
+  });
+  const r = q.quorumOverClassic;
+  rows.push([
+    "**quorum ÷ classic**",
+    ratio(r.ceiling),
+    ratio(r.brokerCpu),
+    ratio(r.throughput),
+    ratio(r.p50),
+    ratio(r.p99),
+  ]);
+  return `## 6. Queue types: classic vs quorum
+
+The work queues are quorum queues (\`QUEUE_TYPE=quorum\`, the default): replicated on a cluster,
+with a delivery limit. What that costs on one node, measured in the same bench on the same broker
+with the two types alternating in each round: the ceiling of section 1 on a queue of each type
+(${formatNumber(q.sizes.ceiling)} messages), the pipeline's throughput as in section 2
+(${formatNumber(q.sizes.throughput)} samples) and its latency at ${
+    formatNumber(q.sizes.latencyRate)
+  } samples/s as in section 3 (${formatNumber(q.sizes.latency)} samples, the first ${
+    formatNumber(q.sizes.latencyWarmup)
+  } left out). The work queues are deleted and declared anew when the type changes; the policies
+(\`stack/policies.ts\`) apply to both, and classic queues ignore the quorum-only keys. The last row
+divides each round's quorum figure by the same round's classic one. The other sections run on
+quorum queues.
+
+${
+    markdownTable(
+      [
+        "Work queues",
+        "Ceiling msg/s",
+        "Broker CPU µs/msg",
+        "Pipeline samples/s",
+        "p50 ms",
+        "p99 ms",
+      ],
+      rows,
+      ["left", "right", "right", "right", "right", "right"],
+    )
+  }
+
+A quorum queue writes every message to its Raft log (and, on a cluster, waits for a majority of
+replicas before confirming), where a classic queue confirms a persistent message once it is in its
+message store or consumed; on one node the difference is the log's fsyncs and bookkeeping.`;
 }
 
 function settingsSection(r: BenchResults): string {

@@ -7,6 +7,7 @@
  */
 import type { Machine } from "./machine.ts";
 import type { SlowRuns, Summary } from "./stats.ts";
+import type { QueueTypeFigures } from "./queue_types.ts";
 
 /** One pipeline run's figures. */
 export interface PipelineFigures {
@@ -125,6 +126,8 @@ export interface BenchResults {
     };
   };
   readonly targets: readonly Target[];
+  /** Classic vs quorum work queues (absent from results made before the comparison existed). */
+  readonly queueTypes?: QueueTypeFigures;
 }
 
 /** Throughput with 1, 2 and 3 model replicas. */

@@ -26,7 +26,8 @@
  *   `dead_letter.ts` (defined properties, bounded headers); if it cannot be
  *   encoded or published, a minimal envelope goes instead; if even that
  *   fails, the message is rejected without requeue and the broker
- *   dead-letters it through the queue's `x-dead-letter-exchange`. Either way
+ *   dead-letters it through the dead-letter exchange its policy names
+ *   (`stack/policies.ts`; without the policy the broker drops it). Either way
  *   it is settled and frees its prefetch slot.
  * - Frames of any size the broker allows: the client takes the broker's
  *   `frame_max` and reassembles frames split over socket reads
@@ -43,7 +44,13 @@ import {
 import { QUEUES } from "./contracts.ts";
 import type { Logger } from "./log.ts";
 import type { Telemetry } from "./telemetry.ts";
-import { DEAD_LETTER_EXCHANGE, declareTopology } from "./topology.ts";
+import {
+  DEAD_LETTER_EXCHANGE,
+  declareTopology,
+  DEFAULT_QUEUE_TYPE,
+  type QueueType,
+  TopologyMismatch,
+} from "./topology.ts";
 import { backoffMs, errorText, sleep, withTimeout } from "./async.ts";
 import {
   acceptBrokerFrameMax,
@@ -115,6 +122,8 @@ export interface BrokerOptions {
   heartbeatSeconds?: number;
   /** Called after every connection drop, before reconnecting. */
   onDisconnect?: () => void;
+  /** Type of the work queues it declares (default quorum). */
+  queueType?: QueueType;
 }
 
 /** A connect attempt that hangs (DNS, a half-open network) is abandoned after this. */
@@ -166,6 +175,7 @@ export class Broker {
       retryInitialMs: 500,
       retryMaxMs: 10_000,
       heartbeatSeconds: 10,
+      queueType: DEFAULT_QUEUE_TYPE,
       ...options,
     };
   }
@@ -314,6 +324,13 @@ export class Broker {
           throw new Error(`Cannot connect to rabbitmq at '${url.host}': ${errorText(error)}`);
         }
         const delay = backoffMs(attempt++, retryInitialMs, retryMaxMs);
+        if (error instanceof TopologyMismatch) {
+          // Not a broker that is away: an operator must act. Retrying lets the
+          // service go on by itself once the queue is deleted.
+          log.error("{error}; retrying in {delay} ms", { error: error.message, delay, attempt });
+          await sleep(delay, this.#stop.signal);
+          continue;
+        }
         log.warn("waiting for rabbitmq at {host}: {error}; retrying in {delay} ms", {
           host: url.host,
           error: errorText(error),
@@ -379,7 +396,7 @@ export class Broker {
     // Replaces the client's handler, which only logs: the channel is gone
     // for good, and with it the ability to publish.
     publishChannel.onerror = (reason) => onChannelClosed("publish", reason);
-    await declareTopology(publishChannel);
+    await declareTopology(publishChannel, this.#options.queueType);
     await publishChannel.confirmSelect();
     this.#publishChannel = publishChannel;
     const consumerChannels: { channel: AMQPChannel; tag: string }[] = [];

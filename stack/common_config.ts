@@ -6,6 +6,7 @@
  * @module
  */
 import { choiceField, type Field, intField, textField } from "./config.ts";
+import { DEFAULT_QUEUE_TYPE, QUEUE_TYPES, type QueueType } from "./topology.ts";
 
 /** Log levels LogTape understands, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
@@ -109,6 +110,13 @@ export function commonSchema(defaults: CommonDefaults) {
       doc: "The container's memory limit, exported as ml_memory_limit_bytes (0: none); the " +
         "images' entrypoint sets it from the cgroup",
     }),
+    queueType: choiceField(
+      "QUEUE_TYPE",
+      DEFAULT_QUEUE_TYPE,
+      QUEUE_TYPES,
+      "Type the work queues are declared with, `quorum` or `classic`; changing it on a broker " +
+        "that has the queues needs them drained and deleted (README: Queue types and policies)",
+    ),
   };
 }
 
@@ -127,6 +135,7 @@ export interface CommonConfig {
   readonly shutdownTimeoutMs: number;
   /** Bytes; 0 when there is no limit (or it is unknown). */
   readonly memoryLimitBytes: number;
+  readonly queueType: QueueType;
 }
 
 /** The broker URL with the separately given credentials folded in. */

@@ -43,6 +43,7 @@ Deno.test("commonSchema() gives the service's defaults when nothing is set", () 
     hostname: "",
     shutdownTimeoutMs: 10_000,
     memoryLimitBytes: 0,
+    queueType: "quorum",
   });
   assert.deepEqual(LOG_LEVELS, ["debug", "info", "warning", "error"]);
 });
@@ -221,4 +222,13 @@ Deno.test("brokerAddress() is the host and port --allow-net must name", async (t
   for (const [url, address] of cases) {
     await t.step(url, () => assert.equal(brokerAddress(url), address));
   }
+});
+
+Deno.test("QUEUE_TYPE is quorum or classic; another value fails naming the variable and value", () => {
+  assert.equal(load({ QUEUE_TYPE: "classic" }).queueType, "classic");
+  assert.equal(load({ QUEUE_TYPE: " Quorum " }).queueType, "quorum");
+  const [problem] = problems({ QUEUE_TYPE: "stream" });
+  assert.match(problem, /QUEUE_TYPE/);
+  assert.match(problem, /quorum, classic/);
+  assert.match(problem, /"stream"/);
 });

@@ -102,6 +102,7 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
     connectionName: `${options.name}@${replica}`,
     replica,
     prefetch: config.prefetch,
+    queueType: config.queueType,
     log,
     telemetry,
     onDisconnect: () => hooks?.onDisconnect?.(),

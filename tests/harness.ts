@@ -11,6 +11,7 @@ import { type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts
 import { ManagementApi, managementEndpoint } from "../stack/ops/management.ts";
 import type { ServiceName } from "../stack/ops/launch.ts";
 import { brokerAddress } from "../stack/common_config.ts";
+import { POLICIES } from "../stack/policies.ts";
 import { ServiceProcess, spawnService, stopAll } from "../stack/ops/process.ts";
 import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
 import type { PairRecord } from "../metric/record.ts";
@@ -25,7 +26,7 @@ export interface TestBroker {
   readonly port: number;
   /** The throwaway broker this file started; undefined for `AMQP_URL`'s, which it cannot restart. */
   readonly local?: LocalBroker;
-  /** Creates `vhost` and lets the URL's user do everything in it. */
+  /** Creates `vhost` with the pipeline's policies and lets the URL's user do everything in it. */
   addVhost(vhost: string): Promise<void>;
   deleteVhost(vhost: string): Promise<void>;
   /**
@@ -66,6 +67,7 @@ async function startTestBroker(): Promise<TestBroker> {
     async addVhost(vhost) {
       await broker.ctl("add_vhost", vhost);
       await broker.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
+      await broker.applyPolicies(vhost);
     },
     async deleteVhost(vhost) {
       await broker.ctl("delete_vhost", vhost);
@@ -102,6 +104,7 @@ function externalBroker(url: string, managementUrl?: string): TestBroker {
     async addVhost(vhost) {
       await api.addVhost(vhost);
       await api.setPermissions(vhost, user);
+      for (const policy of POLICIES) await api.putPolicy(vhost, policy);
     },
     deleteVhost: (vhost) => api.deleteVhost(vhost),
     async depths(vhost) {

@@ -27,7 +27,8 @@
  *
  * Dead letters come in two kinds, both understood: those the services publish (headers
  * `dead-letter-reason`, `dead-letter-queue`) and those the broker makes itself when a message
- * is rejected without requeue or expires (`x-first-death-queue`, `x-first-death-reason`).
+ * is rejected without requeue, expires or exceeds a quorum queue's delivery limit
+ * (`x-first-death-queue`, `x-first-death-reason`: `rejected`, `expired`, `delivery_limit`).
  *
  * @module
  */
@@ -51,6 +52,8 @@ export const DEAD_LETTER_HEADERS: readonly string[] = [
   HEADERS.deadLetterHeadersCut,
   HEADERS.deadLetterMinimal,
   HEADERS.deadLetterReplica,
+  // A quorum queue's count of deliveries, kept in a copy the services made: the copy starts anew.
+  "x-delivery-count",
   "x-death",
   "x-first-death-queue",
   "x-first-death-reason",
@@ -74,6 +77,12 @@ function text(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
+/** What the broker's own reasons (`x-first-death-reason`) mean, where the word is not enough. */
+const BROKER_REASONS: Readonly<Record<string, string>> = {
+  delivery_limit: "delivered more times than the queue's delivery-limit policy allows " +
+    "(each time rejected with requeue, or held by a consumer that died)",
+};
+
 /** Where a dead letter came from and why, from its headers (ours first, then the broker's). */
 export function describeDeadLetter(
   headers: Record<string, unknown> | undefined,
@@ -83,7 +92,11 @@ export function describeDeadLetter(
   return {
     source: text(h[HEADERS.deadLetterQueue]) ?? text(h["x-first-death-queue"]) ?? "",
     reason: text(h[HEADERS.deadLetterReason]) ??
-      (brokerReason ? `${brokerReason} by the broker` : "unknown"),
+      (brokerReason
+        ? `${brokerReason} by the broker${
+          brokerReason in BROKER_REASONS ? `: ${BROKER_REASONS[brokerReason]}` : ""
+        }`
+        : "unknown"),
     truncated: h[HEADERS.deadLetterTruncated] !== undefined,
   };
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { reasonLabel } from "../broker.ts";
 import { brokerAddress } from "../common_config.ts";
 import {
   DEAD_LETTER_HEADERS,
@@ -25,6 +26,15 @@ Deno.test("describeDeadLetter() reads the services' headers, then the broker's",
       describeDeadLetter({ "x-first-death-queue": "y_true", "x-first-death-reason": "rejected" }),
       { source: "y_true", reason: "rejected by the broker", truncated: false },
     );
+  });
+  await t.step("the broker's, for a quorum queue's delivery limit, explained", () => {
+    const info = describeDeadLetter({
+      "x-first-death-queue": "features",
+      "x-first-death-reason": "delivery_limit",
+    });
+    assert.equal(info.source, "features");
+    assert.match(info.reason, /^delivery_limit by the broker: delivered more times than/);
+    assert.equal(reasonLabel(info.reason), "delivery_limit by the broker");
   });
   await t.step("truncated, and nothing known", () => {
     assert.equal(describeDeadLetter({ "dead-letter-truncated": 70000 }).truncated, true);

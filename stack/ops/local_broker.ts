@@ -8,6 +8,7 @@
  * @module
  */
 import { sleep } from "../async.ts";
+import { POLICIES, setPolicyArgs } from "../policies.ts";
 
 /** A running throwaway broker. */
 export interface LocalBroker {
@@ -23,6 +24,8 @@ export interface LocalBroker {
   stop(): Promise<void>;
   /** `rabbitmqctl -n <node> ...args`, returning stdout; throws on failure. */
   ctl(...args: string[]): Promise<string>;
+  /** Sets the pipeline's policies (`stack/policies.ts`) in `vhost`; `/` has them from the start. */
+  applyPolicies(vhost: string): Promise<void>;
 }
 
 /** A TCP port nobody listens on right now. */
@@ -51,14 +54,24 @@ async function run(
   return decoder.decode(output.stdout);
 }
 
+/** The files and environment of a private node, before it runs. */
+export interface LocalNode {
+  readonly dir: string;
+  readonly port: number;
+  readonly nodeName: string;
+  readonly managementPort?: number;
+  /** RABBITMQ_* variables that make `rabbitmq-server` and `rabbitmqctl` use this node. */
+  readonly env: Record<string, string>;
+}
+
 /**
- * Starts a private RabbitMQ node and resolves once it accepts connections
- * (about 5–8 s). `management: true` also starts the management UI on a free
- * port.
+ * Prepares a private node: a temp directory (owned by `rabbitmq` when run as
+ * root) with its config, plugins and data, and the environment that points
+ * `rabbitmq-server` and `rabbitmqctl` at it.
  */
-export async function startLocalBroker(
+export async function prepareLocalNode(
   options: { management?: boolean; port?: number } = {},
-): Promise<LocalBroker> {
+): Promise<LocalNode> {
   const port = options.port ?? freePort();
   const distPort = freePort();
   const managementPort = options.management ? freePort() : undefined;
@@ -94,7 +107,25 @@ export async function startLocalBroker(
   };
   // Debian's wrapper runs the node as the rabbitmq user: it must own the directory.
   if (Deno.uid() === 0) await run("chown", ["-R", "rabbitmq:rabbitmq", dir]);
-  const ctl = (...args: string[]) => run("rabbitmqctl", ["-n", nodeName, ...args], env);
+  return { dir, port, nodeName, managementPort, env };
+}
+
+/** `rabbitmqctl -n <node> ...args` for `node`, returning stdout; throws on failure. */
+export function nodeCtl(node: LocalNode): (...args: string[]) => Promise<string> {
+  return (...args) => run("rabbitmqctl", ["-n", node.nodeName, ...args], node.env);
+}
+
+/**
+ * Starts a private RabbitMQ node and resolves once it accepts connections
+ * (about 5–8 s), with the pipeline's policies set in the default vhost.
+ * `management: true` also starts the management UI on a free port.
+ */
+export async function startLocalBroker(
+  options: { management?: boolean; port?: number } = {},
+): Promise<LocalBroker> {
+  const node = await prepareLocalNode(options);
+  const { dir, port, nodeName, managementPort, env } = node;
+  const ctl = nodeCtl(node);
   const boot = async () => {
     await run("rabbitmq-server", ["-detached"], env);
     // -detached returns before the node registers with epmd, and
@@ -113,8 +144,12 @@ export async function startLocalBroker(
   const halt = async () => {
     await ctl("stop").catch(() => {});
   };
+  const applyPolicies = async (vhost: string) => {
+    for (const policy of POLICIES) await ctl(...setPolicyArgs(policy, vhost));
+  };
   try {
     await boot();
+    await applyPolicies("/");
   } catch (error) {
     await halt();
     throw new Error(
@@ -127,6 +162,7 @@ export async function startLocalBroker(
     nodeName,
     managementPort,
     ctl,
+    applyPolicies,
     async restart() {
       await ctl("stop");
       await boot();

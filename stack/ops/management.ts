@@ -1,10 +1,12 @@
 /**
  * The few calls of RabbitMQ's management HTTP API that the integration
- * tests need on a broker they did not start (`AMQP_URL`): a vhost per test,
- * the AMQP user's permissions on it, and its queues.
+ * tests, `deno task start` and the bench need on a broker they did not start
+ * (`AMQP_URL`): a vhost per test, the AMQP user's permissions on it, its
+ * queues, and the pipeline's policies.
  *
  * @module
  */
+import { type Policy, policyBody } from "../policies.ts";
 
 /** Where the management API is and who to log in as. */
 export interface ManagementEndpoint {
@@ -69,6 +71,21 @@ export class ManagementApi {
   /** Deletes `vhost` with its queues. */
   async deleteVhost(vhost: string): Promise<void> {
     await this.#call("DELETE", `/api/vhosts/${encodeURIComponent(vhost)}`);
+  }
+
+  /** Sets `policy` in `vhost` (replacing one of the same name). */
+  async putPolicy(vhost: string, policy: Policy): Promise<void> {
+    await this.#call(
+      "PUT",
+      `/api/policies/${encodeURIComponent(vhost)}/${encodeURIComponent(policy.name)}`,
+      policyBody(policy),
+    );
+  }
+
+  /** The policies of `vhost`, as the broker holds them. */
+  async policies(vhost: string): Promise<(Policy & { vhost: string })[]> {
+    const response = await this.#call("GET", `/api/policies/${encodeURIComponent(vhost)}`);
+    return await response.json();
   }
 
   /** The queues of `vhost`. */

@@ -30,6 +30,8 @@ import { redactUrl } from "../common_config.ts";
 import { ConfigError, type ConfigOf, envNames, loadConfig, type Schema } from "../config.ts";
 import { SCHEMAS, type ServiceName } from "./launch.ts";
 import { freePort, type LocalBroker, startLocalBroker } from "./local_broker.ts";
+import { ManagementApi, managementEndpoint } from "./management.ts";
+import { POLICIES } from "../policies.ts";
 import { type ServiceProcess, spawnService, stopAll, waitHealthy } from "./process.ts";
 
 /** Start order: consumers first, so nothing waits in a queue for long. */
@@ -267,6 +269,7 @@ async function brokerUrl(run: Run, interrupts: Interrupts): Promise<URL | string
   if (Deno.env.get("AMQP_URL")) {
     const url = run.configs.features.amqpUrl;
     say(`using the broker at ${redactUrl(url)}`);
+    await applyPolicies(url);
     return url;
   }
   say("starting a throwaway RabbitMQ (takes a few seconds)");
@@ -284,6 +287,27 @@ async function brokerUrl(run: Run, interrupts: Interrupts): Promise<URL | string
   say(`RabbitMQ ${broker.nodeName} on port ${broker.port}`);
   say(`management UI: http://localhost:${broker.managementPort}/ (user guest, password guest)`);
   return new URL(broker.url);
+}
+
+/**
+ * Sets the pipeline's policies on `AMQP_URL`'s broker through its management
+ * API (`AMQP_MANAGEMENT_URL`, default port 15672 of the AMQP host). The
+ * pipeline runs without them, so a failure is a warning.
+ */
+async function applyPolicies(amqpUrl: URL): Promise<void> {
+  const endpoint = managementEndpoint(amqpUrl.href, Deno.env.get("AMQP_MANAGEMENT_URL"));
+  const vhost = decodeURIComponent(amqpUrl.pathname.slice(1)) || "/";
+  try {
+    const api = new ManagementApi(endpoint);
+    for (const policy of POLICIES) await api.putPolicy(vhost, policy);
+    say(`policies ${POLICIES.map((p) => p.name).join(", ")} set in vhost ${vhost}`);
+  } catch (error) {
+    say(
+      `warning: could not set the policies through ${endpoint.url} (${
+        (error as Error).message
+      }): the work queues have no delivery limit; set AMQP_MANAGEMENT_URL, or see README.md`,
+    );
+  }
 }
 
 /**

@@ -7,6 +7,11 @@
 # /run/secrets/rabbitmq_user and /run/secrets/rabbitmq_password. RabbitMQ creates that user
 # (administrator, vhost /) only when its data directory is empty, i.e. on the first start.
 # Other commands (`docker run ml-rabbitmq:3.10 rabbitmq-diagnostics ...`) run as given.
+#
+# Once the server is up, the pipeline's policies (delivery limit, dead-lettering: stack/policies.ts)
+# are imported from ML_DEFINITIONS_FILE, default /etc/rabbitmq/definitions.json, on every start.
+# Not `load_definitions` in rabbitmq.conf: a 3.10 node that loads definitions at boot creates
+# neither the default user nor the default vhost, and the user must come from the secrets.
 set -eu
 
 from_file() { # <variable> <default file>
@@ -34,6 +39,36 @@ if [ "${1:-}" = rabbitmq-server ] &&
   echo "docker-entrypoint: no credentials: give the secrets rabbitmq_user and rabbitmq_password" \
     "(or RABBITMQ_DEFAULT_USER/RABBITMQ_DEFAULT_PASS, or their *_FILE paths)" >&2
   exit 1
+fi
+
+# Waits for the node started below, then imports the definitions; runs in the background.
+import_definitions() { # <file>
+  # The first start writes the Erlang cookie: let the server create it before rabbitmqctl reads it.
+  tries=0
+  while [ ! -s "$HOME/.erlang.cookie" ] && [ $tries -lt 60 ]; do
+    sleep 1
+    tries=$((tries + 1))
+  done
+  tries=0
+  # await_startup fails at once while the node is not yet registered: ask again.
+  until rabbitmqctl -q await_startup --timeout 60 >/dev/null 2>&1; do
+    tries=$((tries + 1))
+    if [ $tries -ge 60 ]; then
+      echo "docker-entrypoint: the node did not start; $1 was not imported" >&2
+      return 1
+    fi
+    sleep 2
+  done
+  if rabbitmqctl -q import_definitions "$1" >/dev/null; then
+    echo "docker-entrypoint: imported the pipeline's policies from $1" >&2
+  else
+    echo "docker-entrypoint: could not import $1: the work queues have no delivery limit" >&2
+  fi
+}
+
+definitions=${ML_DEFINITIONS_FILE:-/etc/rabbitmq/definitions.json}
+if [ "${1:-}" = rabbitmq-server ] && [ -f "$definitions" ]; then
+  import_definitions "$definitions" &
 fi
 
 exec "$@"
