@@ -6,6 +6,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
 import { type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
 import { ManagementApi, managementEndpoint } from "../stack/ops/management.ts";
@@ -14,6 +15,9 @@ import { brokerAddress } from "../stack/common_config.ts";
 import { ServiceProcess, spawnService, stopAll } from "../stack/ops/process.ts";
 import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
 import type { PairRecord } from "../metric/record.ts";
+import { loadModelArtifact } from "../model/artifact.ts";
+import { type ModelArtifact, predict } from "../model/linear.ts";
+import { type Dataset, loadDiabetes } from "../stack/dataset.ts";
 
 /** The broker the tests of a file run against. */
 export interface TestBroker {
@@ -250,6 +254,36 @@ export function sentSamples(features: Iterable<Record<string, unknown>>): Map<st
     }
   }
   return sent;
+}
+
+let truth: Promise<{ dataset: Dataset; model: ModelArtifact }> | undefined;
+
+/**
+ * Asserts that `rows` (of metric_log.csv) hold each sent sample exactly once,
+ * with the right truth, prediction, error and model version.
+ */
+export async function assertExactlyOnce(
+  rows: readonly PairRecord[],
+  sent: Map<string, number>,
+): Promise<void> {
+  truth ??= Promise.all([loadDiabetes(), loadModelArtifact()]).then(([dataset, model]) => ({
+    dataset,
+    model,
+  }));
+  const { dataset, model } = await truth;
+  const ids = rows.map((r) => r.id);
+  assert.equal(new Set(ids).size, ids.length, "a sample was recorded twice");
+  assert.deepEqual(new Set(ids), new Set(sent.keys()), "recorded ids differ from sent ids");
+  for (const row of rows) {
+    const index = sent.get(row.id)!;
+    assert.equal(row.yTrue, dataset.y[index]);
+    assert.ok(
+      Math.abs(row.yPred - predict(model, dataset.X[index])) < 1e-9,
+      `prediction of row ${index}`,
+    );
+    assert.ok(Math.abs(row.absoluteError - Math.abs(row.yTrue - row.yPred)) < 1e-9);
+    assert.equal(row.modelVersion, model.version);
+  }
 }
 
 let shared: Promise<TestBroker> | undefined;
