@@ -25,7 +25,7 @@ function driftField<T>(env: string, doc: string, parse: (text: string) => T): Fi
   };
 }
 
-/** Port of the features service's `/healthz` and `/metrics`. */
+/** Port of the features service's `/healthz`, `/readyz` and `/metrics`. */
 export const FEATURES_HTTP_PORT = 8001;
 
 /** Every variable the features service reads. */

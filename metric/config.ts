@@ -7,7 +7,7 @@ import { commonSchema } from "../stack/common_config.ts";
 import { intField, textField } from "../stack/config.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../stack/contracts.ts";
 
-/** Port of the metric service's `/healthz`, `/metrics` and dashboard. */
+/** Port of the metric service's `/healthz`, `/readyz`, `/metrics` and dashboard. */
 export const METRIC_HTTP_PORT = 8003;
 
 /** Every variable the metric service reads. */

@@ -8,7 +8,7 @@ import { intField, textField } from "../stack/config.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../stack/contracts.ts";
 import { MODEL_PATH } from "./artifact.ts";
 
-/** Port of the model's `/healthz` and `/metrics`. */
+/** Port of the model's `/healthz`, `/readyz` and `/metrics`. */
 export const MODEL_HTTP_PORT = 8002;
 
 /** Every variable the model service reads. */

@@ -7,7 +7,10 @@
  * it all again. A channel the broker closes (406 PRECONDITION_FAILED on a
  * publish, a consumer cancelled because its queue was deleted) counts as a
  * lost connection: the loop closes the connection and reconnects, so no
- * service is left up but unable to publish or consume. This is the kombu `ConsumerMixin` / amqp091-go shape: the
+ * service is left up but unable to publish or consume. Given the members of
+ * a cluster, the loop starts at one derived from the replica's name and moves
+ * to the next member after every failed connect or lost connection
+ * (`broker_members.ts`). This is the kombu `ConsumerMixin` / amqp091-go shape: the
  * reconnect loop is the run loop. We use amqp-client's low-level
  * `AMQPClient` rather than its `AMQPSession` because the session re-consumes
  * before the application can redeclare queues, and redeclaring through it
@@ -52,6 +55,8 @@ import {
   TopologyMismatch,
 } from "./topology.ts";
 import { backoffMs, errorText, sleep, withTimeout } from "./async.ts";
+import { MemberRotation, startMember } from "./broker_members.ts";
+import { brokerAddress } from "./common_config.ts";
 import {
   acceptBrokerFrameMax,
   coalesceWrites,
@@ -106,11 +111,11 @@ export interface ConsumeOptions {
 
 /** Settings of {@link Broker}. */
 export interface BrokerOptions {
-  /** amqp:// URL with credentials. */
-  url: string;
+  /** amqp:// URLs with credentials: one broker, or every member of a cluster. */
+  urls: readonly string[];
   /** Shown in the management UI's connection list. */
   connectionName: string;
-  /** Stamped on dead letters. */
+  /** Stamped on dead letters; decides which member is tried first. */
   replica: string;
   prefetch: number;
   log: Logger;
@@ -169,6 +174,7 @@ export class Broker {
   #connectionCount = 0;
   #waiters: (() => void)[] = [];
   #runLoop: Promise<void> | undefined;
+  readonly #members: MemberRotation<string>;
 
   constructor(options: BrokerOptions) {
     this.#options = {
@@ -178,6 +184,13 @@ export class Broker {
       queueType: DEFAULT_QUEUE_TYPE,
       ...options,
     };
+    const { urls, replica } = options;
+    this.#members = new MemberRotation(urls, startMember(replica, urls.length));
+  }
+
+  /** `host:port` of the member in use: connected to, or tried next. */
+  get member(): string {
+    return brokerAddress(this.#members.current);
   }
 
   /**
@@ -277,8 +290,10 @@ export class Broker {
     const { log, telemetry, retryInitialMs, retryMaxMs } = this.#options;
     let attempt = 0;
     let quickLosses = 0;
+    const members = this.#members;
     while (!this.#stop.signal.aborted) {
-      const url = new URL(this.#options.url);
+      this.#showMember();
+      const url = new URL(members.current);
       url.searchParams.set("name", this.#options.connectionName);
       url.searchParams.set("heartbeat", String(this.#options.heartbeatSeconds));
       const client = new AMQPClient(url.toString(), undefined, null);
@@ -324,6 +339,7 @@ export class Broker {
           throw new Error(`Cannot connect to rabbitmq at '${url.host}': ${errorText(error)}`);
         }
         const delay = backoffMs(attempt++, retryInitialMs, retryMaxMs);
+        const host = url.host;
         if (error instanceof TopologyMismatch) {
           // Not a broker that is away: an operator must act. Retrying lets the
           // service go on by itself once the queue is deleted.
@@ -331,9 +347,11 @@ export class Broker {
           await sleep(delay, this.#stop.signal);
           continue;
         }
-        log.warn("waiting for rabbitmq at {host}: {error}; retrying in {delay} ms", {
-          host: url.host,
+        const next = brokerAddress(members.moveOn());
+        log.warn("waiting for rabbitmq at {host}: {error}; trying {next} in {delay} ms", {
+          host,
           error: errorText(error),
+          next,
           delay,
           attempt,
         });
@@ -346,8 +364,10 @@ export class Broker {
       this.#connected = true;
       telemetry.connected.set(1);
       const connectedAt = performance.now();
-      log.info("connected to rabbitmq at {host}", {
+      log.info("connected to rabbitmq at {host} (member {member} of {members})", {
         host: url.host,
+        member: members.index + 1,
+        members: members.members.length,
         connection: this.#connectionCount,
         frameMax,
       });
@@ -375,8 +395,12 @@ export class Broker {
           "no close-ok",
         ).catch(() => {});
       } else {
-        log.warn("lost the connection to rabbitmq: {error}; reconnecting", {
+        // The member may be going away (a cluster node stopping): the next one is
+        // likelier to answer. With one broker, that is the same one again.
+        log.warn("lost the connection to rabbitmq at {host}: {error}; reconnecting to {next}", {
+          host: url.host,
           error: errorText(loss.error ?? "closed"),
+          next: brokerAddress(members.moveOn()),
         });
       }
       this.#options.onDisconnect?.();
@@ -539,6 +563,17 @@ export class Broker {
         );
       },
     };
+  }
+
+  /** Sets `ml_broker_member`: 1 for the member in use, 0 for the others. */
+  #showMember(): void {
+    const { telemetry } = this.#options;
+    this.#members.members.forEach((url, index) => {
+      telemetry.brokerMember.set(
+        { member: brokerAddress(url) },
+        index === this.#members.index ? 1 : 0,
+      );
+    });
   }
 
   /** The publish channel is open (also while consumers attach, before `connected`). */

@@ -1,7 +1,7 @@
 /**
- * The settings every service shares: where the broker is, how much work to
- * take at once, logging (level and format), the health/metrics port, the
- * replica name and the drain deadline.
+ * The settings every service shares: where the broker is (one, or a
+ * cluster's members), how much work to take at once, logging (level and
+ * format), the health/metrics port, the replica name and the drain deadline.
  *
  * @module
  */
@@ -32,28 +32,76 @@ function logFormatField(): Field<LogFormat | undefined> {
   };
 }
 
-function amqpUrlField(): Field<URL> {
+function amqpUrlsField(): Field<readonly URL[]> {
   return {
     env: "AMQP_URL",
-    doc: "Broker address, `amqp://host:port/vhost` (credentials may be given here or below)",
+    doc: "Broker address `amqp://host:port/vhost`, or a cluster's members comma-separated " +
+      "(credentials may be given here or below)",
     parse(raw) {
-      const text = raw === undefined || raw.trim() === "" ? "amqp://localhost:5672" : raw.trim();
-      let url: URL;
-      try {
-        url = new URL(text);
-      } catch {
-        throw new TypeError(
-          `must be a URL like amqp://host:5672: current value is "${redactUnparsed(text)}"`,
-        );
-      }
-      if (url.protocol !== "amqp:" && url.protocol !== "amqps:") {
-        throw new TypeError(
-          `must use the amqp: or amqps: scheme: current value is "${redactUrl(url)}"`,
-        );
-      }
-      return url;
+      const text = raw === undefined || raw.trim() === "" ? DEFAULT_AMQP_URL : raw.trim();
+      return parseBrokerUrls(text);
     },
   };
+}
+
+/** The broker a service connects to when `AMQP_URL` is unset. */
+export const DEFAULT_AMQP_URL = "amqp://localhost:5672";
+
+/**
+ * Parses `AMQP_URL`: one amqp: or amqps: URL, or the comma-separated URLs of
+ * the members of one cluster, which must agree on the vhost. Throws a
+ * `TypeError` that quotes the bad entry with its password hidden.
+ */
+export function parseBrokerUrls(text: string): URL[] {
+  const entries = text.split(",").map((entry) => entry.trim());
+  const where = (index: number) =>
+    entries.length === 1
+      ? "current value"
+      : `current value of entry ${index + 1} of ${entries.length}`;
+  const urls = entries.map((entry, index) => {
+    if (entry === "") {
+      throw new TypeError(
+        `must be comma-separated URLs like amqp://host:5672: ${where(index)} is empty`,
+      );
+    }
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw new TypeError(
+        `must be a URL like amqp://host:5672: ${where(index)} is "${redactUnparsed(entry)}"`,
+      );
+    }
+    if (url.protocol !== "amqp:" && url.protocol !== "amqps:") {
+      throw new TypeError(
+        `must use the amqp: or amqps: scheme: ${where(index)} is "${redactUrl(url)}"`,
+      );
+    }
+    return url;
+  });
+  const addresses = urls.map((url) => brokerAddress(url));
+  urls.forEach((url, index) => {
+    if (addresses.indexOf(addresses[index]) !== index) {
+      throw new TypeError(
+        `must name each broker once: ${where(index)} is "${redactUrl(url)}", ` +
+          `which repeats ${addresses[index]}`,
+      );
+    }
+    if (vhostOf(url) !== vhostOf(urls[0])) {
+      throw new TypeError(
+        `must name one vhost, as its brokers are members of one cluster: ${where(index)} is ` +
+          `"${redactUrl(url)}", whose vhost differs from entry 1's`,
+      );
+    }
+  });
+  return urls;
+}
+
+// "amqp://h" and "amqp://h/" both mean the default vhost "/".
+function vhostOf(url: URL): string {
+  return url.pathname === "" || url.pathname === "/"
+    ? "/"
+    : decodeURIComponent(url.pathname.slice(1));
 }
 
 // A URL that does not parse cannot go through redactUrl(), yet may hold a password.
@@ -63,7 +111,7 @@ function redactUnparsed(text: string): string {
 
 /** Per-service defaults for the shared settings. */
 export interface CommonDefaults {
-  /** Port of `/healthz` and `/metrics`. */
+  /** Port of `/healthz`, `/readyz` and `/metrics`. */
   httpPort: number;
   /** Unacknowledged deliveries a consumer may hold. */
   prefetch: number;
@@ -72,7 +120,7 @@ export interface CommonDefaults {
 /** The shared part of every service's schema. */
 export function commonSchema(defaults: CommonDefaults) {
   return {
-    amqpUrl: amqpUrlField(),
+    amqpUrls: amqpUrlsField(),
     amqpUser: textField("AMQP_USER", "", {
       doc: "Broker user name (overrides the URL's); also `AMQP_USER_FILE`",
       fromFile: true,
@@ -91,7 +139,7 @@ export function commonSchema(defaults: CommonDefaults) {
     httpPort: intField("HTTP_PORT", defaults.httpPort, {
       min: 0,
       max: 65535,
-      doc: "Port of /healthz and /metrics (0 turns the listener off)",
+      doc: "Port of /healthz, /readyz and /metrics (0 turns the listener off)",
     }),
     replica: textField("REPLICA", "", {
       doc: "Name on logs, predictions and metrics (default: $HOSTNAME, else the service)",
@@ -122,7 +170,8 @@ export function commonSchema(defaults: CommonDefaults) {
 
 /** The values of {@link commonSchema}. */
 export interface CommonConfig {
-  readonly amqpUrl: URL;
+  /** One URL, or one per cluster member (in the order `AMQP_URL` lists them). */
+  readonly amqpUrls: readonly URL[];
   readonly amqpUser: string;
   readonly amqpPassword: string;
   readonly prefetch: number;
@@ -138,14 +187,16 @@ export interface CommonConfig {
   readonly queueType: QueueType;
 }
 
-/** The broker URL with the separately given credentials folded in. */
-export function brokerUrl(
-  config: Pick<CommonConfig, "amqpUrl" | "amqpUser" | "amqpPassword">,
-): string {
-  const url = new URL(config.amqpUrl);
-  if (config.amqpUser) url.username = encodeURIComponent(config.amqpUser);
-  if (config.amqpPassword) url.password = encodeURIComponent(config.amqpPassword);
-  return url.toString();
+/** The broker URLs (one per member) with the separately given credentials folded in. */
+export function brokerUrls(
+  config: Pick<CommonConfig, "amqpUrls" | "amqpUser" | "amqpPassword">,
+): string[] {
+  return config.amqpUrls.map((amqpUrl) => {
+    const url = new URL(amqpUrl);
+    if (config.amqpUser) url.username = encodeURIComponent(config.amqpUser);
+    if (config.amqpPassword) url.password = encodeURIComponent(config.amqpPassword);
+    return url.toString();
+  });
 }
 
 /**

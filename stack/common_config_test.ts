@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
   brokerAddress,
-  brokerUrl,
+  brokerUrls,
   type CommonConfig,
   commonSchema,
   LOG_LEVELS,
@@ -30,9 +30,9 @@ function problems(values: Record<string, string>): readonly string[] {
 
 Deno.test("commonSchema() gives the service's defaults when nothing is set", () => {
   const config = load({});
-  assert.equal(config.amqpUrl.href, "amqp://localhost:5672");
-  assert.deepEqual({ ...config, amqpUrl: undefined }, {
-    amqpUrl: undefined,
+  assert.deepEqual(config.amqpUrls.map((url) => url.href), ["amqp://localhost:5672"]);
+  assert.deepEqual({ ...config, amqpUrls: undefined }, {
+    amqpUrls: undefined,
     amqpUser: "",
     amqpPassword: "",
     prefetch: 7,
@@ -58,9 +58,62 @@ Deno.test("AMQP_URL accepts amqp: and amqps: URLs", async (t) => {
   ];
   for (const [raw, href] of cases) {
     await t.step(raw.trim(), () => {
-      assert.equal(load({ AMQP_URL: raw }).amqpUrl.href, href);
+      assert.deepEqual(load({ AMQP_URL: raw }).amqpUrls.map((url) => url.href), [href]);
     });
   }
+});
+
+Deno.test("AMQP_URL accepts the comma-separated members of a cluster, in order", async (t) => {
+  const cases: [string, string[]][] = [
+    [
+      "amqp://rabbitmq:5672,amqp://rabbitmq-2:5672,amqp://rabbitmq-3:5672",
+      ["amqp://rabbitmq:5672", "amqp://rabbitmq-2:5672", "amqp://rabbitmq-3:5672"],
+    ],
+    [
+      " amqp://u:p@a/prod , amqps://u:p@b:5671/prod ",
+      ["amqp://u:p@a/prod", "amqps://u:p@b:5671/prod"],
+    ],
+    ["amqp://a,amqp://b/", ["amqp://a", "amqp://b/"]],
+    ["amqp://a:5672,amqp://a:5673", ["amqp://a:5672", "amqp://a:5673"]],
+  ];
+  for (const [raw, hrefs] of cases) {
+    await t.step(raw.trim(), () => {
+      assert.deepEqual(load({ AMQP_URL: raw }).amqpUrls.map((url) => url.href), hrefs);
+    });
+  }
+});
+
+Deno.test("AMQP_URL names the bad entry of a list, never showing a password", async (t) => {
+  const cases: [string, string][] = [
+    [
+      "amqp://u:secret@a:5672,http://u:secret@b:5672",
+      'AMQP_URL must use the amqp: or amqps: scheme: current value of entry 2 of 2 is "http://u:***@b:5672/"',
+    ],
+    [
+      "amqp://a,amqp://u:p@ss@b:56x72,amqp://c",
+      'AMQP_URL must be a URL like amqp://host:5672: current value of entry 2 of 3 is "amqp://u:***@b:56x72"',
+    ],
+    [
+      "amqp://a,,amqp://c",
+      "AMQP_URL must be comma-separated URLs like amqp://host:5672: current value of entry 2 of 3 is empty",
+    ],
+    [
+      "amqp://a:5672,amqp://u:secret@a",
+      'AMQP_URL must name each broker once: current value of entry 2 of 2 is "amqp://u:***@a", which repeats a:5672',
+    ],
+    [
+      "amqp://a/prod,amqp://u:secret@b/test",
+      'AMQP_URL must name one vhost, as its brokers are members of one cluster: current value of entry 2 of 2 is "amqp://u:***@b/test", whose vhost differs from entry 1\'s',
+    ],
+  ];
+  for (const [raw, problem] of cases) {
+    await t.step(raw, () => {
+      assert.deepEqual(problems({ AMQP_URL: raw }), [problem]);
+    });
+  }
+  await t.step('"/" and no path are the same default vhost', () => {
+    assert.equal(load({ AMQP_URL: "amqp://a,amqp://b/" }).amqpUrls.length, 2);
+  });
 });
 
 Deno.test("AMQP_URL rejects what is not an amqp: URL, never showing a password", async (t) => {
@@ -130,7 +183,7 @@ Deno.test("LOG_FORMAT is json or pretty, and unset leaves the choice to the term
   });
 });
 
-Deno.test("brokerUrl() folds AMQP_USER and AMQP_PASSWORD into the URL", async (t) => {
+Deno.test("brokerUrls() folds AMQP_USER and AMQP_PASSWORD into each URL", async (t) => {
   const cases: [string, Record<string, string>, string][] = [
     ["keeps the URL as it is without them", {
       AMQP_URL: "amqp://u:p@rabbitmq:5672/v",
@@ -157,13 +210,24 @@ Deno.test("brokerUrl() folds AMQP_USER and AMQP_PASSWORD into the URL", async (t
   ];
   for (const [name, values, expected] of cases) {
     await t.step(name, () => {
-      assert.equal(brokerUrl(load(values)), expected);
+      assert.deepEqual(brokerUrls(load(values)), [expected]);
     });
   }
 
+  await t.step("into every member's URL", () => {
+    assert.deepEqual(
+      brokerUrls(load({
+        AMQP_URL: "amqp://guest:guest@a:5672/v,amqp://b:5672/v",
+        AMQP_USER: "ml",
+        AMQP_PASSWORD: "s3cret",
+      })),
+      ["amqp://ml:s3cret@a:5672/v", "amqp://ml:s3cret@b:5672/v"],
+    );
+  });
+
   await t.step("gives back exactly the credentials once decoded", () => {
     const url = new URL(
-      brokerUrl(load({ AMQP_USER: "al ice@corp", AMQP_PASSWORD: "p@ss:w/rd%?#" })),
+      brokerUrls(load({ AMQP_USER: "al ice@corp", AMQP_PASSWORD: "p@ss:w/rd%?#" }))[0],
     );
     assert.equal(decodeURIComponent(url.username), "al ice@corp");
     assert.equal(decodeURIComponent(url.password), "p@ss:w/rd%?#");
@@ -172,8 +236,8 @@ Deno.test("brokerUrl() folds AMQP_USER and AMQP_PASSWORD into the URL", async (t
 
   await t.step("does not change the config's URL", () => {
     const config = load({ AMQP_URL: "amqp://rabbitmq:5672", AMQP_USER: "ml" });
-    brokerUrl(config);
-    assert.equal(config.amqpUrl.href, "amqp://rabbitmq:5672");
+    brokerUrls(config);
+    assert.equal(config.amqpUrls[0].href, "amqp://rabbitmq:5672");
   });
 });
 

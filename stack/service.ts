@@ -1,7 +1,15 @@
 /**
  * What every service's `main.ts` shares: read and validate the config, set up
- * logs and metrics, open the broker door, serve `/healthz` and `/metrics`,
- * and the one shutdown path for SIGTERM and SIGINT.
+ * logs and metrics, open the broker door, serve `/healthz` (liveness),
+ * `/readyz` (readiness) and `/metrics`, and the one shutdown path for SIGTERM
+ * and SIGINT.
+ *
+ * Liveness and readiness differ on purpose. Swarm's HEALTHCHECK probes
+ * `/healthz` and replaces a task that fails it, so it answers 503 only when
+ * the process is stuck (its event loop stalled) or exiting after a fatal
+ * error. A broker outage makes `/readyz` answer 503 instead: the door's run
+ * loop reconnects by itself, and killing the replica would not bring the
+ * broker back sooner.
  *
  * A service supplies `setup`, which registers its consumers and returns
  * hooks; `main.ts` stays wiring only.
@@ -12,11 +20,12 @@ import { errorText } from "./async.ts";
 import { Broker } from "./broker.ts";
 import {
   brokerAddress,
-  brokerUrl,
+  brokerUrls,
   type CommonConfig,
   redactUrl,
   replicaName,
 } from "./common_config.ts";
+import { Liveness, startHeartbeat } from "./liveness.ts";
 import { ConfigError, type ConfigOf, loadConfig, type Schema } from "./config.ts";
 import { flushLogs, type Logger, setupLogging } from "./log.ts";
 import { createTelemetry, type Telemetry } from "./telemetry.ts";
@@ -43,8 +52,6 @@ export interface ServiceHooks {
   beforeClose?(): Promise<void>;
   /** After the broker connection dropped: deliveries held unacked are void (they come again). */
   onDisconnect?(): void;
-  /** Extra readiness beyond "connected to the broker". */
-  ready?(): boolean;
   /** Extra HTTP routes (the metric dashboard); `undefined` falls through to 404. */
   route?(request: Request, url: URL): Response | Promise<Response> | undefined;
 }
@@ -97,8 +104,10 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
     memoryLimitBytes: config.memoryLimitBytes,
   });
   const shutdown = new AbortController();
+  const liveness = new Liveness();
+  startHeartbeat(liveness, shutdown.signal);
   const broker = new Broker({
-    url: brokerUrl(config),
+    urls: brokerUrls(config),
     connectionName: `${options.name}@${replica}`,
     replica,
     prefetch: config.prefetch,
@@ -123,7 +132,7 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
 
   const service = hooks;
   const server = config.httpPort > 0
-    ? serveHttp(config.httpPort, broker, telemetry, service, log)
+    ? serveHttp(config.httpPort, { broker, liveness, telemetry, hooks: service, log })
     : undefined;
 
   const stopped = Promise.withResolvers<void>();
@@ -154,7 +163,7 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
   Deno.addSignalListener("SIGINT", onInt);
 
   log.info("starting; broker {url}, prefetch {prefetch}", {
-    url: redactUrl(brokerUrl(config)),
+    url: brokerUrls(config).map((url) => redactUrl(url)).join(","),
     prefetch: config.prefetch,
   });
   try {
@@ -168,6 +177,7 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
       () => void stop("done"),
       (error) => {
         log.error("main loop failed: {error}", { error: errorText(error) });
+        liveness.fail(`main loop failed: ${errorText(error)}`);
         exitCode = 1; // not a clean finish: let the orchestrator restart it
         void stop("main loop failed");
       },
@@ -193,11 +203,12 @@ async function exitCannotStart(name: string, log: Logger, error: unknown): Promi
 
 /**
  * The network grants the config needs but the process lacks. Checked up
- * front so a mismatch between AMQP_URL / HTTP_PORT and `--allow-net` fails
- * at start with the variable named, rather than as a retry loop.
+ * front, for every broker AMQP_URL lists, so a mismatch between AMQP_URL /
+ * HTTP_PORT and `--allow-net` fails at start with the variable named, rather
+ * than as a retry loop (or only on failover, months later).
  */
 function deniedNet(config: CommonConfig): string[] {
-  const needs: [string, string][] = [["AMQP_URL", brokerAddress(config.amqpUrl)]];
+  const needs: [string, string][] = config.amqpUrls.map((url) => ["AMQP_URL", brokerAddress(url)]);
   if (config.httpPort > 0) needs.push(["HTTP_PORT", `0.0.0.0:${config.httpPort}`]);
   return needs.flatMap(([variable, host]) =>
     Deno.permissions.querySync({ name: "net", host }).state === "granted" ? [] : [
@@ -206,22 +217,37 @@ function deniedNet(config: CommonConfig): string[] {
   );
 }
 
-function serveHttp(
-  port: number,
-  broker: Broker,
-  telemetry: Telemetry,
-  hooks: ServiceHooks,
-  log: Logger,
-): Deno.HttpServer {
+/** What the HTTP listener answers from. */
+interface HttpState {
+  broker: Broker;
+  liveness: Liveness;
+  telemetry: Telemetry;
+  hooks: ServiceHooks;
+  log: Logger;
+}
+
+function serveHttp(port: number, state: HttpState): Deno.HttpServer {
+  const { broker, liveness, telemetry, hooks, log } = state;
   return Deno.serve({
     port,
     hostname: "0.0.0.0",
-    onListen: ({ port }) => log.info("serving /healthz and /metrics on port {port}", { port }),
+    onListen: ({ port }) =>
+      log.info("serving /healthz, /readyz and /metrics on port {port}", { port }),
   }, async (request) => {
     const url = new URL(request.url);
     if (url.pathname === "/healthz") {
-      const ready = broker.connected && (hooks.ready?.() ?? true);
-      return new Response(ready ? "ok\n" : "not ready\n", { status: ready ? 200 : 503 });
+      const problem = liveness.problem();
+      return problem === undefined
+        ? new Response("ok\n")
+        : new Response(`not live: ${problem}\n`, { status: 503 });
+    }
+    if (url.pathname === "/readyz") {
+      // The door's state, which ml_broker_connected also exports.
+      return broker.connected
+        ? new Response(`ready: connected to ${broker.member}\n`)
+        : new Response(`not ready: no working connection to rabbitmq (${broker.member})\n`, {
+          status: 503,
+        });
     }
     if (url.pathname === "/metrics") {
       return new Response(await telemetry.registry.metrics(), {

@@ -22,9 +22,15 @@ export interface Telemetry {
   readonly reconnects: Counter;
   /**
    * 1 while connected to the broker with every channel open, so the service
-   * can consume and publish; 0 while it recovers.
+   * can consume and publish; 0 while it recovers. Readiness: `/readyz`
+   * answers 200 exactly when this is 1.
    */
   readonly connected: Gauge;
+  /**
+   * One series per broker listed in `AMQP_URL` (`host:port`): 1 for the
+   * member in use, connected to or being tried; 0 for the others.
+   */
+  readonly brokerMember: Gauge<"member">;
   /**
    * Channels the broker closed (e.g. 406 PRECONDITION_FAILED) or consumers
    * it cancelled, by channel (`publish` or the consumed queue). Each one
@@ -108,7 +114,13 @@ export function createTelemetry(
     }),
     connected: new Gauge({
       name: "ml_broker_connected",
-      help: "1 while connected to the broker with every channel open",
+      help: "1 while connected to the broker with every channel open: ready (/readyz answers 200)",
+      registers,
+    }),
+    brokerMember: new Gauge({
+      name: "ml_broker_member",
+      help: "1 for the broker (of those AMQP_URL lists) in use, connected to or being tried",
+      labelNames: ["member"],
       registers,
     }),
     channelCloses: new Counter({

@@ -24,7 +24,7 @@ import {
   spawnService,
   stopAll,
   waitFor,
-  waitHealthy,
+  waitReady,
 } from "../stack/ops/process.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -88,7 +88,7 @@ Deno.test({
           spawn("model", { brokerPort, httpPort: 0, logDir, env: { REPLICA: replica } }),
         );
       }
-      await waitHealthy(metric);
+      await waitReady(metric);
 
       browser = await puppeteer.launch({
         executablePath: CHROMIUM,

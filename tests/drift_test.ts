@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { loadModelArtifact } from "../model/artifact.ts";
 import { freePort } from "../stack/ops/local_broker.ts";
-import { waitFor, waitHealthy } from "../stack/ops/process.ts";
+import { waitFor, waitReady } from "../stack/ops/process.ts";
 import { Pipeline, sharedBroker, stopSharedBroker } from "./harness.ts";
 
 const ALERTS = new URL("../stack/ops/images/prometheus/alerts.yml", import.meta.url).pathname;
@@ -146,7 +146,7 @@ Deno.test({
       const modelProcess = pipeline.spawn("model", { REPLICA: "model-a" }, {
         httpPort: ports.model,
       });
-      await Promise.all([waitHealthy(metric), waitHealthy(modelProcess)]);
+      await Promise.all([waitReady(metric), waitReady(modelProcess)]);
       prometheus = await TestPrometheus.start(ports);
 
       const features = pipeline.spawn("features", {

@@ -180,8 +180,8 @@ function idProps(queue: string, id: string): AMQPProperties {
   return queue === QUEUES.yPred ? { correlationId: id } : { messageId: id };
 }
 
-async function healthz(port: number): Promise<number> {
-  return await httpStatus(`http://127.0.0.1:${port}/healthz`);
+async function readyz(port: number): Promise<number> {
+  return await httpStatus(`http://127.0.0.1:${port}/readyz`);
 }
 
 Deno.test({
@@ -200,7 +200,7 @@ Deno.test({
       const model = pipeline.spawn("model", {}, { httpPort: ports.model });
       await waitFor(
         "both ready",
-        async () => (await healthz(ports.metric)) === 200 && (await healthz(ports.model)) === 200,
+        async () => (await readyz(ports.metric)) === 200 && (await readyz(ports.model)) === 200,
         {
           timeoutMs: 30_000,
         },
@@ -271,7 +271,7 @@ Deno.test({
         assert.equal(rows.length, good.length, "nothing but the good samples was recorded");
         for (const [service, port] of [[metric, ports.metric], [model, ports.model]] as const) {
           assert.equal(service.exitStatus, undefined, `${service.name} is alive`);
-          assert.equal(await healthz(port), 200, `${service.name} /healthz`);
+          assert.equal(await readyz(port), 200, `${service.name} /readyz`);
         }
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
 import { type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
 import { ManagementApi, managementEndpoint } from "../stack/ops/management.ts";
@@ -15,6 +16,9 @@ import { POLICIES } from "../stack/policies.ts";
 import { ServiceProcess, spawnService, stopAll } from "../stack/ops/process.ts";
 import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
 import type { PairRecord } from "../metric/record.ts";
+import { loadModelArtifact } from "../model/artifact.ts";
+import { type ModelArtifact, predict } from "../model/linear.ts";
+import { type Dataset, loadDiabetes } from "../stack/dataset.ts";
 
 /** The broker the tests of a file run against. */
 export interface TestBroker {
@@ -253,6 +257,45 @@ export function sentSamples(features: Iterable<Record<string, unknown>>): Map<st
     }
   }
   return sent;
+}
+
+let truth: Promise<{ dataset: Dataset; model: ModelArtifact }> | undefined;
+
+/**
+ * Asserts that `rows` are exactly the samples of `sent` (id → data set row): none lost, none
+ * recorded twice, none that was never sent; each with the data set's true value, the prediction
+ * of the model version the row names (`models`; default the trained artifact alone), and their
+ * absolute difference.
+ */
+export async function assertExactlyOnce(
+  rows: readonly PairRecord[],
+  sent: ReadonlyMap<string, number>,
+  models?: ReadonlyMap<string, ModelArtifact>,
+): Promise<void> {
+  truth ??= Promise.all([loadDiabetes(), loadModelArtifact()]).then(([dataset, model]) => ({
+    dataset,
+    model,
+  }));
+  const { dataset, model } = await truth;
+  const known = models ?? new Map([[model.version, model]]);
+  const ids = new Set(rows.map((r) => r.id));
+  const duplicated = rows.length - ids.size;
+  const lost = [...sent.keys()].filter((id) => !ids.has(id)).length;
+  const unknown = [...ids].filter((id) => !sent.has(id)).length;
+  assert.equal(duplicated, 0, `${duplicated} samples were recorded more than once`);
+  assert.equal(lost, 0, `${lost} of ${sent.size} samples sent were never recorded`);
+  assert.equal(unknown, 0, `${unknown} rows are of samples never sent`);
+  for (const row of rows) {
+    const index = sent.get(row.id)!;
+    assert.equal(row.yTrue, dataset.y[index]);
+    const version = known.get(row.modelVersion);
+    assert.ok(version, `unknown model version ${row.modelVersion}`);
+    assert.ok(
+      Math.abs(row.yPred - predict(version, dataset.X[index])) < 1e-9,
+      `prediction of row ${index}`,
+    );
+    assert.ok(Math.abs(row.absoluteError - Math.abs(row.yTrue - row.yPred)) < 1e-9);
+  }
 }
 
 let shared: Promise<TestBroker> | undefined;

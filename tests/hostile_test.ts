@@ -113,8 +113,8 @@ async function takeWhen(pipeline: Pipeline, queue: string, count: number) {
   return await pipeline.take(queue);
 }
 
-function healthz(port: number): Promise<number> {
-  return httpStatus(`http://127.0.0.1:${port}/healthz`);
+function readyz(port: number): Promise<number> {
+  return httpStatus(`http://127.0.0.1:${port}/readyz`);
 }
 
 async function metric(port: number, name: string): Promise<number> {
@@ -184,7 +184,7 @@ Deno.test({
         async () => {
           const received: Delivery[] = [];
           const door = new Broker({
-            url: viaProxy(pipeline.url, proxy.port),
+            urls: [viaProxy(pipeline.url, proxy.port)],
             connectionName: "hostile-test",
             replica: "door-test",
             prefetch: 10,
@@ -326,7 +326,7 @@ Deno.test({
       await pipeline.publish(QUEUES.features, VECTOR, { messageId: "after" });
       const [prediction] = await takeWhen(pipeline, QUEUES.yPred, 1);
       assert.equal(prediction.properties.correlationId, "after");
-      assert.equal(await healthz(port), 200);
+      assert.equal(await readyz(port), 200);
       assert.equal(await metric(port, "ml_broker_channel_closes_total"), Number.NaN, "no close");
     } finally {
       await pipeline.dispose();
@@ -347,7 +347,7 @@ Deno.test({
       const port = freePort();
       const modelProcess = pipeline.spawn("model", {}, { httpPort: port });
       await connected(modelProcess);
-      assert.equal(await healthz(port), 200);
+      assert.equal(await readyz(port), 200);
 
       await t.step("the broker closes the publish channel (404: exchange gone)", async () => {
         await withChannel(pipeline.url, (channel) => channel.exchangeDelete("dead-letter"));
@@ -358,7 +358,7 @@ Deno.test({
         ).catch((error) => {
           throw new Error(`${error.message}\n${modelProcess.lines.join("\n")}`);
         });
-        await waitFor("ready again", async () => await healthz(port) === 200);
+        await waitFor("ready again", async () => await readyz(port) === 200);
         assert.equal(await metric(port, 'ml_broker_channel_closes_total{channel="publish"'), 1);
         assert.equal(await metric(port, "ml_broker_reconnects_total"), 1);
         await pipeline.publish(QUEUES.features, VECTOR, { messageId: "after-publish-close" });
@@ -370,11 +370,12 @@ Deno.test({
         // Guest may no longer declare: the redeclaration after the cancel fails.
         await broker.local!.ctl("set_permissions", "-p", vhost, "guest", "^$", ".*", ".*");
         await broker.local!.ctl("delete_queue", "-p", vhost, QUEUES.features);
-        await waitFor("not ready", async () => await healthz(port) === 503);
+        await waitFor("not ready", async () => await readyz(port) === 503);
         assert.equal(await metric(port, "ml_broker_connected"), 0);
+        assert.equal(await httpStatus(`http://127.0.0.1:${port}/healthz`), 200, "live all along");
         assert.equal(await metric(port, 'ml_broker_channel_closes_total{channel="features"'), 1);
         await broker.local!.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*");
-        await waitFor("ready again", async () => await healthz(port) === 200, {
+        await waitFor("ready again", async () => await readyz(port) === 200, {
           timeoutMs: 30_000,
         });
         assert.equal(await metric(port, "ml_broker_connected"), 1);

@@ -3,7 +3,8 @@
  * (throwaway RabbitMQ, each service a subprocess with its real permission
  * flags) and checks what Prometheus would see: the metric names, the
  * `service`/`replica` labels, and message counters that add up to the
- * samples sent. Also checks that `/healthz` says 503 until the broker is up.
+ * samples sent. Also checks that `/readyz` says 503 until the broker is up, while `/healthz`
+ * (liveness) says 200 all along.
  *
  * Self-contained on purpose (no shared harness): it owns its broker, ports
  * and log directory, and cleans them up in `finally`.
@@ -175,20 +176,21 @@ Deno.test({
       const metric = spawn("metric", brokerPort, logDir);
       running.push(metric);
       await waitFor(
-        "metric's /healthz to answer",
-        async () => (await get(metric, "/healthz")).status > 0,
+        "metric's /readyz to answer",
+        async () => (await get(metric, "/readyz")).status > 0,
       );
-      assert.equal((await get(metric, "/healthz")).status, 503, "ready without a broker");
+      assert.equal((await get(metric, "/readyz")).status, 503, "ready without a broker");
+      assert.equal((await get(metric, "/healthz")).status, 200, "not live without a broker");
       assert.equal(value((await scrape(metric)).exposition, "ml_broker_connected"), 0);
 
       broker = await startLocalBroker({ port: brokerPort });
       await waitFor(
         "metric to connect",
-        async () => (await get(metric, "/healthz")).status === 200,
+        async () => (await get(metric, "/readyz")).status === 200,
       );
       const model = spawn("model", brokerPort, logDir, { REPLICA: "model-a" });
       running.push(model);
-      await waitFor("model to connect", async () => (await get(model, "/healthz")).status === 200);
+      await waitFor("model to connect", async () => (await get(model, "/readyz")).status === 200);
 
       const features = spawn("features", brokerPort, logDir, {
         COUNT: String(COUNT),
@@ -238,6 +240,7 @@ Deno.test({
           "ml_dead_lettered_total",
           "ml_broker_reconnects_total",
           "ml_broker_connected",
+          "ml_broker_member",
           "ml_handler_seconds",
         ]
       ) assert.ok(f.types.has(name), `features lacks ${name}`);
@@ -257,6 +260,7 @@ Deno.test({
       assert.equal(value(m, "ml_handler_seconds_count", { queue: "features" }), COUNT);
       assert.equal(m.types.get("ml_handler_seconds"), "histogram");
       assert.equal(value(m, "ml_broker_connected"), 1);
+      assert.equal(value(m, "ml_broker_member", { member: `localhost:${brokerPort}` }), 1);
       const trainingMae = m.samples.filter((s) => s.name === "ml_model_training_mae");
       assert.equal(trainingMae.length, 1);
       assert.match(trainingMae[0].labels.model_version, /^sha256-/);

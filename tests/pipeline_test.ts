@@ -6,11 +6,10 @@
 import assert from "node:assert/strict";
 import { QUEUES } from "../stack/contracts.ts";
 import { loadDiabetes } from "../stack/dataset.ts";
-import { loadModelArtifact } from "../model/artifact.ts";
-import { predict } from "../model/linear.ts";
 import { runArgs } from "../stack/ops/launch.ts";
 import { waitFor } from "../stack/ops/process.ts";
 import {
+  assertExactlyOnce,
   EXTERNAL_BROKER,
   Pipeline,
   sentSamples,
@@ -22,25 +21,6 @@ import {
 const integration = { sanitizeOps: false, sanitizeResources: false };
 
 const dataset = await loadDiabetes();
-const model = await loadModelArtifact();
-
-/** Asserts that the CSV holds each sent sample exactly once, with the right numbers. */
-async function assertExactlyOnce(pipeline: Pipeline, sent: Map<string, number>): Promise<void> {
-  const rows = await pipeline.rows();
-  const ids = rows.map((r) => r.id);
-  assert.equal(new Set(ids).size, ids.length, "a sample was recorded twice");
-  assert.deepEqual(new Set(ids), new Set(sent.keys()), "recorded ids differ from sent ids");
-  for (const row of rows) {
-    const index = sent.get(row.id)!;
-    assert.equal(row.yTrue, dataset.y[index]);
-    assert.ok(
-      Math.abs(row.yPred - predict(model, dataset.X[index])) < 1e-9,
-      `prediction of row ${index}`,
-    );
-    assert.ok(Math.abs(row.absoluteError - Math.abs(row.yTrue - row.yPred)) < 1e-9);
-    assert.equal(row.modelVersion, model.version);
-  }
-}
 
 Deno.test({
   name: "pipeline records every sample once with its absolute error",
@@ -55,7 +35,7 @@ Deno.test({
       const sent = sentSamples(features.logs());
       assert.equal(sent.size, 40);
       await waitFor("40 rows in metric_log.csv", async () => (await pipeline.rows()).length >= 40);
-      await assertExactlyOnce(pipeline, sent);
+      await assertExactlyOnce(await pipeline.rows(), sent);
       const labels = await Deno.readTextFile(`${pipeline.logDir}/labels_log.txt`);
       assert.equal(labels.match(/^received \S+ from queue y_true$/gm)?.length, 40);
       assert.equal(labels.match(/^received \S+ from queue y_pred$/gm)?.length, 40);
@@ -89,7 +69,7 @@ Deno.test({
       });
       const sent = sentSamples(features.logs());
       assert.equal(sent.size, 300);
-      await assertExactlyOnce(pipeline, sent);
+      await assertExactlyOnce(await pipeline.rows(), sent);
       assert.ok(before < 300, "the kill came too late to prove anything");
       assert.ok((await pipeline.rows()).some((r) => r.replica === "successor"));
     } finally {
@@ -112,7 +92,7 @@ Deno.test({
       const features = pipeline.spawn("features", { COUNT: "200", INTERVAL_MS: "2" });
       assert.equal((await features.exit()).code, 0);
       await waitFor("200 rows", async () => (await pipeline.rows()).length >= 200);
-      await assertExactlyOnce(pipeline, sentSamples(features.logs()));
+      await assertExactlyOnce(await pipeline.rows(), sentSamples(features.logs()));
       const perReplica = Map.groupBy(await pipeline.rows(), (r) => r.replica);
       assert.deepEqual([...perReplica.keys()].sort(), ["model-1", "model-2"]);
       for (const [replica, rows] of perReplica) {
@@ -197,7 +177,7 @@ Deno.test({
         );
         assert.ok(match, `no dead letter from ${queue} for ${id ?? "(no id)"} matching ${reason}`);
       }
-      await assertExactlyOnce(pipeline, sentSamples(features.logs()));
+      await assertExactlyOnce(await pipeline.rows(), sentSamples(features.logs()));
       for (const service of [metric, modelProcess]) {
         assert.ok(
           service.logs().some((l) => String(l.message).startsWith("dead-lettered message")),
@@ -301,7 +281,7 @@ Deno.test({
       );
       pipeline.spawn("model");
       await waitFor("30 rows", async () => (await pipeline.rows()).length >= 30);
-      await assertExactlyOnce(pipeline, sentSamples(features.logs()));
+      await assertExactlyOnce(await pipeline.rows(), sentSamples(features.logs()));
     } finally {
       await pipeline.dispose();
     }
@@ -325,7 +305,7 @@ Deno.test({
       await waitFor("300 rows", async () => (await pipeline.rows()).length >= 300, {
         timeoutMs: 60_000,
       });
-      await assertExactlyOnce(pipeline, sentSamples(features.logs()));
+      await assertExactlyOnce(await pipeline.rows(), sentSamples(features.logs()));
       assert.ok(restarted.logs().some((l) => String(l.message).startsWith("restored")));
     } finally {
       await pipeline.dispose();
@@ -356,7 +336,7 @@ Deno.test({
       await waitFor("600 rows", async () => (await pipeline.rows()).length >= 600, {
         timeoutMs: 90_000,
       });
-      await assertExactlyOnce(pipeline, sentSamples(features.logs()));
+      await assertExactlyOnce(await pipeline.rows(), sentSamples(features.logs()));
       for (const service of [...services, features]) {
         assert.ok(
           service.logs().some((l) => String(l.message).startsWith("lost the connection")),

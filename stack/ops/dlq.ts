@@ -35,7 +35,7 @@
 import { AMQPClient, type AMQPMessage, type AMQPProperties } from "@cloudamqp/amqp-client";
 import { sleep } from "../async.ts";
 import { reasonLabel } from "../broker.ts";
-import { brokerAddress, brokerUrl, commonSchema } from "../common_config.ts";
+import { brokerAddress, brokerUrls, commonSchema } from "../common_config.ts";
 import { ConfigError, envNames, loadConfig } from "../config.ts";
 import { HEADERS, QUEUES } from "../contracts.ts";
 
@@ -300,8 +300,8 @@ export function reasonMatches(reason: string, filter: string | undefined): boole
 
 /** The settings `dlq` reads: the broker, as the services read it. */
 export function dlqSchema() {
-  const { amqpUrl, amqpUser, amqpPassword } = commonSchema({ httpPort: 0, prefetch: 1 });
-  return { amqpUrl, amqpUser, amqpPassword };
+  const { amqpUrls, amqpUser, amqpPassword } = commonSchema({ httpPort: 0, prefetch: 1 });
+  return { amqpUrls, amqpUser, amqpPassword };
 }
 
 /**
@@ -322,8 +322,9 @@ interface Settings {
   address: string;
 }
 
+// Of a cluster's members, the first listed: any member serves every queue.
 function settings(): Settings {
-  const url = new URL(brokerUrl(loadConfig(dlqSchema())));
+  const url = new URL(brokerUrls(loadConfig(dlqSchema()))[0]);
   url.searchParams.set("name", "dlq");
   return { url: url.toString(), address: brokerAddress(url) };
 }

@@ -33,8 +33,11 @@ export interface Permissions {
 
 /** Where the service runs: its broker, its HTTP port, extra readable paths. */
 export interface Placement {
-  /** `host:port` of the broker, e.g. `rabbitmq:5672` in the stack. */
-  broker: string;
+  /**
+   * `host:port` of the broker, e.g. `rabbitmq:5672`, or of every member of a
+   * cluster (each listed in `AMQP_URL`).
+   */
+  broker: string | readonly string[];
   httpPort: number;
   /** E.g. `/run/secrets` in a container. */
   extraRead?: readonly string[];
@@ -55,7 +58,7 @@ export const METRIC_PNG_READ: readonly string[] = [
 /** The permissions of `service` placed as `placement`. */
 export function permissionsOf(service: ServiceName, placement: Placement): Permissions {
   const net = [
-    placement.broker,
+    ...[placement.broker].flat(),
     ...(placement.httpPort > 0 ? [`0.0.0.0:${placement.httpPort}`] : []),
   ];
   const extra = placement.extraRead ?? [];
@@ -106,7 +109,7 @@ export function runArgs(service: ServiceName, placement: Placement): string[] {
  */
 export function placementSchema(
   service: ServiceName,
-): { amqpUrl: Field<URL>; httpPort: Field<number>; path: Field<string> } {
+): { amqpUrls: Field<readonly URL[]>; httpPort: Field<number>; path: Field<string> } {
   switch (service) {
     case "features":
       return { ...pick(featuresSchema), path: featuresSchema.dataPath };
@@ -117,8 +120,8 @@ export function placementSchema(
   }
 }
 
-function pick(schema: { amqpUrl: Field<URL>; httpPort: Field<number> }) {
-  return { amqpUrl: schema.amqpUrl, httpPort: schema.httpPort };
+function pick(schema: { amqpUrls: Field<readonly URL[]>; httpPort: Field<number> }) {
+  return { amqpUrls: schema.amqpUrls, httpPort: schema.httpPort };
 }
 
 /** Which of {@link Placement}'s paths each service's path setting is. */
@@ -130,6 +133,10 @@ const PATH_KEY = { features: "data", model: "model", metric: "logDir" } as const
  * defaults. Throws the config's `ConfigError` when one of them is invalid.
  */
 export function placementFromEnv(service: ServiceName, get: EnvGetter): Placement {
-  const { amqpUrl, httpPort, path } = loadConfig(placementSchema(service), get);
-  return { broker: brokerAddress(amqpUrl), httpPort, paths: { [PATH_KEY[service]]: path } };
+  const { amqpUrls, httpPort, path } = loadConfig(placementSchema(service), get);
+  return {
+    broker: amqpUrls.map((url) => brokerAddress(url)),
+    httpPort,
+    paths: { [PATH_KEY[service]]: path },
+  };
 }

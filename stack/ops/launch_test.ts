@@ -22,6 +22,8 @@ const DEFAULT_PORTS: Record<ServiceName, number> = {
   metric: METRIC_HTTP_PORT,
 };
 const ROOT = new URL("../../", import.meta.url);
+/** The brokers the images may reach: the stack's cluster members, all on AMQP's port. */
+const STACK_BROKERS = ["rabbitmq:5672", "rabbitmq-2:5672", "rabbitmq-3:5672"];
 
 /** The value of `--allow-<name>=` in `args`, split at commas; undefined when absent. */
 function allowed(args: readonly string[], name: string): string[] | undefined {
@@ -94,6 +96,12 @@ Deno.test("METRIC_PNG_READ names the files metric/png.ts loads", () => {
 });
 
 Deno.test("runArgs() follows the placement", async (t) => {
+  await t.step("every member of a broker cluster is reachable, and only those", () => {
+    assert.deepEqual(allowed(runArgs("model", { broker: STACK_BROKERS, httpPort: 8002 }), "net"), [
+      ...STACK_BROKERS,
+      "0.0.0.0:8002",
+    ]);
+  });
   await t.step("HTTP port 0 opens no listener", () => {
     assert.deepEqual(allowed(runArgs("model", { broker: "localhost:5673", httpPort: 0 }), "net"), [
       "localhost:5673",
@@ -147,9 +155,22 @@ Deno.test("placementFromEnv() reads the broker, port and path as the service wil
       "model",
       env({ AMQP_URL: "amqps://ml:s3cret@broker.internal/prod", HTTP_PORT: "9002" }),
     );
-    assert.equal(placement.broker, "broker.internal:5671");
+    assert.deepEqual(placement.broker, ["broker.internal:5671"]);
     assert.equal(placement.httpPort, 9002);
     assert.ok(!runArgs("model", placement).join(" ").includes("s3cret"));
+  });
+  await t.step("an AMQP_URL listing a cluster's members grants each of them", () => {
+    const placement = placementFromEnv(
+      "features",
+      env({ AMQP_URL: "amqp://u:s3cret@rabbitmq,amqp://rabbitmq-2:5672,amqps://rabbitmq-3" }),
+    );
+    assert.deepEqual(placement.broker, ["rabbitmq:5672", "rabbitmq-2:5672", "rabbitmq-3:5671"]);
+    assert.deepEqual(allowed(runArgs("features", placement), "net"), [
+      "rabbitmq:5672",
+      "rabbitmq-2:5672",
+      "rabbitmq-3:5671",
+      "0.0.0.0:8001",
+    ]);
   });
   await t.step("each service's path setting moves its read or write grant", () => {
     assert.deepEqual(
@@ -227,7 +248,7 @@ Deno.test("the Dockerfile CMD of each service has exactly the flags runArgs() gi
     if (cmd === undefined) continue;
     await t.step(service, () => {
       const expected = runArgs(service, {
-        broker: "rabbitmq:5672",
+        broker: STACK_BROKERS,
         httpPort: DEFAULT_PORTS[service],
         extraRead: ["/run/secrets"],
       });

@@ -18,8 +18,13 @@ export interface LocalBroker {
   readonly nodeName: string;
   /** Management UI port, when enabled. */
   readonly managementPort?: number;
-  /** Stops the node and starts it again on the same data: queues and persistent messages survive. */
-  restart(): Promise<void>;
+  /**
+   * Stops the node and starts it again on the same data: queues and
+   * persistent messages survive. `whileDown` runs between the two, for a
+   * test to look at its clients during the outage; the node comes back
+   * even when it throws.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   /** Stops the node and deletes its data directory. */
   stop(): Promise<void>;
   /** `rabbitmqctl -n <node> ...args`, returning stdout; throws on failure. */
@@ -163,9 +168,13 @@ export async function startLocalBroker(
     managementPort,
     ctl,
     applyPolicies,
-    async restart() {
+    async restart(whileDown) {
       await ctl("stop");
-      await boot();
+      try {
+        await whileDown?.();
+      } finally {
+        await boot();
+      }
     },
     async stop() {
       await halt();

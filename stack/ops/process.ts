@@ -1,6 +1,6 @@
 /**
  * The services as subprocesses: spawn one with its derived permission
- * flags, read its log lines, wait for its health, stop it with a deadline,
+ * flags, read its log lines, wait until it is ready, stop it with a deadline,
  * and wait for a condition. `deno task start`, the integration tests and the
  * benchmarks all launch services through here.
  *
@@ -18,7 +18,7 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Start from an empty environment instead of this process's. */
   clearEnv?: boolean;
-  /** The port its `/healthz` answers on; 0 when it serves none. */
+  /** The port its `/healthz`, `/readyz` and `/metrics` answer on; 0 when it serves none. */
   httpPort?: number;
   /** Called with each line it writes, as it comes. */
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
@@ -182,25 +182,38 @@ export async function httpStatus(url: string): Promise<number> {
 }
 
 /**
- * Resolves once `process` answers `/healthz` with 200. Throws when it exits
- * first, or after `timeoutMs`.
+ * Resolves once `process` answers `/readyz` with 200: connected to the broker
+ * with its consumers and publish channel up. Throws when it exits first, or
+ * after `timeoutMs`.
  */
-export async function waitHealthy(
+export async function waitReady(
   process: ServiceProcess,
   options: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<void> {
   if (process.httpPort === 0) {
-    throw new RangeError(`Cannot wait for ${process.name} to be healthy as it serves no HTTP port`);
+    throw new RangeError(`Cannot wait for ${process.name} to be ready as it serves no HTTP port`);
   }
-  let healthy = false;
-  await waitFor(`${process.name} to answer /healthz with 200`, async () => {
+  let ready = false;
+  await waitFor(`${process.name} to answer /readyz with 200`, async () => {
     if (process.exitStatus) return true;
-    healthy = await httpStatus(`http://127.0.0.1:${process.httpPort}/healthz`) === 200;
-    return healthy;
+    ready = await httpStatus(`http://127.0.0.1:${process.httpPort}/readyz`) === 200;
+    return ready;
   }, options);
-  if (!healthy) {
+  if (!ready) {
     throw new Error(`${process.name} exited with code ${process.exitStatus?.code} at start`);
   }
+}
+
+/**
+ * The old name of {@link waitReady}, from when `/healthz` meant "connected".
+ *
+ * @deprecated Use {@link waitReady}; kept while bench/ still imports it.
+ */
+export function waitHealthy(
+  process: ServiceProcess,
+  options: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
+  return waitReady(process, options);
 }
 
 /** The lines that are JSON objects, parsed; other lines are left out. */

@@ -32,7 +32,7 @@ import { SCHEMAS, type ServiceName } from "./launch.ts";
 import { freePort, type LocalBroker, startLocalBroker } from "./local_broker.ts";
 import { ManagementApi, managementEndpoint } from "./management.ts";
 import { POLICIES } from "../policies.ts";
-import { type ServiceProcess, spawnService, stopAll, waitHealthy } from "./process.ts";
+import { type ServiceProcess, spawnService, stopAll, waitReady } from "./process.ts";
 
 /** Start order: consumers first, so nothing waits in a queue for long. */
 const SERVICES: readonly ServiceName[] = ["metric", "model", "features"];
@@ -45,8 +45,8 @@ const DEFAULT_PORTS: Record<ServiceName, number> = {
 const SETTLE_MS = 30_000;
 /** Added to the services' own drain deadline before they are killed. */
 const KILL_GRACE_MS = 5_000;
-/** How long the consumers get to answer /healthz before features starts anyway. */
-const HEALTHY_WITHIN_MS = 15_000;
+/** How long the consumers get to answer /readyz before features starts anyway. */
+const READY_WITHIN_MS = 15_000;
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 const NAME_WIDTH = Math.max("start".length, ...SERVICES.map((s) => s.length));
 const TERMINAL = Deno.stdout.isTerminal();
@@ -200,16 +200,20 @@ class Run {
     this.csvFullPath = this.csvPath.startsWith("/") ? this.csvPath : `${ROOT}${this.csvPath}`;
   }
 
-  /** Spawns `name` against the broker at `amqpUrl`, its output streamed with its name. */
-  spawn(name: ServiceName, amqpUrl: URL): ServiceProcess {
+  /** Spawns `name` against the broker(s) at `amqpUrls`, its output streamed with its name. */
+  spawn(name: ServiceName, amqpUrls: readonly URL[]): ServiceProcess {
     const { configs } = this;
     const httpPort = configs[name].httpPort === 0 ? 0 : availablePort(DEFAULT_PORTS[name]);
     if (httpPort !== 0 && httpPort !== DEFAULT_PORTS[name]) {
-      say(`port ${DEFAULT_PORTS[name]} is taken: ${name} serves /healthz on ${httpPort}`);
+      say(
+        `port ${
+          DEFAULT_PORTS[name]
+        } is taken: ${name} serves /healthz, /readyz and /metrics on ${httpPort}`,
+      );
     }
     const prefix = `${name.padEnd(NAME_WIDTH)} | `;
     const process = spawnService(name, {
-      broker: brokerAddress(amqpUrl),
+      broker: amqpUrls.map((url) => brokerAddress(url)),
       httpPort,
       paths: {
         data: configs.features.dataPath,
@@ -218,7 +222,11 @@ class Run {
       },
     }, {
       cwd: ROOT,
-      env: { ...serviceEnv(name), AMQP_URL: amqpUrl.href, HTTP_PORT: String(httpPort) },
+      env: {
+        ...serviceEnv(name),
+        AMQP_URL: amqpUrls.map((url) => url.href).join(","),
+        HTTP_PORT: String(httpPort),
+      },
       keepLines: false,
       onLine: (line, stream) =>
         stream === "stdout" ? console.log(prefix + line) : console.error(prefix + line),
@@ -261,16 +269,19 @@ class Run {
 }
 
 /**
- * The broker's URL: `AMQP_URL`'s, or a throwaway RabbitMQ's (kept in
+ * The broker's URLs: `AMQP_URL`'s, or a throwaway RabbitMQ's (kept in
  * `run.broker`). A string when interrupted meanwhile, an exit code when it
  * could not start.
  */
-async function brokerUrl(run: Run, interrupts: Interrupts): Promise<URL | string | number> {
+async function brokerUrls(
+  run: Run,
+  interrupts: Interrupts,
+): Promise<readonly URL[] | string | number> {
   if (Deno.env.get("AMQP_URL")) {
-    const url = run.configs.features.amqpUrl;
-    say(`using the broker at ${redactUrl(url)}`);
-    await applyPolicies(url);
-    return url;
+    const urls = run.configs.features.amqpUrls;
+    say(`using the broker at ${urls.map((url) => redactUrl(url)).join(",")}`);
+    for (const url of urls) await applyPolicies(url);
+    return urls;
   }
   say("starting a throwaway RabbitMQ (takes a few seconds)");
   const starting = startLocalBroker({ management: true });
@@ -286,7 +297,7 @@ async function brokerUrl(run: Run, interrupts: Interrupts): Promise<URL | string
   const { broker } = run;
   say(`RabbitMQ ${broker.nodeName} on port ${broker.port}`);
   say(`management UI: http://localhost:${broker.managementPort}/ (user guest, password guest)`);
-  return new URL(broker.url);
+  return [new URL(broker.url)];
 }
 
 /**
@@ -382,18 +393,18 @@ async function printSummary(run: Run, records: readonly PairRecord[]): Promise<v
 /** Starts the consumers, waits for them to be ready, then starts features (unless interrupted). */
 async function startServices(
   run: Run,
-  amqpUrl: URL,
+  amqpUrls: readonly URL[],
   interrupts: Interrupts,
 ): Promise<ServiceProcess | undefined> {
   const consumers = SERVICES.filter((name) => name !== "features")
-    .map((name) => run.spawn(name, amqpUrl));
+    .map((name) => run.spawn(name, amqpUrls));
   // Not ready within the time, or exited: start features anyway, as the user will see why.
   const ready = (process: ServiceProcess) =>
     process.httpPort === 0
       ? Promise.resolve()
-      : waitHealthy(process, { timeoutMs: HEALTHY_WITHIN_MS }).catch(() => {});
+      : waitReady(process, { timeoutMs: READY_WITHIN_MS }).catch(() => {});
   await Promise.race([Promise.all(consumers.map(ready)), interrupts.promise]);
-  const features = interrupts.at === undefined ? run.spawn("features", amqpUrl) : undefined;
+  const features = interrupts.at === undefined ? run.spawn("features", amqpUrls) : undefined;
   const count = run.configs.features.count;
   say(
     count > 0
@@ -412,14 +423,14 @@ async function main(): Promise<number> {
     run.kill();
   });
   try {
-    const amqpUrl = await brokerUrl(run, interrupts);
-    if (typeof amqpUrl === "number") return amqpUrl;
-    if (typeof amqpUrl === "string") {
-      await run.stop(amqpUrl);
+    const amqpUrls = await brokerUrls(run, interrupts);
+    if (typeof amqpUrls === "number") return amqpUrls;
+    if (typeof amqpUrls === "string") {
+      await run.stop(amqpUrls);
       return 0;
     }
     const rows = await followNewRows(run.csvFullPath);
-    const features = await startServices(run, amqpUrl, interrupts);
+    const features = await startServices(run, amqpUrls, interrupts);
     const outcome = await outcomeOf(run, rows, features, interrupts);
     await run.stop(outcome);
     interrupts.dispose();

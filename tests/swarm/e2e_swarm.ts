@@ -11,12 +11,12 @@
  */
 import assert from "node:assert/strict";
 import { loadModelArtifact } from "../../model/artifact.ts";
-import { fit, type ModelArtifact, predict } from "../../model/linear.ts";
+import { fit, type ModelArtifact } from "../../model/linear.ts";
 import { serializeModelArtifact } from "../../model/artifact.ts";
 import type { PairRecord } from "../../metric/record.ts";
 import { metricLogPath, readMetricLog } from "../../metric/metric_log.ts";
 import { jsonLines, waitFor as poll } from "../../stack/ops/process.ts";
-import { sentSamples } from "../harness.ts";
+import { assertExactlyOnce, sentSamples } from "../harness.ts";
 import { type ContainerMemory, containerMemory, INSPECT_FORMAT, mib } from "./container_memory.ts";
 import { loadDiabetes } from "../../stack/dataset.ts";
 
@@ -355,7 +355,7 @@ Deno.test({
             120_000,
           );
           const rows = await metricRows();
-          assertRecordedOnce(sent, rows);
+          await assertExactlyOnce(rows, sent, models);
           console.log(
             `${rows.length} samples, each recorded once; replicas ${[
               ...new Set(rows.map((r) => r.replica)),
@@ -433,28 +433,6 @@ async function driftPhase(): Promise<void> {
   const seconds = (performance.now() - start) / 1000;
   timings.push(["drift to ModelDrift firing", seconds]);
   console.log(`ModelDrift fired ${seconds.toFixed(1)} s after drift was switched on`);
-}
-
-/**
- * Asserts that `rows` are exactly the samples of `sent` (id → data set row), each recorded once,
- * with the data set's true value, the prediction of the model version the row names, and their
- * absolute difference.
- */
-function assertRecordedOnce(sent: ReadonlyMap<string, number>, rows: readonly PairRecord[]): void {
-  const ids = new Set(rows.map((r) => r.id));
-  const duplicated = rows.length - ids.size;
-  const lost = [...sent.keys()].filter((id) => !ids.has(id)).length;
-  assert.equal(duplicated, 0, `${duplicated} samples were recorded more than once`);
-  assert.equal(lost, 0, `${lost} of ${sent.size} samples sent were never recorded`);
-  assert.equal(rows.length, sent.size, `${rows.length - sent.size} rows of samples never sent`);
-  for (const row of rows) {
-    const index = sent.get(row.id)!;
-    assert.equal(row.yTrue, dataset.y[index]);
-    const model = models.get(row.modelVersion);
-    assert.ok(model, `unknown model version ${row.modelVersion}`);
-    assert.ok(Math.abs(row.yPred - predict(model, dataset.X[index])) < 1e-9);
-    assert.ok(Math.abs(row.absoluteError - Math.abs(row.yTrue - row.yPred)) < 1e-9);
-  }
 }
 
 /** Messages waiting in each queue, from the broker task's rabbitmqctl. */
@@ -643,7 +621,7 @@ async function saturationPhase(): Promise<void> {
     return depths.features === 0 && depths.y_true === 0 && depths.y_pred === 0;
   }, 60_000);
   peaks.push(...await memoryOf("model"), ...await memoryOf("metric"));
-  assertRecordedOnce(sent, (await metricRows()).slice(before));
+  await assertExactlyOnce((await metricRows()).slice(before), sent, models);
   const seconds = (drainedAt - started) / 1000;
   console.log(
     `${sent.size} samples at full speed, each recorded once; ${
