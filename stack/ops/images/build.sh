@@ -23,9 +23,18 @@
 #             Always built; Docker's layer cache keeps it quick.
 #   sizes     each image's size, and each service image's layers on top of the base
 #
+# Not in the default list:
+#   registry  ml-registry:2.8, Debian bookworm's docker-registry on its own slimmed debootstrap
+#             rootfs (cached like the broker's): the registry a multi-node Swarm pulls from
+#             (README.md, "Multi-node"). Never pushed to itself.
+#   node      a Swarm node for tests/swarm/e2e_cluster.ts: Debian's docker.io on a debootstrap
+#             rootfs, tagged mlc-node:<hash of its recipe> (printed on stdout), so that it is built
+#             once and rebuilt only when stack/ops/images/node/ or its package list changes.
+#
 # Environment:
 #   IMAGE_TAG=latest         tag of the service images
-#   REGISTRY=                also tag images as ${REGISTRY}ml-…; PUSH=1 pushes those tags
+#   REGISTRY=                also tag the stack's images as ${REGISTRY}ml-…; PUSH=1 pushes
+#                            those tags (e.g. REGISTRY=127.0.0.1:5000/ PUSH=1)
 #   DENO_BASE=               base image for the services (default: the official image if present
 #                            locally, else ml-deno-base:<version>)
 #   ML_IMAGE_CACHE=/var/cache/ml-images   where the rootfs tarballs are kept
@@ -45,6 +54,13 @@ ROOTFS_IMAGE=ml-rabbitmq-rootfs:bookworm-r$ROOTFS_RECIPE
 PROMETHEUS_IMAGE=ml-prometheus:2.42
 PROMETHEUS_ROOTFS_RECIPE=2
 PROMETHEUS_ROOTFS_IMAGE=ml-prometheus-rootfs:bookworm-r$PROMETHEUS_ROOTFS_RECIPE
+REGISTRY_IMAGE=ml-registry:2.8
+REGISTRY_ROOTFS_RECIPE=1
+REGISTRY_ROOTFS_IMAGE=ml-registry-rootfs:bookworm-r$REGISTRY_ROOTFS_RECIPE
+NODE_PACKAGES=docker.io,iptables,iproute2,procps,ca-certificates
+# The package list is part of the node's recipe: changing it makes a new rootfs.
+NODE_ROOTFS_RECIPE=1-$(echo "$NODE_PACKAGES" | sha256sum | cut -c1-8)
+NODE_ROOTFS_IMAGE=mlc-node-rootfs:bookworm-r$NODE_ROOTFS_RECIPE
 IMAGE_TAG=${IMAGE_TAG:-latest}
 REGISTRY=${REGISTRY:-}
 CACHE_DIR=${ML_IMAGE_CACHE:-/var/cache/ml-images}
@@ -301,34 +317,61 @@ ensure_rootfs() { # <name> <image> <recipe> <packages, comma-separated>
   find "$CACHE_DIR" -maxdepth 1 -name "$name-rootfs-*.tar" ! -path "$tarball" -delete
 }
 
+# A hash of what <image> is built from: the rootfs image's name (which carries its recipe and, for
+# the node, its packages) and every file under stack/ops/images/<name>/.
+recipe_sum() { # <name> <rootfs image>
+  {
+    echo "$2"
+    cd "stack/ops/images/$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum
+  } | sha256sum | cut -d' ' -f1
+}
+
 # Builds <image> from stack/ops/images/<name>/ on <rootfs image>; skipped when the image was
 # built from the same files on the same rootfs recipe (label ml.files.sha256).
 build_on_rootfs() { # <name> <image> <rootfs image> <recipe> <packages, comma-separated>
   local name=$1 image=$2 rootfs=$3 recipe=$4 packages=$5
   local dir=stack/ops/images/$name started=$SECONDS sum
-  sum=$({
-    echo "$rootfs"
-    cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum
-  } | sha256sum | cut -d' ' -f1)
+  sum=$(recipe_sum "$name" "$rootfs")
   if [[ ${REBUILD_ROOTFS:-0} != 1 && $(label_of "$image" ml.files.sha256) == "$sum" ]]; then
     log "$name: $image is up to date"
-    tag_for_registry "$image"
     return
   fi
   ensure_rootfs "$name" "$rootfs" "$recipe" "$packages"
   log "$name: building $image"
   build_quietly -t "$image" --build-arg "ROOTFS_IMAGE=$rootfs" --label "ml.files.sha256=$sum" "$dir"
-  tag_for_registry "$image"
   log "$name: $image ready in $(elapsed "$started")"
 }
 
 step_rabbitmq() {
   build_on_rootfs rabbitmq "$RABBITMQ_IMAGE" "$ROOTFS_IMAGE" "$ROOTFS_RECIPE" rabbitmq-server
+  tag_for_registry "$RABBITMQ_IMAGE"
 }
 
 step_prometheus() {
   build_on_rootfs prometheus "$PROMETHEUS_IMAGE" "$PROMETHEUS_ROOTFS_IMAGE" \
     "$PROMETHEUS_ROOTFS_RECIPE" prometheus
+  tag_for_registry "$PROMETHEUS_IMAGE"
+}
+
+step_registry() {
+  build_on_rootfs registry "$REGISTRY_IMAGE" "$REGISTRY_ROOTFS_IMAGE" "$REGISTRY_ROOTFS_RECIPE" \
+    docker-registry
+}
+
+# The node image's tag is the hash of its recipe: a test finds the image it needs by name, and an
+# unchanged recipe never rebuilds it. Prints the image's name on stdout.
+step_node() {
+  local sum image
+  sum=$(recipe_sum node "$NODE_ROOTFS_IMAGE")
+  image=mlc-node:${sum:0:16}
+  if [[ ${REBUILD_ROOTFS:-0} == 1 ]] || ! have_image "$image"; then
+    build_on_rootfs node "$image" "$NODE_ROOTFS_IMAGE" "$NODE_ROOTFS_RECIPE" "$NODE_PACKAGES"
+    docker image ls --format '{{.Repository}}:{{.Tag}}' mlc-node | grep -vxF "$image" |
+      xargs -r docker image rm >/dev/null 2>&1 || true
+  else
+    log "node: $image is up to date"
+  fi
+  echo "$image"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -471,8 +514,9 @@ main() {
   ((${#steps[@]})) || steps=(secrets base rabbitmq prometheus services sizes)
   for step in "${steps[@]}"; do
     case $step in
-    secrets | base | rabbitmq | prometheus | services | sizes) "step_$step" ;;
-    *) die "unknown step '$step' (secrets, base, rabbitmq, prometheus, services, sizes)" ;;
+    secrets | base | rabbitmq | prometheus | services | sizes | registry | node) "step_$step" ;;
+    *) die "unknown step '$step' (secrets, base, rabbitmq, prometheus, services, sizes," \
+      "registry, node)" ;;
     esac
   done
 }

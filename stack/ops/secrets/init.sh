@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates the Docker secrets files docker-stack.yml reads, once: stack/ops/secrets/rabbitmq_user and
-# stack/ops/secrets/rabbitmq_password (a random 32-character password). Existing files are kept, so
+# stack/ops/secrets/rabbitmq_password (a random 32-character password), and the Erlang cookie
+# docker-stack.cluster.yml adds (stack/ops/secrets/rabbitmq_erlang_cookie). Existing files are kept, so
 # running it again changes nothing. The files are git-ignored; only this script is tracked.
 #
 # Swarm secrets are immutable and RabbitMQ creates its first user only on an empty data volume:
@@ -27,5 +28,13 @@ random_password() {
   LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 || true
 }
 
+random_cookie() {
+  LC_ALL=C tr -dc 'A-Z' </dev/urandom | head -c 48 || true
+}
+
 write_once rabbitmq_user printf '%s' "${RABBITMQ_USER:-ml}"
 write_once rabbitmq_password random_password
+
+# The Erlang cookie the members of a RabbitMQ cluster (docker-stack.cluster.yml) authenticate each
+# other with; a single broker does not use it.
+write_once rabbitmq_erlang_cookie random_cookie

@@ -12,7 +12,22 @@
 # are imported from ML_DEFINITIONS_FILE, default /etc/rabbitmq/definitions.json, on every start.
 # Not `load_definitions` in rabbitmq.conf: a 3.10 node that loads definitions at boot creates
 # neither the default user nor the default vhost, and the user must come from the secrets.
+#
+# Clustered (docker-stack.cluster.yml), every member must share one Erlang cookie: when
+# RABBITMQ_ERLANG_COOKIE_FILE (default: the secret /run/secrets/rabbitmq_erlang_cookie) exists,
+# it becomes $HOME/.erlang.cookie, where the server and the CLI tools (the health check) read it.
+# Without it a single broker makes its own cookie on first start, as before.
 set -eu
+
+cookie_file=${RABBITMQ_ERLANG_COOKIE_FILE:-/run/secrets/rabbitmq_erlang_cookie}
+if [ -f "$cookie_file" ]; then
+  home=${HOME:-/var/lib/rabbitmq}
+  # Erlang refuses a cookie file that others can read; the secret is mounted read-only.
+  rm -f "$home/.erlang.cookie"
+  (umask 077 && tr -d '\n' <"$cookie_file" >"$home/.erlang.cookie")
+  chmod 400 "$home/.erlang.cookie"
+fi
+unset cookie_file home
 
 from_file() { # <variable> <default file>
   eval "value=\${$1:-}"

@@ -1,0 +1,125 @@
+/**
+ * What the Swarm end-to-end tests share: running `docker` (against the local engine or another
+ * one, such as a Docker-in-Docker node's socket), waiting at Swarm's pace, timing phases,
+ * and following a service's logs.
+ *
+ * tests/swarm/e2e_cluster.ts uses it; tests/swarm/e2e_swarm.ts has its own copies of `sh`,
+ * `waitFor`, `timed`, `followLogs` and `replicasRunning`, to be replaced by these.
+ */
+import { waitFor as poll } from "../../stack/ops/process.ts";
+
+/** What a command printed, and whether it succeeded. */
+export interface ShResult {
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `command args`; throws with its output when it fails, unless `allowFail`. */
+export async function sh(
+  command: string,
+  args: readonly string[],
+  options: { env?: Record<string, string>; allowFail?: boolean; stdin?: string } = {},
+): Promise<ShResult> {
+  const child = new Deno.Command(command, {
+    args: [...args],
+    env: options.env,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  if (!out.success && !options.allowFail) {
+    throw new Error(`'${command} ${args.join(" ")}' failed (${out.code}):\n${stderr}${stdout}`);
+  }
+  return { ok: out.success, stdout, stderr };
+}
+
+/** `docker` against one engine: `host` is a DOCKER_HOST value, or undefined for the default. */
+export function dockerOn(host?: string) {
+  const env = host === undefined ? undefined : { DOCKER_HOST: host };
+  return {
+    host,
+    run: (
+      args: readonly string[],
+      options: { allowFail?: boolean; env?: Record<string, string> } = {},
+    ) => sh("docker", args, { ...options, env: { ...env, ...options.env } }),
+    /** Its stdout, trimmed; throws when it fails. */
+    out: async (...args: string[]) => (await sh("docker", args, { env })).stdout.trim(),
+  };
+}
+
+/** A Docker engine to talk to, as `dockerOn` returns it. */
+export type Docker = ReturnType<typeof dockerOn>;
+
+/** `waitFor` at Swarm's pace: every 500 ms, for 2 minutes unless told. */
+export function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 120_000,
+): Promise<void> {
+  return poll(what, check, { timeoutMs, intervalMs: 500 });
+}
+
+/** Seconds since `start` (a `performance.now()`), one decimal. */
+export function secondsSince(start: number): number {
+  return Math.round((performance.now() - start) / 100) / 10;
+}
+
+/**
+ * Follows a service's logs from now on, new tasks included (`docker service logs --follow`):
+ * scaling a service down, or losing its node, removes its containers and their logs. `lines()`
+ * is what came so far.
+ */
+export function followLogs(
+  docker: Docker,
+  service: string,
+): { lines(): string[]; stop(): Promise<string[]> } {
+  const child = new Deno.Command("docker", {
+    args: ["service", "logs", "--raw", "--follow", service],
+    env: docker.host === undefined ? undefined : { DOCKER_HOST: docker.host },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    let rest = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      const split = (rest + chunk).split("\n");
+      rest = split.pop()!;
+      lines.push(...split);
+    }
+    if (rest !== "") lines.push(rest);
+  };
+  const done = Promise.all([read(child.stdout), read(child.stderr)]);
+  return {
+    lines: () => [...lines],
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* exited already */ }
+      await done;
+      return [...lines];
+    },
+  };
+}
+
+/** `docker service ls`'s REPLICAS of one service, e.g. "3/3". */
+export async function replicasRunning(docker: Docker, service: string): Promise<string> {
+  const lines = (await docker.out(
+    "service",
+    "ls",
+    "--filter",
+    `name=${service}`,
+    "--format",
+    "{{.Name}} {{.Replicas}}",
+  )).split("\n");
+  return lines.find((line) => line.startsWith(`${service} `))?.split(" ")[1] ?? "";
+}
