@@ -10,7 +10,7 @@
 import { brokerAddress } from "../stack/common_config.ts";
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import { QUEUES } from "../stack/contracts.ts";
-import { readProc, readProcFile } from "./proc.ts";
+import { readProc, readProcFile } from "../stack/ops/proc.ts";
 import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
 import { sleep } from "../stack/async.ts";
 import { freePort } from "../stack/ops/local_broker.ts";
@@ -18,6 +18,7 @@ import type { ServiceName } from "../stack/ops/launch.ts";
 import { type ServiceProcess, spawnService, stopAll, waitHealthy } from "../stack/ops/process.ts";
 import {
   declareTopology,
+  PIPELINE_QUEUES,
   type QueueType,
   TopologyMismatch,
   WORK_QUEUES,
@@ -323,7 +324,7 @@ export async function resetQueues(url: string, queueType?: QueueType): Promise<n
       if (!(error instanceof TopologyMismatch)) throw error;
       // The failed declare closed the channel. The bench owns these queues: switch their type.
       channel = await client.channel();
-      for (const queue of WORK_QUEUES) await channel.queueDelete(queue);
+      for (const queue of PIPELINE_QUEUES) await channel.queueDelete(queue);
       await declareTopology(channel, queueType);
     }
     for (const queue of WORK_QUEUES) await channel.queuePurge(queue);

@@ -27,6 +27,13 @@ export const DEFAULT_QUEUE_TYPE: QueueType = "quorum";
 export const WORK_QUEUES: readonly string[] = [QUEUES.features, QUEUES.yTrue, QUEUES.yPred];
 
 /**
+ * Every queue the pipeline declares, all of one type: on a cluster, dead
+ * letters are samples too and must survive a lost node. `dead_letter` has no
+ * policy (no delivery limit: `deno task dlq list` takes and returns them).
+ */
+export const PIPELINE_QUEUES: readonly string[] = [QUEUES.deadLetter, ...WORK_QUEUES];
+
+/**
  * Declare arguments of a work queue of `type`. A classic queue gets none, so
  * that it matches one declared before queue types were chosen.
  */
@@ -51,15 +58,13 @@ export class TopologyMismatch extends Error {
   }
 }
 
-/** Declares the exchange and the four durable queues. Safe to repeat. */
+/** Declares the exchange and the four durable queues, all of `type`. Safe to repeat. */
 export async function declareTopology(
   channel: AMQPChannel,
   type: QueueType = DEFAULT_QUEUE_TYPE,
 ): Promise<void> {
   await channel.exchangeDeclare(DEAD_LETTER_EXCHANGE, "fanout", { durable: true });
-  await channel.queueDeclare(QUEUES.deadLetter, { durable: true });
-  await channel.queueBind(QUEUES.deadLetter, DEAD_LETTER_EXCHANGE, "");
-  for (const queue of WORK_QUEUES) {
+  for (const queue of PIPELINE_QUEUES) {
     try {
       await channel.queueDeclare(queue, { durable: true }, workQueueArguments(type));
     } catch (error) {
@@ -70,4 +75,5 @@ export async function declareTopology(
       throw error;
     }
   }
+  await channel.queueBind(QUEUES.deadLetter, DEAD_LETTER_EXCHANGE, "");
 }

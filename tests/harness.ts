@@ -77,21 +77,11 @@ async function startTestBroker(): Promise<TestBroker> {
       await broker.ctl("delete_vhost", vhost);
     },
     async depths(vhost) {
-      const out = await broker.ctl(
-        "list_queues",
-        "-p",
-        vhost,
-        "-q",
-        "--no-table-headers",
-        "name",
-        "messages",
-      );
-      return Object.fromEntries(
-        out.trim().split("\n").filter(Boolean).map((line) => {
-          const [name, count] = line.trim().split(/\s+/);
-          return [name, Number(count)];
-        }),
-      );
+      // Names from rabbitmqctl; counts from the broker over AMQP (queue.declare-ok), because
+      // list_queues' `messages` of a quorum queue lags by its statistics interval.
+      const out = await broker.ctl("list_queues", "-p", vhost, "-q", "--no-table-headers", "name");
+      const names = out.trim().split("\n").map((line) => line.trim()).filter(Boolean);
+      return await queueDepths(vhostUrl(broker.url, vhost), names);
     },
     stop: () => broker.stop(),
   }, broker);
@@ -230,9 +220,11 @@ export class Pipeline {
     try {
       const channel = await client.channel();
       for (;;) {
-        const message = await channel.basicGet(queue, { noAck: true });
+        // Acked one by one: a quorum queue counts a no-ack get as delivered, not gone.
+        const message = await channel.basicGet(queue, { noAck: false });
         if (!message) break;
         taken.push({ body: message.bodyToString() ?? "", properties: message.properties });
+        await message.ack();
       }
     } finally {
       await client.close();

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { readProc } from "../../stack/ops/proc.ts";
 
 /** One container's memory figures, in bytes. */
 export interface ContainerMemory {
@@ -38,44 +39,35 @@ export function cgroupNumber(text: string): number | undefined {
   return /^\d+$/.test(trimmed) ? Number(trimmed) : undefined;
 }
 
-async function readText(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return undefined;
-  }
+/** The memory files of a container's cgroup, v1 or v2, by the name the figure has. */
+function memoryFiles(dir: string, v2: boolean): { limit: string; peak: string } {
+  return v2
+    ? { limit: `${dir}/memory.max`, peak: `${dir}/memory.peak` }
+    : { limit: `${dir}/memory.limit_in_bytes`, peak: `${dir}/memory.max_usage_in_bytes` };
 }
 
 /**
- * The memory cgroup directory of a container: where /proc/<pid>/cgroup puts its process, else
- * where the cgroupfs or the systemd driver puts it, on cgroup v1 or v2.
+ * The cgroup directories a container's memory may be under: where /proc/<pid>/cgroup puts its
+ * process, then where the cgroupfs or the systemd driver puts a container, on v1 and v2.
  */
-async function cgroupDir(id: string, pid: number): Promise<string | undefined> {
-  const own = pid > 0 ? await readText(`/proc/${pid}/cgroup`) : undefined;
-  const v1 = own && /^\d+:memory:(\/.*)$/m.exec(own)?.[1];
-  const v2 = own && /^0::(\/.*)$/m.exec(own)?.[1];
-  const candidates = [
-    ...(v1 ? [`/sys/fs/cgroup/memory${v1}`] : []),
-    ...(v2 && !v1 ? [`/sys/fs/cgroup${v2}`] : []),
-    `/sys/fs/cgroup/memory/docker/${id}`, // v1, cgroupfs driver
-    `/sys/fs/cgroup/memory/system.slice/docker-${id}.scope`, // v1, systemd driver
-    `/sys/fs/cgroup/docker/${id}`, // v2, cgroupfs driver
-    `/sys/fs/cgroup/system.slice/docker-${id}.scope`, // v2, systemd driver
+function cgroupDirs(id: string, procCgroup: string | undefined): [string, boolean][] {
+  const v1 = procCgroup && /^\d+:memory:(\/.*)$/m.exec(procCgroup)?.[1];
+  const v2 = procCgroup && /^0::(\/.*)$/m.exec(procCgroup)?.[1];
+  return [
+    ...(v1 ? [[`/sys/fs/cgroup/memory${v1}`, false] as [string, boolean]] : []),
+    ...(v2 && !v1 ? [[`/sys/fs/cgroup${v2}`, true] as [string, boolean]] : []),
+    [`/sys/fs/cgroup/memory/docker/${id}`, false], // v1, cgroupfs driver
+    [`/sys/fs/cgroup/memory/system.slice/docker-${id}.scope`, false], // v1, systemd driver
+    [`/sys/fs/cgroup/docker/${id}`, true], // v2, cgroupfs driver
+    [`/sys/fs/cgroup/system.slice/docker-${id}.scope`, true], // v2, systemd driver
   ];
-  for (const dir of candidates) {
-    try {
-      if ((await Deno.stat(dir)).isDirectory) return dir;
-    } catch {
-      // not this layout
-    }
-  }
-  return undefined;
 }
 
 /** The last process of the chain that starts at `pid` (tini → deno): the service itself. */
 async function leafProcess(pid: number): Promise<number> {
   for (let depth = 0; depth < 4; depth++) {
-    const children = (await readText(`/proc/${pid}/task/${pid}/children`))?.trim();
+    const path = `/proc/${pid}/task/${pid}/children`;
+    const children = (await readProc([path])).get(path)?.trim();
     if (!children) return pid;
     pid = Number(children.split(/\s+/)[0]);
   }
@@ -84,8 +76,8 @@ async function leafProcess(pid: number): Promise<number> {
 
 /**
  * The memory figures of containers by id (full or short). Needs root on the
- * host for /proc and the cgroup files; a figure the host does not show is
- * left undefined, never guessed.
+ * host for /proc and the cgroup files, read through `tail` (stack/ops/proc.ts);
+ * a figure the host does not show is left undefined, never guessed.
  */
 export async function containerMemory(
   ids: readonly string[],
@@ -96,17 +88,23 @@ export async function containerMemory(
   const figures: ContainerMemory[] = [];
   for (const line of lines) {
     const [id, pidText, oomText] = line.split(" ");
-    const dir = await cgroupDir(id, Number(pidText));
-    const v2 = dir !== undefined && !dir.startsWith("/sys/fs/cgroup/memory/");
-    const read = async (v1Name: string, v2Name: string) =>
-      dir ? cgroupNumber((await readText(`${dir}/${v2 ? v2Name : v1Name}`)) ?? "") : undefined;
     const pid = Number(pidText);
-    const status = pid > 0 ? await readText(`/proc/${await leafProcess(pid)}/status`) : undefined;
+    const leaf = pid > 0 ? await leafProcess(pid) : 0;
+    const own = pid > 0 ? await readProc([`/proc/${pid}/cgroup`]) : new Map();
+    const candidates = cgroupDirs(id, own.get(`/proc/${pid}/cgroup`)).map(([dir, v2]) =>
+      memoryFiles(dir, v2)
+    );
+    const files = await readProc([
+      ...candidates.flatMap((c) => [c.limit, c.peak]),
+      ...(leaf > 0 ? [`/proc/${leaf}/status`] : []),
+    ]);
+    const found = candidates.find((c) => files.has(c.limit));
+    const status = files.get(`/proc/${leaf}/status`);
     figures.push({
       id,
       oomKilled: oomText === "true",
-      limit: await read("memory.limit_in_bytes", "memory.max"),
-      cgroupPeak: await read("memory.max_usage_in_bytes", "memory.peak"),
+      limit: found && cgroupNumber(files.get(found.limit) ?? ""),
+      cgroupPeak: found && cgroupNumber(files.get(found.peak) ?? ""),
       vmHwm: status ? vmHwmOf(status) : undefined,
     });
   }

@@ -478,18 +478,10 @@ async function containersOf(service: string, all = false): Promise<string[]> {
  * the limit.
  */
 async function memoryOf(service: string): Promise<ContainerMemory[]> {
-  const read = async () =>
-    containerMemory(
-      await containersOf(service),
-      async (ids) => (await docker("inspect", "--format", INSPECT_FORMAT, ...ids)).stdout,
-    );
-  let figures = await read();
-  for (let attempt = 1; attempt < 3 && figures.some((f) => f.limit === undefined); attempt++) {
-    // Seen once while another engine on the machine was busy: a running container's cgroup and
-    // /proc entry not there yet. Ask again before calling it a failure.
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-    figures = await read();
-  }
+  const figures = await containerMemory(
+    await containersOf(service),
+    async (ids) => (await docker("inspect", "--format", INSPECT_FORMAT, ...ids)).stdout,
+  );
   for (const f of figures) {
     const share = f.cgroupPeak !== undefined && f.limit !== undefined
       ? `${((f.cgroupPeak / f.limit) * 100).toFixed(0)}% of it`

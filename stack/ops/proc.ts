@@ -1,7 +1,7 @@
 /**
- * Reading `/proc`. Deno 2 grants `/proc` only with `--allow-all`, so the
- * bench asks `tail` (one process per poll, every file at once) rather than
- * running with every permission.
+ * Reading `/proc` and `/sys`. Deno 2 grants them only with `--allow-all`, so
+ * the bench and the e2e tests ask `tail` (one process per poll, every file at
+ * once) rather than running with every permission.
  *
  * @module
  */
