@@ -50,7 +50,6 @@ import type { Telemetry } from "./telemetry.ts";
 import {
   DEAD_LETTER_EXCHANGE,
   declareTopology,
-  DEFAULT_DEAD_LETTER_QUEUE_TYPE,
   DEFAULT_QUEUE_TYPE,
   type QueueType,
   TopologyMismatch,
@@ -130,8 +129,6 @@ export interface BrokerOptions {
   onDisconnect?: () => void;
   /** Type of the work queues it declares (default quorum). */
   queueType?: QueueType;
-  /** Type of `dead_letter` (default classic; quorum on a cluster). */
-  deadLetterQueueType?: QueueType;
 }
 
 /** A connect attempt that hangs (DNS, a half-open network) is abandoned after this. */
@@ -185,7 +182,6 @@ export class Broker {
       retryMaxMs: 10_000,
       heartbeatSeconds: 10,
       queueType: DEFAULT_QUEUE_TYPE,
-      deadLetterQueueType: DEFAULT_DEAD_LETTER_QUEUE_TYPE,
       ...options,
     };
     const { urls, replica } = options;
@@ -424,11 +420,7 @@ export class Broker {
     // Replaces the client's handler, which only logs: the channel is gone
     // for good, and with it the ability to publish.
     publishChannel.onerror = (reason) => onChannelClosed("publish", reason);
-    await declareTopology(
-      publishChannel,
-      this.#options.queueType,
-      this.#options.deadLetterQueueType,
-    );
+    await declareTopology(publishChannel, this.#options.queueType);
     await publishChannel.confirmSelect();
     this.#publishChannel = publishChannel;
     const consumerChannels: { channel: AMQPChannel; tag: string }[] = [];

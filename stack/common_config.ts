@@ -6,12 +6,7 @@
  * @module
  */
 import { choiceField, type Field, intField, textField } from "./config.ts";
-import {
-  DEFAULT_DEAD_LETTER_QUEUE_TYPE,
-  DEFAULT_QUEUE_TYPE,
-  QUEUE_TYPES,
-  type QueueType,
-} from "./topology.ts";
+import { DEFAULT_QUEUE_TYPE, QUEUE_TYPES, type QueueType } from "./topology.ts";
 
 /** Log levels LogTape understands, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
@@ -170,13 +165,6 @@ export function commonSchema(defaults: CommonDefaults) {
       "Type the work queues are declared with, `quorum` or `classic`; changing it on a broker " +
         "that has the queues needs them drained and deleted (README: Queue types and policies)",
     ),
-    deadLetterQueueType: choiceField(
-      "DEAD_LETTER_QUEUE_TYPE",
-      DEFAULT_DEAD_LETTER_QUEUE_TYPE,
-      QUEUE_TYPES,
-      "Type `dead_letter` is declared with; `quorum` on a cluster (docker-stack.cluster.yml), " +
-        "where a classic one stops every service while its one member is down",
-    ),
   };
 }
 
@@ -197,7 +185,6 @@ export interface CommonConfig {
   /** Bytes; 0 when there is no limit (or it is unknown). */
   readonly memoryLimitBytes: number;
   readonly queueType: QueueType;
-  readonly deadLetterQueueType: QueueType;
 }
 
 /** The broker URLs (one per member) with the separately given credentials folded in. */

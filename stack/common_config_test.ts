@@ -44,7 +44,6 @@ Deno.test("commonSchema() gives the service's defaults when nothing is set", () 
     shutdownTimeoutMs: 10_000,
     memoryLimitBytes: 0,
     queueType: "quorum",
-    deadLetterQueueType: "classic",
   });
   assert.deepEqual(LOG_LEVELS, ["debug", "info", "warning", "error"]);
 });

@@ -112,7 +112,6 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
     replica,
     prefetch: config.prefetch,
     queueType: config.queueType,
-    deadLetterQueueType: config.deadLetterQueueType,
     log,
     telemetry,
     onDisconnect: () => hooks?.onDisconnect?.(),

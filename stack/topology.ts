@@ -51,33 +51,23 @@ export class TopologyMismatch extends Error {
   }
 }
 
-/**
- * Type `dead_letter` has unless told (`DEAD_LETTER_QUEUE_TYPE`): classic, no limit. On a cluster
- * it must be quorum: a classic queue lives on one member, and while that member is down every
- * declare of it fails (404 "home node ... is down"), so no service could connect at all.
- */
-export const DEFAULT_DEAD_LETTER_QUEUE_TYPE: QueueType = "classic";
-
 /** Declares the exchange and the four durable queues. Safe to repeat. */
 export async function declareTopology(
   channel: AMQPChannel,
   type: QueueType = DEFAULT_QUEUE_TYPE,
-  deadLetterType: QueueType = DEFAULT_DEAD_LETTER_QUEUE_TYPE,
 ): Promise<void> {
   await channel.exchangeDeclare(DEAD_LETTER_EXCHANGE, "fanout", { durable: true });
-  await declareQueue(channel, QUEUES.deadLetter, deadLetterType);
+  await channel.queueDeclare(QUEUES.deadLetter, { durable: true });
   await channel.queueBind(QUEUES.deadLetter, DEAD_LETTER_EXCHANGE, "");
-  for (const queue of WORK_QUEUES) await declareQueue(channel, queue, type);
-}
-
-async function declareQueue(channel: AMQPChannel, queue: string, type: QueueType): Promise<void> {
-  try {
-    await channel.queueDeclare(queue, { durable: true }, workQueueArguments(type));
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (/PRECONDITION_FAILED|inequivalent arg/.test(message)) {
-      throw new TopologyMismatch(queue, type, message);
+  for (const queue of WORK_QUEUES) {
+    try {
+      await channel.queueDeclare(queue, { durable: true }, workQueueArguments(type));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (/PRECONDITION_FAILED|inequivalent arg/.test(message)) {
+        throw new TopologyMismatch(queue, type, message);
+      }
+      throw error;
     }
-    throw error;
   }
 }
