@@ -1,10 +1,12 @@
 /**
  * What the Swarm end-to-end tests share: running `docker` (against the local engine or another
  * one, such as a Docker-in-Docker node's socket), waiting at Swarm's pace, timing phases,
- * and following a service's logs.
+ * following a service's logs, finding a service's containers and tasks, asking a broker
+ * container's rabbitmqctl, waiting for metric's rows to grow, and removing a stack.
  *
  * tests/swarm/e2e_cluster.ts uses it; tests/swarm/e2e_swarm.ts has its own copies of `sh`,
- * `waitFor`, `timed`, `followLogs` and `replicasRunning`, to be replaced by these.
+ * `waitFor`, `timed`, `followLogs`, `replicasRunning`, `containersOf`, `growth` and
+ * `removeStack`, to be replaced by these.
  */
 import { waitFor as poll } from "../../stack/ops/process.ts";
 
@@ -122,4 +124,84 @@ export async function replicasRunning(docker: Docker, service: string): Promise<
     "{{.Name}} {{.Replicas}}",
   )).split("\n");
   return lines.find((line) => line.startsWith(`${service} `))?.split(" ")[1] ?? "";
+}
+
+/** The ids of a Swarm service's containers on one engine: running ones, or every one it keeps. */
+export async function containersOf(
+  docker: Docker,
+  service: string,
+  options: { all?: boolean } = {},
+): Promise<string[]> {
+  const result = await docker.run([
+    "ps",
+    options.all ? "-aq" : "-q",
+    "--filter",
+    `label=com.docker.swarm.service.name=${service}`,
+  ], { allowFail: true });
+  return result.ok ? result.stdout.trim().split("\n").filter(Boolean) : [];
+}
+
+/** The node of each running task of a service (one entry per task). */
+export async function taskNodes(docker: Docker, service: string): Promise<string[]> {
+  return (await docker.out(
+    "service",
+    "ps",
+    service,
+    "--filter",
+    "desired-state=running",
+    "--format",
+    "{{.Node}} {{.CurrentState}}",
+  )).split("\n").filter((line) => / Running /.test(line)).map((line) => line.split(" ")[0]);
+}
+
+/** `rabbitmqctl -q <args> --formatter json` in a broker container, parsed. */
+export async function rabbitmqctlJson<T>(
+  docker: Docker,
+  container: string,
+  ...args: string[]
+): Promise<T> {
+  return JSON.parse(
+    await docker.out("exec", container, "rabbitmqctl", "-q", ...args, "--formatter", "json"),
+  ) as T;
+}
+
+/** Waits until `rows()` has grown by more than `by` rows from now. */
+export async function growth(
+  what: string,
+  rows: () => Promise<readonly unknown[]>,
+  options: { by?: number; timeoutMs?: number } = {},
+): Promise<void> {
+  const before = (await rows()).length;
+  await waitFor(
+    what,
+    async () => (await rows()).length > before + (options.by ?? 5),
+    options.timeoutMs,
+  );
+}
+
+/**
+ * `docker stack rm`, then waits until none of the stack's containers is left on any of
+ * `engines` (default: the one it ran on) and none of its services or networks on the first.
+ */
+export async function removeStack(
+  docker: Docker,
+  stack: string,
+  options: { engines?: readonly Docker[]; timeoutMs?: number } = {},
+): Promise<void> {
+  await docker.run(["stack", "rm", stack], { allowFail: true });
+  const label = `label=com.docker.stack.namespace=${stack}`;
+  for (const engine of options.engines ?? [docker]) {
+    await waitFor(
+      `the stack's containers gone${engine.host ? ` on ${engine.host}` : ""}`,
+      async () => (await engine.out("ps", "-aq", "--filter", label)) === "",
+      options.timeoutMs,
+    );
+  }
+  await waitFor(
+    "the stack's services and networks gone",
+    async () =>
+      (await docker.out("service", "ls", "-q", "--filter", label)) === "" &&
+      (await docker.out("network", "ls", "-q", "--filter", label)) === "",
+    options.timeoutMs,
+  );
 }

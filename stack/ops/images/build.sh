@@ -33,6 +33,7 @@
 #
 # Environment:
 #   IMAGE_TAG=latest         tag of the service images
+#   RABBITMQ_TAG=3.10        tag of ml-rabbitmq (docker-stack.yml reads the same variable)
 #   REGISTRY=                also tag the stack's images as ${REGISTRY}ml-…; PUSH=1 pushes
 #                            those tags (e.g. REGISTRY=127.0.0.1:5000/ PUSH=1)
 #   DENO_BASE=               base image for the services (default: the official image if present
@@ -47,7 +48,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 cd "$ROOT"
 
 DENO_VERSION=2.9.6
-RABBITMQ_IMAGE=ml-rabbitmq:3.10
+RABBITMQ_IMAGE=ml-rabbitmq:${RABBITMQ_TAG:-3.10}
 # Bump when the rootfs recipe below changes, so neither a cached tarball nor image is reused.
 ROOTFS_RECIPE=2
 ROOTFS_IMAGE=ml-rabbitmq-rootfs:bookworm-r$ROOTFS_RECIPE

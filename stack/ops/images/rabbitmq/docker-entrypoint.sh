@@ -9,7 +9,8 @@
 # Other commands (`docker run ml-rabbitmq:3.10 rabbitmq-diagnostics ...`) run as given.
 #
 # Once the server is up, the pipeline's policies (delivery limit, dead-lettering: stack/policies.ts)
-# are imported from ML_DEFINITIONS_FILE, default /etc/rabbitmq/definitions.json, on every start.
+# are imported from ML_DEFINITIONS_FILE, default /etc/rabbitmq/definitions.json, on every start,
+# and the node adds itself to every quorum queue it holds no replica of (grow_quorum_queues).
 # Not `load_definitions` in rabbitmq.conf: a 3.10 node that loads definitions at boot creates
 # neither the default user nor the default vhost, and the user must come from the secrets.
 #
@@ -78,6 +79,21 @@ import_definitions() { # <file>
     echo "docker-entrypoint: imported the pipeline's policies from $1" >&2
   else
     echo "docker-entrypoint: could not import $1: the work queues have no delivery limit" >&2
+  fi
+  grow_quorum_queues
+}
+
+# A quorum queue's members are the cluster's nodes when it is declared, and RabbitMQ 3.10 never
+# adds a node that joins later: a member that started after the services had declared their queues
+# (seen: a member pulling its image late) held no replica, so the queues lived on two nodes and
+# losing either left them without a majority. Each member, once up, adds itself to every quorum
+# queue that lacks it. A no-op on one node, and on a member back from a restart.
+grow_quorum_queues() {
+  node=${RABBITMQ_NODENAME:-rabbit@$(hostname -s)}
+  if out=$(rabbitmq-queues -q grow "$node" all 2>&1); then
+    [ -z "$out" ] || echo "docker-entrypoint: quorum queues grown onto $node: $out" >&2
+  else
+    echo "docker-entrypoint: could not grow quorum queues onto $node: $out" >&2
   fi
 }
 
