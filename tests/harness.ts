@@ -290,6 +290,46 @@ export async function assertExactlyOnce(
   }
 }
 
+/**
+ * Exactly-once by count, for runs too fast for a log line per sample (features' log is bounded
+ * and drops lines under load; the container's log rotates): `sentCount` samples confirmed, and
+ * `rows` holds exactly that many, none twice, each one a data set row's true value with the
+ * prediction of the model version it names and their absolute difference. With a single
+ * producer, N confirmed sends and N distinct valid rows mean none lost and none duplicated.
+ */
+export async function assertCountedOnce(
+  rows: readonly PairRecord[],
+  sentCount: number,
+  models?: ReadonlyMap<string, ModelArtifact>,
+): Promise<void> {
+  truth ??= Promise.all([loadDiabetes(), loadModelArtifact()]).then(([dataset, model]) => ({
+    dataset,
+    model,
+  }));
+  const { dataset, model } = await truth;
+  const known = models ?? new Map([[model.version, model]]);
+  const duplicated = rows.length - new Set(rows.map((r) => r.id)).size;
+  assert.equal(duplicated, 0, `${duplicated} samples were recorded more than once`);
+  assert.equal(
+    rows.length,
+    sentCount,
+    `${sentCount} samples sent, ${rows.length} recorded (${sentCount - rows.length} lost)`,
+  );
+  const rowsOf = new Map<number, number[]>();
+  dataset.y.forEach((y, i) => rowsOf.set(y, [...rowsOf.get(y) ?? [], i]));
+  let wrong = 0;
+  for (const row of rows) {
+    const version = known.get(row.modelVersion);
+    const fits = version !== undefined &&
+      (rowsOf.get(row.yTrue) ?? []).some((i) =>
+        Math.abs(row.yPred - predict(version, dataset.X[i])) < 1e-9
+      ) &&
+      Math.abs(row.absoluteError - Math.abs(row.yTrue - row.yPred)) < 1e-9;
+    if (!fits) wrong++;
+  }
+  assert.equal(wrong, 0, `${wrong} rows match no data set row and model version`);
+}
+
 let shared: Promise<TestBroker> | undefined;
 
 /**
