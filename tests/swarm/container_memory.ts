@@ -23,6 +23,8 @@ export interface ContainerMemory {
   readonly limit?: number;
   /** The cgroup's peak usage, page cache included; undefined when the host does not show it. */
   readonly cgroupPeak?: number;
+  /** The cgroup's anonymous memory now (v1 `total_rss`, v2 `anon` of memory.stat): what cannot be reclaimed. */
+  readonly cgroupRss?: number;
   /** Peak resident set of the service process (the container's deepest process: tini → deno). */
   readonly vmHwm?: number;
 }
@@ -40,10 +42,29 @@ export function cgroupNumber(text: string): number | undefined {
 }
 
 /** The memory files of a container's cgroup, v1 or v2, by the name the figure has. */
-function memoryFiles(dir: string, v2: boolean): { limit: string; peak: string } {
+function memoryFiles(
+  dir: string,
+  v2: boolean,
+): { limit: string; peak: string; stat: string; rssKey: string } {
   return v2
-    ? { limit: `${dir}/memory.max`, peak: `${dir}/memory.peak` }
-    : { limit: `${dir}/memory.limit_in_bytes`, peak: `${dir}/memory.max_usage_in_bytes` };
+    ? {
+      limit: `${dir}/memory.max`,
+      peak: `${dir}/memory.peak`,
+      stat: `${dir}/memory.stat`,
+      rssKey: "anon",
+    }
+    : {
+      limit: `${dir}/memory.limit_in_bytes`,
+      peak: `${dir}/memory.max_usage_in_bytes`,
+      stat: `${dir}/memory.stat`,
+      rssKey: "total_rss",
+    };
+}
+
+/** One key of a cgroup memory.stat text, in bytes. */
+export function memoryStatOf(stat: string, key: string): number | undefined {
+  const match = new RegExp(`^${key} (\\d+)$`, "m").exec(stat);
+  return match ? Number(match[1]) : undefined;
 }
 
 /**
@@ -95,7 +116,7 @@ export async function containerMemory(
       memoryFiles(dir, v2)
     );
     const files = await readProc([
-      ...candidates.flatMap((c) => [c.limit, c.peak]),
+      ...candidates.flatMap((c) => [c.limit, c.peak, c.stat]),
       ...(leaf > 0 ? [`/proc/${leaf}/status`] : []),
     ]);
     const found = candidates.find((c) => files.has(c.limit));
@@ -105,6 +126,7 @@ export async function containerMemory(
       oomKilled: oomText === "true",
       limit: found && cgroupNumber(files.get(found.limit) ?? ""),
       cgroupPeak: found && cgroupNumber(files.get(found.peak) ?? ""),
+      cgroupRss: found && memoryStatOf(files.get(found.stat) ?? "", found.rssKey),
       vmHwm: status ? vmHwmOf(status) : undefined,
     });
   }
@@ -119,4 +141,43 @@ const MiB = 1024 * 1024;
 /** "84 MiB", or "–" when unknown. */
 export function mib(bytes: number | undefined): string {
   return bytes === undefined ? "–" : `${(bytes / MiB).toFixed(0)} MiB`;
+}
+
+/**
+ * Polls containers' memory every `intervalMs` until stopped and keeps, per container, the largest
+ * anonymous memory its cgroup held: the peak a limit must hold, since the page cache that fills
+ * the rest of a container that writes files (metric) is reclaimed before anything is killed.
+ */
+export class MemorySampler {
+  readonly peaks = new Map<string, number>();
+  #running = true;
+  readonly #done: Promise<void>;
+
+  constructor(
+    ids: () => Promise<readonly string[]>,
+    inspect: (ids: readonly string[]) => Promise<string>,
+    intervalMs = 1_000,
+  ) {
+    this.#done = (async () => {
+      while (this.#running) {
+        try {
+          for (const f of await containerMemory(await ids(), inspect)) {
+            if (f.cgroupRss !== undefined) {
+              this.peaks.set(f.id, Math.max(this.peaks.get(f.id) ?? 0, f.cgroupRss));
+            }
+          }
+        } catch {
+          // a container that went between the listing and the reading: next round
+        }
+        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+      }
+    })();
+  }
+
+  /** Stops polling; resolves with the peaks by container id. */
+  async stop(): Promise<Map<string, number>> {
+    this.#running = false;
+    await this.#done;
+    return this.peaks;
+  }
 }
