@@ -254,6 +254,21 @@ export function sentSamples(features: Iterable<Record<string, unknown>>): Map<st
 let truth: Promise<{ dataset: Dataset; model: ModelArtifact }> | undefined;
 
 /**
+ * The data set, and the model versions a row may name: `models`, or the trained artifact alone.
+ * Loaded once per test process.
+ */
+async function groundTruth(
+  models?: ReadonlyMap<string, ModelArtifact>,
+): Promise<{ dataset: Dataset; known: ReadonlyMap<string, ModelArtifact> }> {
+  truth ??= Promise.all([loadDiabetes(), loadModelArtifact()]).then(([dataset, model]) => ({
+    dataset,
+    model,
+  }));
+  const { dataset, model } = await truth;
+  return { dataset, known: models ?? new Map([[model.version, model]]) };
+}
+
+/**
  * Asserts that `rows` are exactly the samples of `sent` (id → data set row): none lost, none
  * recorded twice, none that was never sent; each with the data set's true value, the prediction
  * of the model version the row names (`models`; default the trained artifact alone), and their
@@ -264,12 +279,7 @@ export async function assertExactlyOnce(
   sent: ReadonlyMap<string, number>,
   models?: ReadonlyMap<string, ModelArtifact>,
 ): Promise<void> {
-  truth ??= Promise.all([loadDiabetes(), loadModelArtifact()]).then(([dataset, model]) => ({
-    dataset,
-    model,
-  }));
-  const { dataset, model } = await truth;
-  const known = models ?? new Map([[model.version, model]]);
+  const { dataset, known } = await groundTruth(models);
   const ids = new Set(rows.map((r) => r.id));
   const duplicated = rows.length - ids.size;
   const lost = [...sent.keys()].filter((id) => !ids.has(id)).length;
@@ -302,12 +312,7 @@ export async function assertCountedOnce(
   sentCount: number,
   models?: ReadonlyMap<string, ModelArtifact>,
 ): Promise<void> {
-  truth ??= Promise.all([loadDiabetes(), loadModelArtifact()]).then(([dataset, model]) => ({
-    dataset,
-    model,
-  }));
-  const { dataset, model } = await truth;
-  const known = models ?? new Map([[model.version, model]]);
+  const { dataset, known } = await groundTruth(models);
   const duplicated = rows.length - new Set(rows.map((r) => r.id)).size;
   assert.equal(duplicated, 0, `${duplicated} samples were recorded more than once`);
   assert.equal(

@@ -15,7 +15,7 @@ import { fit, type ModelArtifact } from "../../model/linear.ts";
 import { serializeModelArtifact } from "../../model/artifact.ts";
 import type { PairRecord } from "../../metric/record.ts";
 import { metricLogPath, readMetricLog } from "../../metric/metric_log.ts";
-import { jsonLines, waitFor as poll } from "../../stack/ops/process.ts";
+import { jsonLines } from "../../stack/ops/process.ts";
 import { assertCountedOnce, assertExactlyOnce, sentSamples } from "../harness.ts";
 import {
   type ContainerMemory,
@@ -25,6 +25,15 @@ import {
   mib,
 } from "./container_memory.ts";
 import { loadDiabetes } from "../../stack/dataset.ts";
+import {
+  containersOf as containersOn,
+  dockerOn,
+  followLogs as followOn,
+  removeStack as removeOn,
+  replicasRunning as replicasOn,
+  sh,
+  waitFor,
+} from "./swarm_shell.ts";
 
 const STACK = "ml";
 const timings: [string, number][] = [];
@@ -33,31 +42,9 @@ const v1 = await loadModelArtifact();
 /** Model versions the stack runs during the test, by version: v1, then v2 from the rolling update. */
 const models = new Map<string, ModelArtifact>([[v1.version, v1]]);
 
-async function sh(
-  command: string,
-  args: string[],
-  options: { env?: Record<string, string>; allowFail?: boolean } = {},
-) {
-  const out = await new Deno.Command(command, {
-    args,
-    env: options.env,
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  const text = new TextDecoder().decode(out.stdout);
-  const err = new TextDecoder().decode(out.stderr);
-  if (!out.success && !options.allowFail) {
-    throw new Error(`'${command} ${args.join(" ")}' failed (${out.code}):\n${err}${text}`);
-  }
-  return { ok: out.success, stdout: text, stderr: err };
-}
-const docker = (...args: string[]) => sh("docker", args);
-
-/** `waitFor` at Swarm's pace: every 500 ms, for 2 minutes unless told. */
-function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 120_000) {
-  return poll(what, check, { timeoutMs, intervalMs: 500 });
-}
+const engine = dockerOn();
+/** `docker args` on the local engine; throws with its output when it fails. */
+const docker = (...args: string[]) => engine.run(args);
 
 async function timed<T>(phase: string, fn: () => Promise<T>): Promise<T> {
   const start = performance.now();
@@ -118,37 +105,11 @@ async function serviceLogs(service: string): Promise<Record<string, unknown>[]> 
   return jsonLines(lines);
 }
 
-/**
- * Follows a service's logs from deploy on: scaling a service to 0 removes
- * its task containers, and their logs with them.
- */
-function followLogs(service: string): { stop(): Promise<string[]> } {
-  const child = new Deno.Command("docker", {
-    args: ["service", "logs", "--raw", "--follow", `${STACK}_${service}`],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const read = (stream: ReadableStream<Uint8Array>) => new Response(stream).text();
-  const output = Promise.all([read(child.stdout), read(child.stderr)]);
-  return {
-    async stop() {
-      child.kill("SIGTERM");
-      return (await output).join("\n").split("\n");
-    },
-  };
-}
+/** A service's logs from deploy on (swarm_shell's followLogs; scaling down removes containers). */
+const followLogs = (service: string) => followOn(engine, `${STACK}_${service}`);
 
-async function replicasRunning(service: string): Promise<string> {
-  return (await docker(
-    "service",
-    "ls",
-    "--filter",
-    `name=${STACK}_${service}`,
-    "--format",
-    "{{.Replicas}}",
-  )).stdout
-    .trim();
-}
+/** REPLICAS of a stack service, e.g. "3/3". */
+const replicasRunning = (service: string) => replicasOn(engine, `${STACK}_${service}`);
 
 async function allHealthy(): Promise<boolean> {
   const { stdout } = await docker(
@@ -189,17 +150,8 @@ async function buildModelV2(): Promise<ModelArtifact> {
   return v2;
 }
 
-async function removeStack(): Promise<void> {
-  await sh("docker", ["stack", "rm", STACK], { allowFail: true });
-  await waitFor("the stack's containers and network to go", async () => {
-    const containers =
-      (await docker("ps", "-aq", "--filter", `label=com.docker.stack.namespace=${STACK}`)).stdout
-        .trim();
-    const networks =
-      (await docker("network", "ls", "-q", "--filter", `label=com.docker.stack.namespace=${STACK}`))
-        .stdout.trim();
-    return containers === "" && networks === "";
-  }, 90_000);
+function removeStack(): Promise<void> {
+  return removeOn(engine, STACK, { timeoutMs: 90_000 });
 }
 
 Deno.test({
@@ -445,12 +397,8 @@ async function driftPhase(): Promise<void> {
 
 /** Messages waiting in each queue, from the broker task's rabbitmqctl. */
 async function queueDepths(): Promise<Record<string, number>> {
-  const [broker] = (await docker(
-    "ps",
-    "-q",
-    "--filter",
-    `label=com.docker.swarm.service.name=${STACK}_rabbitmq`,
-  )).stdout.trim().split("\n");
+  const [broker] = await containersOf("rabbitmq");
+  assert.ok(broker, "no running broker container");
   const { stdout } = await docker(
     "exec",
     broker,
@@ -468,14 +416,14 @@ async function queueDepths(): Promise<Record<string, number>> {
   );
 }
 
+/** `docker inspect` of containers in the format containerMemory reads. */
+async function inspectMemory(ids: readonly string[]): Promise<string> {
+  return (await docker("inspect", "--format", INSPECT_FORMAT, ...ids)).stdout;
+}
+
 /** The ids of a service's containers: running ones, or every one Swarm still keeps. */
-async function containersOf(service: string, all = false): Promise<string[]> {
-  return (await docker(
-    "ps",
-    ...(all ? ["-aq"] : ["-q"]),
-    "--filter",
-    `label=com.docker.swarm.service.name=${STACK}_${service}`,
-  )).stdout.trim().split("\n").filter(Boolean);
+function containersOf(service: string, all = false): Promise<string[]> {
+  return containersOn(engine, `${STACK}_${service}`, { all });
 }
 
 /** Each stack limit over the peak it must hold, at least (docker-stack.yml, "Memory limits"). */
@@ -489,10 +437,9 @@ const HEADROOM = 1.5;
  * ~45 MiB of the deno binary's pages, shared by every container and charged to one).
  */
 async function memoryOf(service: string, sampler: MemorySampler): Promise<ContainerMemory[]> {
-  const figures = await containerMemory(
-    await containersOf(service),
-    async (ids) => (await docker("inspect", "--format", INSPECT_FORMAT, ...ids)).stdout,
-  );
+  const ids = await containersOf(service);
+  assert.ok(ids.length > 0, `${service}: no running container to measure`);
+  const figures = await containerMemory(ids, inspectMemory);
   for (const f of figures) {
     const anon = Math.max(sampler.peaks.get(f.id) ?? 0, f.cgroupRss ?? 0);
     console.log(
@@ -592,7 +539,7 @@ async function saturationPhase(): Promise<void> {
       ...await containersOf("model"),
       ...await containersOf("metric"),
     ],
-    async (ids) => (await docker("inspect", "--format", INSPECT_FORMAT, ...ids)).stdout,
+    inspectMemory,
   );
   let depths: Record<string, number> = {};
   await timed(
@@ -658,7 +605,7 @@ async function saturationPhase(): Promise<void> {
   assert.deepEqual(oomKilled, [], "containers killed by the kernel for memory");
   const stopped = await containerMemory(
     [...await containersOf("model", true), ...await containersOf("metric", true)],
-    async (ids) => (await docker("inspect", "--format", INSPECT_FORMAT, ...ids)).stdout,
+    inspectMemory,
   );
   assert.deepEqual(stopped.filter((p) => p.oomKilled).map((p) => p.id), [], "OOM-killed tasks");
   const newErrors = [...await taskErrors()].filter((e) => !errorsBefore.has(e));

@@ -4,9 +4,7 @@
  * following a service's logs, finding a service's containers and tasks, asking a broker
  * container's rabbitmqctl, waiting for metric's rows to grow, and removing a stack.
  *
- * tests/swarm/e2e_cluster.ts uses it; tests/swarm/e2e_swarm.ts has its own copies of `sh`,
- * `waitFor`, `timed`, `followLogs`, `replicasRunning`, `containersOf`, `growth` and
- * `removeStack`, to be replaced by these.
+ * Both tests/swarm/e2e_swarm.ts and tests/swarm/e2e_cluster.ts use it.
  */
 import { waitFor as poll } from "../../stack/ops/process.ts";
 
