@@ -69,14 +69,22 @@ export interface LocalNode {
   readonly env: Record<string, string>;
 }
 
+/** How a private node is set up. */
+export interface LocalNodeOptions {
+  /** Start the management UI on a free port. */
+  management?: boolean;
+  /** The AMQP port; a free one by default. */
+  port?: number;
+  /** The log file's level (`<dir>/log/<node>.log`); `warning` by default. */
+  logLevel?: "debug" | "info" | "warning" | "error";
+}
+
 /**
  * Prepares a private node: a temp directory (owned by `rabbitmq` when run as
  * root) with its config, plugins and data, and the environment that points
  * `rabbitmq-server` and `rabbitmqctl` at it.
  */
-export async function prepareLocalNode(
-  options: { management?: boolean; port?: number } = {},
-): Promise<LocalNode> {
+export async function prepareLocalNode(options: LocalNodeOptions = {}): Promise<LocalNode> {
   const port = options.port ?? freePort();
   const distPort = freePort();
   const managementPort = options.management ? freePort() : undefined;
@@ -90,7 +98,7 @@ export async function prepareLocalNode(
     `${dir}/rabbitmq.conf`,
     [
       "log.console = false",
-      "log.file.level = warning",
+      `log.file.level = ${options.logLevel ?? "warning"}`,
       // Tests fill queues fast; the default 50 MB disk alarm is fine, but do not
       // let a small /tmp block publishers during a benchmark.
       "disk_free_limit.absolute = 50MB",
@@ -126,7 +134,7 @@ export function nodeCtl(node: LocalNode): (...args: string[]) => Promise<string>
  * `management: true` also starts the management UI on a free port.
  */
 export async function startLocalBroker(
-  options: { management?: boolean; port?: number } = {},
+  options: Pick<LocalNodeOptions, "management" | "port"> = {},
 ): Promise<LocalBroker> {
   const node = await prepareLocalNode(options);
   const { dir, port, nodeName, managementPort, env } = node;

@@ -201,12 +201,39 @@ Deno.test({
       });
     }
 
-    async function healed(): Promise<boolean> {
-      try {
-        return await clusterRunning() === 3 && (await workQueuesShort()).length === 0;
-      } catch {
-        return false;
+    /** Each member's cluster as that member sees it: what a split looks like from outside. */
+    async function clusterViews(): Promise<string> {
+      const views: string[] = [];
+      for (const node of nodes) {
+        const member = MEMBER_ON.get(node)!;
+        const id = await memberContainer(node).catch(() => "");
+        if (id === "") {
+          views.push(`${member} not running`);
+          continue;
+        }
+        try {
+          const status = await rabbitmqctlJson<{ running_nodes: string[] }>(
+            node.docker,
+            id,
+            "cluster_status",
+          );
+          views.push(`${member} sees [${status.running_nodes.sort().join(", ")}]`);
+        } catch {
+          views.push(`${member} not booted`);
+        }
       }
+      return views.join("; ");
+    }
+
+    /**
+     * True once three members run as one cluster and every queue has its three members online;
+     * otherwise throws what is missing, each member's view of the cluster included, so that a
+     * wait that times out says why (`waitFor` keeps the last error).
+     */
+    async function healed(): Promise<boolean> {
+      const short = await workQueuesShort().catch((error) => [`queues: ${error.message}`]);
+      if (await clusterRunning() === 3 && short.length === 0) return true;
+      throw new Error(`${await clusterViews()}; ${short.join("; ")}`);
     }
 
     /** Clients' connections per broker member, e.g. { "rabbit@rabbitmq": 4, … }. */

@@ -1,0 +1,181 @@
+/**
+ * RabbitMQ cluster formation as `docker-stack.cluster.yml` sets it up, on three private nodes on
+ * this machine: each node gets the files of `stack/ops/cluster/` that its Swarm member gets:
+ * `rabbitmq-cluster.conf` with the Swarm node names (rabbit@rabbitmq, rabbit@rabbitmq-2,
+ * rabbit@rabbitmq-3) replaced by the local nodes' names, then `rabbitmq-join.conf` for members 2
+ * and 3, or `rabbitmq-seed.config` as member 1's advanced.config.
+ *
+ * The order that used to split the cluster in two: members 2 and 3 blank and up first, member 1
+ * later than its own retry window. Members 2 and 3 must wait without forming a cluster of their
+ * own; once member 1 comes, the three must be one cluster. Then member 1 loses its data: blank
+ * again, it must join the other two, not form a cluster beside them.
+ */
+import assert from "node:assert/strict";
+import { type LocalNode, nodeCtl, prepareLocalNode } from "../stack/ops/local_broker.ts";
+import { waitFor } from "../stack/ops/process.ts";
+
+const integration = { sanitizeOps: false, sanitizeResources: false };
+const CLUSTER_DIR = new URL("../stack/ops/cluster/", import.meta.url);
+/** The node names in the files, member 1 first. */
+const SWARM_NAMES = ["rabbit@rabbitmq", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"];
+const WAITING = "Trying to join discovered peers failed";
+
+/** The number a member's file sets for `key`: `key = N` (rabbitmq.conf) or `{key, N}` (Erlang). */
+function setting(text: string, key: string): number {
+  const conf = text.match(new RegExp(`^cluster_formation\\.${key}\\s*=\\s*(\\d+)\\s*$`, "m"));
+  const erlang = text.match(new RegExp(`^\\s*\\{${key},\\s*(\\d+)\\}`, "m"));
+  const match = conf ?? erlang;
+  assert.ok(match, `${key} is not set`);
+  return Number(match[1]);
+}
+
+const read = (file: string) => Deno.readTextFile(new URL(file, CLUSTER_DIR));
+
+/**
+ * Gives member `index` (0-based) its files: rabbitmq-cluster.conf (Swarm names replaced by
+ * `names`) and rabbitmq-join.conf appended to its rabbitmq.conf, rabbitmq-seed.config as member
+ * 1's advanced.config. Returns the environment that makes rabbitmq-server read them.
+ */
+async function configure(node: LocalNode, index: number, names: string[]) {
+  const cluster = (await read("rabbitmq-cluster.conf")).replace(
+    /rabbit@rabbitmq(-[23])?\b/g,
+    (name) => {
+      const i = SWARM_NAMES.indexOf(name);
+      assert.ok(i >= 0, `unknown member ${name} in rabbitmq-cluster.conf`);
+      return names[i];
+    },
+  );
+  const role = index === 0 ? "" : await read("rabbitmq-join.conf");
+  await Deno.writeTextFile(`${node.dir}/rabbitmq.conf`, `${cluster}\n${role}`, { append: true });
+  if (index !== 0) return node.env;
+  const advanced = `${node.dir}/advanced.config`;
+  await Deno.writeTextFile(advanced, await read("rabbitmq-seed.config"));
+  return { ...node.env, RABBITMQ_ADVANCED_CONFIG_FILE: advanced };
+}
+
+async function start(node: LocalNode, env: Record<string, string>): Promise<void> {
+  const out = await new Deno.Command("rabbitmq-server", {
+    args: ["-detached"],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(
+    out.success,
+    `rabbitmq-server ${node.nodeName}: ${new TextDecoder().decode(out.stderr)}`,
+  );
+}
+
+/** Stops a node; one still in peer discovery ignores `rabbitmqctl stop`, so it is killed. */
+async function halt(node: LocalNode): Promise<void> {
+  const pid = Number(await Deno.readTextFile(`${node.dir}/rabbitmq.pid`).catch(() => ""));
+  if (pid > 0) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* not running */ }
+  }
+}
+
+/** The node's own log (info level): what peer discovery did. */
+function log(node: LocalNode): Promise<string> {
+  return Deno.readTextFile(`${node.dir}/log/${node.nodeName}.log`).catch(() => "");
+}
+
+/** Whether the rabbit application runs: false while a blank node waits in peer discovery. */
+async function running(node: LocalNode): Promise<boolean> {
+  return (await nodeCtl(node)("eval", "rabbit:is_running().")).trim() === "true";
+}
+
+async function runningNodes(node: LocalNode): Promise<string[]> {
+  const status = JSON.parse(await nodeCtl(node)("cluster_status", "--formatter", "json"));
+  return [...status.running_nodes].sort();
+}
+
+Deno.test({
+  name:
+    "blank members 2 and 3 started first wait for member 1 instead of forming a cluster, then all three form one; a blank member 1 rejoins it",
+  ...integration,
+  async fn() {
+    const nodes = await Promise.all([0, 1, 2].map(() => prepareLocalNode({ logLevel: "info" })));
+    const names = nodes.map((n) => n.nodeName);
+    const [seed, ...joiners] = nodes;
+    try {
+      const envs = await Promise.all(nodes.map((node, i) => configure(node, i, names)));
+      const [seedEnv, ...joinerEnvs] = envs;
+      const seedFile = await read("rabbitmq-seed.config");
+      const seedWindowMs = setting(seedFile, "discovery_retry_limit") *
+        setting(seedFile, "discovery_retry_interval");
+      const joinFile = await read("rabbitmq-join.conf");
+      const joinerTries = setting(joinFile, "discovery_retry_limit");
+
+      // Members 2 and 3 first, blank; member 1 not at all yet.
+      await Promise.all(joiners.map((node, i) => start(node, joinerEnvs[i])));
+      await waitFor("members 2 and 3 to wait for a peer", async () => {
+        const logs = await Promise.all(joiners.map(log));
+        return logs.some((text) => text.includes(WAITING));
+      }, { timeoutMs: 60_000, intervalMs: 500 });
+      // Longer than member 1 ever looks before it forms a cluster alone: members 2 and 3 have
+      // had every chance to do the same, and must not have.
+      await new Promise((resolve) => setTimeout(resolve, seedWindowMs + 10_000));
+      for (const node of joiners) {
+        assert.equal(
+          await running(node),
+          false,
+          `${node.nodeName} formed a cluster without member 1`,
+        );
+      }
+      const left = [
+        ...(await Promise.all(joiners.map(log))).join("\n").matchAll(
+          /Will retry after a delay of \d+ ms, (\d+) retries left/g,
+        ),
+      ].map((m) => Number(m[1]));
+      // Still far from giving up: the window is rabbitmq-join.conf's, not the default 10.
+      assert.ok(
+        left.length > 0 && Math.min(...left) > joinerTries - 100,
+        `retries left: ${left.join(", ")} of ${joinerTries}`,
+      );
+
+      // Member 1, blank too: it finds no clustered peer, forms the cluster, the others join it.
+      const seedStarted = Date.now();
+      await start(seed, seedEnv);
+      await waitFor("all three members running in one cluster", async () => {
+        for (const node of nodes) {
+          if (!(await running(node))) return false;
+          assert.deepEqual(await runningNodes(node), [...names].sort(), `${node.nodeName}'s view`);
+        }
+        return true;
+      }, { timeoutMs: seedWindowMs + 90_000, intervalMs: 1000 });
+      console.log(
+        `one cluster ${((Date.now() - seedStarted) / 1000).toFixed(1)} s after member 1 started`,
+      );
+      assert.match(await log(seed), /Starting as a blank standalone node|Discovered no peer/);
+      for (const node of joiners) assert.match(await log(node), /selected for auto-clustering/);
+
+      // Member 1 loses its data while 2 and 3 run (a replaced disk): blank again, it must join
+      // them, not form a second cluster beside them.
+      await halt(seed);
+      await waitFor("member 1 to be down", async () => !(await running(seed).catch(() => false)), {
+        timeoutMs: 30_000,
+        intervalMs: 500,
+      });
+      await Deno.remove(`${seed.dir}/mnesia`, { recursive: true });
+      await Deno.rename(`${seed.dir}/log/${seed.nodeName}.log`, `${seed.dir}/log/first-boot.log`);
+      await start(seed, seedEnv);
+      await waitFor("blank member 1 back in the cluster", async () => {
+        for (const node of nodes) {
+          if (!(await running(node))) return false;
+          assert.deepEqual(await runningNodes(node), [...names].sort(), `${node.nodeName}'s view`);
+        }
+        return true;
+      }, { timeoutMs: seedWindowMs + 90_000, intervalMs: 1000 });
+      const rejoined = await log(seed);
+      assert.match(rejoined, /selected for auto-clustering/);
+      assert.doesNotMatch(rejoined, /Starting as a blank standalone node|Discovered no peer/);
+    } finally {
+      await Promise.all(nodes.map(async (node) => {
+        await halt(node);
+        await Deno.remove(node.dir, { recursive: true }).catch(() => {});
+      }));
+    }
+  },
+});
