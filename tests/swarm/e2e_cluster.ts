@@ -123,7 +123,10 @@ Deno.test({
       }
       const times = all.map((r) => r.pairedAtMs).filter((ms) => ms >= since).sort((a, b) => a - b);
       let gap = 0;
-      for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
+      let gapAt = since;
+      for (let i = 1; i < times.length; i++) {
+        if (times[i] - times[i - 1] > gap) [gap, gapAt] = [times[i] - times[i - 1], times[i - 1]];
+      }
       const result: PhaseResult = {
         phase,
         recoveryS,
@@ -134,7 +137,8 @@ Deno.test({
       };
       results.push(result);
       console.log(
-        `phase ${phase}: recovery ${recoveryS} s, longest gap between rows ${result.gapS} s; ` +
+        `phase ${phase}: recovery ${recoveryS} s, longest gap between rows ${result.gapS} s ` +
+          `(from ${((gapAt - since) / 1000).toFixed(1)} s into the phase); ` +
           `${ids.size} sent, ${result.lost} lost, ${result.duplicated} duplicated, ${wrong} wrong`,
       );
       await assertExactlyOnce(mine, ids);
@@ -418,7 +422,11 @@ Deno.test({
         await grown("rows after the drain");
         const recoveryS = secondsSince(start);
         await control.run(["node", "update", "--availability", "active", node3.name]);
+        const activated = performance.now();
         await waitFor("the drained node's broker member back", healed, 180_000);
+        console.log(
+          `member 1 back in the cluster ${secondsSince(activated)} s after its node was active`,
+        );
         await rebalanceModel();
         await waitFor(
           "model tasks on the node again",
