@@ -11,7 +11,12 @@
  * again, it must join the other two, not form a cluster beside them.
  */
 import assert from "node:assert/strict";
-import { type LocalNode, nodeCtl, prepareLocalNode } from "../stack/ops/local_broker.ts";
+import {
+  type LocalNode,
+  nodeCtl,
+  prepareLocalNode,
+  startDetached,
+} from "../stack/ops/local_broker.ts";
 import { waitFor } from "../stack/ops/process.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -53,19 +58,6 @@ async function configure(node: LocalNode, index: number, names: string[]) {
   return { ...node.env, RABBITMQ_ADVANCED_CONFIG_FILE: advanced };
 }
 
-async function start(node: LocalNode, env: Record<string, string>): Promise<void> {
-  const out = await new Deno.Command("rabbitmq-server", {
-    args: ["-detached"],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(
-    out.success,
-    `rabbitmq-server ${node.nodeName}: ${new TextDecoder().decode(out.stderr)}`,
-  );
-}
-
 /** Stops a node; one still in peer discovery ignores `rabbitmqctl stop`, so it is killed. */
 async function halt(node: LocalNode): Promise<void> {
   const pid = Number(await Deno.readTextFile(`${node.dir}/rabbitmq.pid`).catch(() => ""));
@@ -91,6 +83,21 @@ async function runningNodes(node: LocalNode): Promise<string[]> {
   return [...status.running_nodes].sort();
 }
 
+/**
+ * Waits until every node runs and each sees all of them as its cluster; a node that sees another
+ * cluster keeps failing the check, and the timeout says which node saw what.
+ */
+function waitOneCluster(what: string, nodes: LocalNode[], timeoutMs: number): Promise<void> {
+  const names = nodes.map((node) => node.nodeName).sort();
+  return waitFor(what, async () => {
+    for (const node of nodes) {
+      if (!(await running(node))) return false;
+      assert.deepEqual(await runningNodes(node), names, `${node.nodeName}'s view`);
+    }
+    return true;
+  }, { timeoutMs, intervalMs: 1000 });
+}
+
 Deno.test({
   name:
     "blank members 2 and 3 started first wait for member 1 instead of forming a cluster, then all three form one; a blank member 1 rejoins it",
@@ -109,7 +116,7 @@ Deno.test({
       const joinerTries = setting(joinFile, "discovery_retry_limit");
 
       // Members 2 and 3 first, blank; member 1 not at all yet.
-      await Promise.all(joiners.map((node, i) => start(node, joinerEnvs[i])));
+      await Promise.all(joiners.map((node, i) => startDetached(node, joinerEnvs[i])));
       await waitFor("members 2 and 3 to wait for a peer", async () => {
         const logs = await Promise.all(joiners.map(log));
         return logs.some((text) => text.includes(WAITING));
@@ -137,14 +144,12 @@ Deno.test({
 
       // Member 1, blank too: it finds no clustered peer, forms the cluster, the others join it.
       const seedStarted = Date.now();
-      await start(seed, seedEnv);
-      await waitFor("all three members running in one cluster", async () => {
-        for (const node of nodes) {
-          if (!(await running(node))) return false;
-          assert.deepEqual(await runningNodes(node), [...names].sort(), `${node.nodeName}'s view`);
-        }
-        return true;
-      }, { timeoutMs: seedWindowMs + 90_000, intervalMs: 1000 });
+      await startDetached(seed, seedEnv);
+      await waitOneCluster(
+        "all three members running in one cluster",
+        nodes,
+        seedWindowMs + 90_000,
+      );
       console.log(
         `one cluster ${((Date.now() - seedStarted) / 1000).toFixed(1)} s after member 1 started`,
       );
@@ -160,14 +165,8 @@ Deno.test({
       });
       await Deno.remove(`${seed.dir}/mnesia`, { recursive: true });
       await Deno.rename(`${seed.dir}/log/${seed.nodeName}.log`, `${seed.dir}/log/first-boot.log`);
-      await start(seed, seedEnv);
-      await waitFor("blank member 1 back in the cluster", async () => {
-        for (const node of nodes) {
-          if (!(await running(node))) return false;
-          assert.deepEqual(await runningNodes(node), [...names].sort(), `${node.nodeName}'s view`);
-        }
-        return true;
-      }, { timeoutMs: seedWindowMs + 90_000, intervalMs: 1000 });
+      await startDetached(seed, seedEnv);
+      await waitOneCluster("blank member 1 back in the cluster", nodes, seedWindowMs + 90_000);
       const rejoined = await log(seed);
       assert.match(rejoined, /selected for auto-clustering/);
       assert.doesNotMatch(rejoined, /Starting as a blank standalone node|Discovered no peer/);

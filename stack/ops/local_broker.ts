@@ -129,6 +129,17 @@ export function nodeCtl(node: LocalNode): (...args: string[]) => Promise<string>
 }
 
 /**
+ * Starts `node`'s server in the background (`rabbitmq-server -detached`) and
+ * returns at once, before it has booted; `env` defaults to `node.env`.
+ */
+export async function startDetached(
+  node: LocalNode,
+  env: Record<string, string> = node.env,
+): Promise<void> {
+  await run("rabbitmq-server", ["-detached"], env);
+}
+
+/**
  * Starts a private RabbitMQ node and resolves once it accepts connections
  * (about 5–8 s), with the pipeline's policies set in the default vhost.
  * `management: true` also starts the management UI on a free port.
@@ -137,10 +148,10 @@ export async function startLocalBroker(
   options: Pick<LocalNodeOptions, "management" | "port"> = {},
 ): Promise<LocalBroker> {
   const node = await prepareLocalNode(options);
-  const { dir, port, nodeName, managementPort, env } = node;
+  const { dir, port, nodeName, managementPort } = node;
   const ctl = nodeCtl(node);
   const boot = async () => {
-    await run("rabbitmq-server", ["-detached"], env);
+    await startDetached(node);
     // -detached returns before the node registers with epmd, and
     // await_startup fails at once on an unknown node: poll until it answers.
     const deadline = Date.now() + 120_000;

@@ -31,6 +31,7 @@ import { jsonLines } from "../../stack/ops/process.ts";
 import { assertExactlyOnce, sentSamples } from "../harness.ts";
 import { QUEUES } from "../../stack/contracts.ts";
 import { POLICIES } from "../../stack/policies.ts";
+import { PIPELINE_QUEUES } from "../../stack/topology.ts";
 import {
   buildNodeImage,
   formSwarm,
@@ -71,7 +72,6 @@ const [node1, node2, node3] = nodes;
 const control = node1.docker;
 /** The broker member each node carries (its ml.rabbitmq label): member 1 on the node killed. */
 const MEMBER_ON = new Map([[node1, "rabbitmq-3"], [node2, "rabbitmq-2"], [node3, "rabbitmq"]]);
-const WORK_QUEUES: readonly string[] = [QUEUES.features, QUEUES.yTrue, QUEUES.yPred];
 const [WORK_POLICY] = POLICIES;
 /** The wall time this test must stay under, as CI runs it. */
 const WALL_LIMIT_S = 20 * 60;
@@ -198,7 +198,7 @@ Deno.test({
         "online",
       );
       // dead_letter too (it takes QUEUE_TYPE), without the work queues' policy.
-      return [...WORK_QUEUES, QUEUES.deadLetter].flatMap((name) => {
+      return PIPELINE_QUEUES.flatMap((name) => {
         const q = queues.find((q) => q.name === name);
         if (q === undefined) return [`${name} missing`];
         const members = (q.members ?? []).length;
