@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { readProc, readProcFile } from "../stack/ops/proc.ts";
+import { readProc, readProcFile } from "../ops/kit/proc.ts";
 import { amqpServerVersion, cpuInfo, machineCpuMs, memTotalBytes } from "./stats.ts";
 
 /** The machine and software of a benchmark run. */

@@ -10,12 +10,12 @@
 import { brokerAddress } from "../stack/common_config.ts";
 import { AMQPClient } from "@cloudamqp/amqp-client";
 import { QUEUES } from "../stack/contracts.ts";
-import { readProc, readProcFile } from "../stack/ops/proc.ts";
+import { readProc, readProcFile } from "../ops/kit/proc.ts";
 import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
 import { sleep } from "../stack/async.ts";
-import { freePort } from "../stack/ops/local_broker.ts";
-import type { ServiceName } from "../stack/ops/launch.ts";
-import { type ServiceProcess, spawnService, stopAll, waitHealthy } from "../stack/ops/process.ts";
+import { freePort } from "../ops/kit/local_broker.ts";
+import type { ServiceName } from "../ops/launch.ts";
+import { type ServiceProcess, spawnService, stopAll, waitHealthy } from "../ops/kit/process.ts";
 import {
   declareTopology,
   PIPELINE_QUEUES,

@@ -111,7 +111,7 @@ features sends ${
   } samples as fast as confirms allow (\`INTERVAL_MS=0\`, \`MAX_IN_FLIGHT=${s.maxInFlightSamples}\`);
 model (1 replica, prefetch ${s.prefetch.model}) and metric (prefetch ${s.prefetch.metric}) run as the
 real services, each a \`deno run\` subprocess with its real narrow permissions (\`runArgs\` of
-\`stack/ops/launch.ts\`). Every service runs at \`LOG_LEVEL=${s.logLevel}\`: at \`info\` each message
+\`ops/launch.ts\`). Every service runs at \`LOG_LEVEL=${s.logLevel}\`: at \`info\` each message
 writes a JSON log line, which would measure the terminal rather than the pipeline. Throughput is
 pairs recorded ÷ (last \`paired_at\` − first publish), both read back from \`metric_log.csv\`
 (publish time = \`paired_at − latency_ms\`). Each run is paired with the ceiling run just before it.
@@ -279,7 +279,7 @@ Peak resident set (\`VmHWM\` of \`/proc/<pid>/status\`) of each service, polled 
 ended, at ${formatNumber(r.settings.latencyRatePerSec)} samples/s (the latency runs) and at full
 throughput (the throughput runs); "ready" is \`VmRSS\` once model and metric answered \`/healthz\`,
 before any message. Every run gives each service the \`DENO_V8_FLAGS\` its container gets: the
-images' entrypoint (\`stack/ops/images/ml_entry.c\`) derives them from the memory limit in
+images' entrypoint (\`ops/images/ml_entry.c\`) derives them from the memory limit in
 \`docker-stack.yml\` (old space a quarter of the limit, 1 MiB semi-spaces), and the bench reads the
 same limits (\`bench/v8_sizing.ts\`). Targets: ≤ ${f.targetsMiB.peak} MiB at full throughput, ≤ ${f.targetsMiB.atRate} MiB at ${
     formatNumber(r.settings.latencyRatePerSec)
@@ -424,7 +424,7 @@ function methodSection(r: BenchResults): string {
   const s = r.settings;
   return `## How it is measured
 
-- \`deno task bench\` starts a throwaway RabbitMQ (\`stack/ops/local_broker.ts\`) unless \`AMQP_URL\` is
+- \`deno task bench\` starts a throwaway RabbitMQ (\`ops/kit/local_broker.ts\`) unless \`AMQP_URL\` is
   set, then runs the ceiling and the throughput runs in alternating rounds (so each ratio compares
   runs made back to back), then the latency runs, then the scaling runs (1, 2, 3 replicas per
   round). \`--quick\` does one run of each with fewer samples as a smoke test.

@@ -2,12 +2,12 @@
  * The V8 sizing the service containers get, for the bench to run the
  * services the same way: the memory limits of `docker-stack.yml` (their
  * defaults) and the rule of the images' entrypoint
- * (`stack/ops/images/ml_entry.c`): old space a quarter of the limit, at least
+ * (`ops/images/ml_entry.c`): old space a quarter of the limit, at least
  * 16 MiB, and 1 MiB semi-spaces.
  *
  * @module
  */
-import type { ServiceName } from "../stack/ops/launch.ts";
+import type { ServiceName } from "../ops/launch.ts";
 
 const MiB = 2 ** 20;
 /** Smallest old space the entrypoint gives, MiB. */

@@ -25,7 +25,7 @@ Deno.test("the bench sizes V8 as the images' entrypoint does, from docker-stack.
   const root = new URL("../", import.meta.url);
   const limits = stackMemoryLimits(await Deno.readTextFile(new URL("docker-stack.yml", root)));
   for (const bytes of Object.values(limits)) assert.ok(bytes >= 64 * 2 ** 20);
-  const c = await Deno.readTextFile(new URL("stack/ops/images/ml_entry.c", root));
+  const c = await Deno.readTextFile(new URL("ops/images/ml_entry.c", root));
   assert.match(c, new RegExp(`#define MIN_OLD_SPACE_MIB ${MIN_OLD_SPACE_MIB}ULL`));
   assert.match(c, new RegExp(`#define SEMI_SPACE_MIB ${SEMI_SPACE_MIB}ULL`));
   assert.match(c, /old_space = limit \/ 4 \/ MIB;/);

@@ -5,7 +5,7 @@
  * reads every field, collects every problem and throws one {@link ConfigError}
  * that names each variable and the value it had. No other module reads the
  * environment, so the `--allow-env` list of a service is exactly the
- * variables its schema names (see `stack/ops/launch.ts`).
+ * variables its schema names (see `ops/launch.ts`).
  *
  * @module
  */
@@ -20,7 +20,7 @@ export interface Field<T> {
   readonly env: string;
   /** Also accept `<env>_FILE` naming a file that holds the value (Docker secrets). */
   readonly fromFile?: boolean;
-  /** The meaning column of README.md's config table (`deno task readme`, `stack/ops/readme.ts`). */
+  /** The meaning column of README.md's config table (`deno task readme`, `ops/readme.ts`). */
   readonly doc: string;
   /** Returns the value or throws an Error whose message says what is expected. */
   parse(raw: string | undefined): T;

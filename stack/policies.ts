@@ -7,7 +7,7 @@
  *
  * Three paths apply these same objects, and `policies_test.ts` and
  * `tests/policies_test.ts` check that they cannot drift apart:
- * - the Swarm broker image imports `stack/ops/images/rabbitmq/definitions.json`
+ * - the Swarm broker image imports `ops/images/rabbitmq/definitions.json`
  *   (written by {@link definitionsJson}; `deno task definitions`) once it is up;
  * - `startLocalBroker` (tests, bench, `deno task start`) runs `rabbitmqctl
  *   set_policy` with {@link setPolicyArgs};

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 
-const DIR = new URL("../stack/ops/images/prometheus/", import.meta.url).pathname;
+const DIR = new URL("../ops/images/prometheus/", import.meta.url).pathname;
 
 async function promtool(...args: string[]): Promise<{ code: number; output: string }> {
   const { code, stdout, stderr } = await new Deno.Command("promtool", {

@@ -16,8 +16,8 @@
  */
 import assert from "node:assert/strict";
 import puppeteer, { type Browser } from "puppeteer-core";
-import { freePort, type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
-import type { ServiceName } from "../stack/ops/launch.ts";
+import { freePort, type LocalBroker, startLocalBroker } from "../ops/kit/local_broker.ts";
+import type { ServiceName } from "../ops/launch.ts";
 import { PNG_FILE, pngSize } from "../metric/png.ts";
 import {
   type ServiceProcess,
@@ -25,7 +25,7 @@ import {
   stopAll,
   waitFor,
   waitReady,
-} from "../stack/ops/process.ts";
+} from "../ops/kit/process.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const ARTIFACTS = new URL("artifacts/", import.meta.url);

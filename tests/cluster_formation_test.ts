@@ -1,6 +1,6 @@
 /**
  * RabbitMQ cluster formation as `docker-stack.cluster.yml` sets it up, on three private nodes on
- * this machine: each node gets the files of `stack/ops/cluster/` that its Swarm member gets:
+ * this machine: each node gets the files of `ops/cluster/` that its Swarm member gets:
  * `rabbitmq-cluster.conf` with the Swarm node names (rabbit@rabbitmq, rabbit@rabbitmq-2,
  * rabbit@rabbitmq-3) replaced by the local nodes' names, then `rabbitmq-join.conf` for members 2
  * and 3, or `rabbitmq-seed.config` as member 1's advanced.config.
@@ -16,11 +16,11 @@ import {
   nodeCtl,
   prepareLocalNode,
   startDetached,
-} from "../stack/ops/local_broker.ts";
-import { waitFor } from "../stack/ops/process.ts";
+} from "../ops/kit/local_broker.ts";
+import { waitFor } from "../ops/kit/process.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
-const CLUSTER_DIR = new URL("../stack/ops/cluster/", import.meta.url);
+const CLUSTER_DIR = new URL("../ops/cluster/", import.meta.url);
 /** The node names in the files, member 1 first. */
 const SWARM_NAMES = ["rabbit@rabbitmq", "rabbit@rabbitmq-2", "rabbit@rabbitmq-3"];
 const WAITING = "Trying to join discovered peers failed";

@@ -14,15 +14,15 @@
 import assert from "node:assert/strict";
 import { AMQPClient, type AMQPMessage } from "@cloudamqp/amqp-client";
 import { QUEUES } from "../stack/contracts.ts";
-import { dlqPermissionFlags } from "../stack/ops/dlq.ts";
-import { waitFor } from "../stack/ops/process.ts";
+import { dlqPermissionFlags } from "../ops/dlq.ts";
+import { waitFor } from "../ops/kit/process.ts";
 import { DELIVERY_LIMIT } from "../stack/policies.ts";
 import { declareTopology } from "../stack/topology.ts";
 import { Pipeline, sentSamples, sharedBroker, stopSharedBroker } from "./harness.ts";
 
 // Subprocesses and sockets outlive single awaits by design here.
 const integration = { sanitizeOps: false, sanitizeResources: false };
-const DLQ = new URL("../stack/ops/dlq.ts", import.meta.url).pathname;
+const DLQ = new URL("../ops/dlq.ts", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
 /** Deliveries until the broker gives up: the first one, then one per return up to the limit. */
 const DELIVERIES = DELIVERY_LIMIT + 1;

@@ -5,13 +5,13 @@
 import assert from "node:assert/strict";
 import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
 import { HEADERS, QUEUES } from "../stack/contracts.ts";
-import { dlqPermissionFlags } from "../stack/ops/dlq.ts";
-import { type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
+import { dlqPermissionFlags } from "../ops/dlq.ts";
+import { type LocalBroker, startLocalBroker } from "../ops/kit/local_broker.ts";
 import { DEAD_LETTER_EXCHANGE, declareTopology } from "../stack/topology.ts";
 
 // The broker and subprocesses outlive single awaits by design here.
 const integration = { sanitizeOps: false, sanitizeResources: false };
-const DLQ = new URL("../stack/ops/dlq.ts", import.meta.url).pathname;
+const DLQ = new URL("../ops/dlq.ts", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
 
 let broker: LocalBroker | undefined;

@@ -9,11 +9,11 @@
  */
 import assert from "node:assert/strict";
 import { loadModelArtifact } from "../model/artifact.ts";
-import { freePort } from "../stack/ops/local_broker.ts";
-import { waitFor, waitReady } from "../stack/ops/process.ts";
+import { freePort } from "../ops/kit/local_broker.ts";
+import { waitFor, waitReady } from "../ops/kit/process.ts";
 import { Pipeline, sharedBroker, stopSharedBroker } from "./harness.ts";
 
-const ALERTS = new URL("../stack/ops/images/prometheus/alerts.yml", import.meta.url).pathname;
+const ALERTS = new URL("../ops/images/prometheus/alerts.yml", import.meta.url).pathname;
 /** Clean samples before the drift: enough for a first MAE on the dashboard. */
 const CLEAN_SAMPLES = 300;
 /** Real input drift: two of the columns the model weighs most, tripled. */

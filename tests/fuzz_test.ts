@@ -17,8 +17,8 @@ import fc from "fast-check";
 import { sampleMessages } from "../features/sampler.ts";
 import { HEADERS, QUEUES } from "../stack/contracts.ts";
 import { loadDiabetes } from "../stack/dataset.ts";
-import { freePort } from "../stack/ops/local_broker.ts";
-import { httpStatus, waitFor } from "../stack/ops/process.ts";
+import { freePort } from "../ops/kit/local_broker.ts";
+import { httpStatus, waitFor } from "../ops/kit/process.ts";
 import { Pipeline, sharedBroker, stopSharedBroker } from "./harness.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };

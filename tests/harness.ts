@@ -8,12 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
-import { type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
-import { ManagementApi, managementEndpoint } from "../stack/ops/management.ts";
-import type { ServiceName } from "../stack/ops/launch.ts";
+import { type LocalBroker, startLocalBroker } from "../ops/kit/local_broker.ts";
+import { ManagementApi, managementEndpoint } from "../ops/kit/management.ts";
+import type { ServiceName } from "../ops/launch.ts";
 import { brokerAddress } from "../stack/common_config.ts";
 import { POLICIES } from "../stack/policies.ts";
-import { ServiceProcess, spawnService, stopAll } from "../stack/ops/process.ts";
+import { ServiceProcess, spawnService, stopAll } from "../ops/kit/process.ts";
 import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
 import type { PairRecord } from "../metric/record.ts";
 import { loadModelArtifact } from "../model/artifact.ts";

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { startMember } from "../stack/broker_members.ts";
 import { brokerAddress } from "../stack/common_config.ts";
-import type { ServiceName } from "../stack/ops/launch.ts";
-import { freePort, type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
+import type { ServiceName } from "../ops/launch.ts";
+import { freePort, type LocalBroker, startLocalBroker } from "../ops/kit/local_broker.ts";
 import {
   httpStatus,
   type ServiceProcess,
@@ -17,7 +17,7 @@ import {
   stopAll,
   waitFor,
   waitReady,
-} from "../stack/ops/process.ts";
+} from "../ops/kit/process.ts";
 import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
 import {
   assertExactlyOnce,

@@ -9,10 +9,10 @@ import { getLogger } from "@logtape/logtape";
 import { Broker, DeadLetter, type Delivery } from "../stack/broker.ts";
 import { QUEUES } from "../stack/contracts.ts";
 import { loadDiabetes } from "../stack/dataset.ts";
-import { freePort } from "../stack/ops/local_broker.ts";
+import { freePort } from "../ops/kit/local_broker.ts";
 import { createTelemetry } from "../stack/telemetry.ts";
 import { acceptBrokerFrameMax, reassembleFrames } from "../stack/transport.ts";
-import { httpStatus, type ServiceProcess, waitFor } from "../stack/ops/process.ts";
+import { httpStatus, type ServiceProcess, waitFor } from "../ops/kit/process.ts";
 import {
   EXTERNAL_BROKER,
   Pipeline,

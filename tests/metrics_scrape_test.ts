@@ -10,9 +10,9 @@
  * and log directory, and cleans them up in `finally`.
  */
 import assert from "node:assert/strict";
-import { freePort, type LocalBroker, startLocalBroker } from "../stack/ops/local_broker.ts";
-import type { ServiceName } from "../stack/ops/launch.ts";
-import { type ServiceProcess, spawnService, stopAll, waitFor } from "../stack/ops/process.ts";
+import { freePort, type LocalBroker, startLocalBroker } from "../ops/kit/local_broker.ts";
+import type { ServiceName } from "../ops/launch.ts";
+import { type ServiceProcess, spawnService, stopAll, waitFor } from "../ops/kit/process.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const ARTIFACTS = new URL("artifacts/", import.meta.url);

@@ -1,5 +1,5 @@
 /**
- * The images' entrypoint and health probe (stack/ops/images/ml_entry.c),
+ * The images' entrypoint and health probe (ops/images/ml_entry.c),
  * compiled here with gcc as `deno task images` does, and run for real:
  * - the V8 sizing it derives from a cgroup memory file (v2 `memory.max`, v1
  *   `memory.limit_in_bytes`, "no limit" in both spellings), read through a
@@ -8,11 +8,11 @@
  * - `ml-entry healthz PORT PATH` against a real HTTP server.
  */
 import assert from "node:assert/strict";
-import { freePort } from "../stack/ops/local_broker.ts";
+import { freePort } from "../ops/kit/local_broker.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "ml-entry-" });
 const entry = `${dir}/ml-entry`;
-const SOURCE = new URL("../stack/ops/images/ml_entry.c", import.meta.url).pathname;
+const SOURCE = new URL("../ops/images/ml_entry.c", import.meta.url).pathname;
 
 /** Runs with `env` alone (and PATH), so no DENO_V8_FLAGS of ours leaks in. */
 async function run(command: string, args: string[], env: Record<string, string> = {}) {

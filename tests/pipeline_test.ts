@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { QUEUES } from "../stack/contracts.ts";
 import { loadDiabetes } from "../stack/dataset.ts";
-import { runArgs } from "../stack/ops/launch.ts";
-import { waitFor } from "../stack/ops/process.ts";
+import { runArgs } from "../ops/launch.ts";
+import { waitFor } from "../ops/kit/process.ts";
 import {
   assertExactlyOnce,
   EXTERNAL_BROKER,

@@ -5,14 +5,14 @@
  * (`rabbitmqctl set_policy`) and the management API (external brokers).
  */
 import assert from "node:assert/strict";
-import { ManagementApi } from "../stack/ops/management.ts";
-import { DEFINITIONS_PATH } from "../stack/ops/definitions.ts";
-import { nodeCtl, prepareLocalNode } from "../stack/ops/local_broker.ts";
-import { waitFor } from "../stack/ops/process.ts";
+import { ManagementApi } from "../ops/kit/management.ts";
+import { DEFINITIONS_PATH } from "../ops/definitions.ts";
+import { nodeCtl, prepareLocalNode } from "../ops/kit/local_broker.ts";
+import { waitFor } from "../ops/kit/process.ts";
 import { POLICIES, setPolicyArgs } from "../stack/policies.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
-const ENTRYPOINT = new URL("../stack/ops/images/rabbitmq/docker-entrypoint.sh", import.meta.url)
+const ENTRYPOINT = new URL("../ops/images/rabbitmq/docker-entrypoint.sh", import.meta.url)
   .pathname;
 
 Deno.test({

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 
-const DIR = new URL("../stack/ops/images/prometheus/", import.meta.url).pathname;
+const DIR = new URL("../ops/images/prometheus/", import.meta.url).pathname;
 
 Deno.test("promtool check config accepts prometheus.yml and the alert rules it loads", async () => {
   // promtool resolves rule_files relative to the config file, as Prometheus does in the image.

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { readProc } from "../../stack/ops/proc.ts";
+import { readProc } from "../../ops/kit/proc.ts";
 
 /** One container's memory figures, in bytes. */
 export interface ContainerMemory {
@@ -97,7 +97,7 @@ async function leafProcess(pid: number): Promise<number> {
 
 /**
  * The memory figures of containers by id (full or short). Needs root on the
- * host for /proc and the cgroup files, read through `tail` (stack/ops/proc.ts);
+ * host for /proc and the cgroup files, read through `tail` (ops/kit/proc.ts);
  * a figure the host does not show is left undefined, never guessed.
  */
 export async function containerMemory(

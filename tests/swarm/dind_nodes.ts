@@ -189,8 +189,8 @@ export async function nodeVolumePath(node: SwarmNode, volume: string): Promise<s
   return `${root}/volumes/${volume}/_data`;
 }
 
-/** Runs `bash stack/ops/images/build.sh node` and returns the node image's name. */
+/** Runs `bash ops/images/build.sh node` and returns the node image's name. */
 export async function buildNodeImage(): Promise<string> {
-  const { stdout } = await sh("bash", ["stack/ops/images/build.sh", "node"]);
+  const { stdout } = await sh("bash", ["ops/images/build.sh", "node"]);
   return stdout.trim().split("\n").at(-1)!;
 }

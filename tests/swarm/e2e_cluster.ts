@@ -27,7 +27,7 @@
 import assert from "node:assert/strict";
 import type { PairRecord } from "../../metric/record.ts";
 import { metricLogPath, readMetricLog } from "../../metric/metric_log.ts";
-import { jsonLines } from "../../stack/ops/process.ts";
+import { jsonLines } from "../../ops/kit/process.ts";
 import { assertExactlyOnce, sentSamples } from "../harness.ts";
 import { QUEUES } from "../../stack/contracts.ts";
 import { POLICIES } from "../../stack/policies.ts";
@@ -275,7 +275,7 @@ Deno.test({
     try {
       await t.step("three Docker-in-Docker managers and a registry", async () => {
         const start = performance.now();
-        await sh("bash", ["stack/ops/images/build.sh", "secrets", "registry"]);
+        await sh("bash", ["ops/images/build.sh", "secrets", "registry"]);
         const image = await buildNodeImage();
         await startRegistry(REGISTRY_PORT);
         await Promise.all(nodes.map((node) => startNode(node, image)));
@@ -290,7 +290,7 @@ Deno.test({
 
       await t.step("images built and pushed: REGISTRY=… PUSH=1 deno task images", async () => {
         const start = performance.now();
-        await sh("bash", ["stack/ops/images/build.sh"], {
+        await sh("bash", ["ops/images/build.sh"], {
           env: { REGISTRY: `127.0.0.1:${REGISTRY_PORT}/`, PUSH: "1", ...TAGS },
         });
         const catalog = await (await fetch(`http://127.0.0.1:${REGISTRY_PORT}/v2/_catalog`)).json();

@@ -15,7 +15,7 @@ import { fit, type ModelArtifact } from "../../model/linear.ts";
 import { serializeModelArtifact } from "../../model/artifact.ts";
 import type { PairRecord } from "../../metric/record.ts";
 import { metricLogPath, readMetricLog } from "../../metric/metric_log.ts";
-import { jsonLines } from "../../stack/ops/process.ts";
+import { jsonLines } from "../../ops/kit/process.ts";
 import { assertCountedOnce, assertExactlyOnce, sentSamples } from "../harness.ts";
 import {
   type ContainerMemory,
@@ -162,7 +162,7 @@ Deno.test({
   async fn(t) {
     await timed("engine and swarm", ensureSwarm);
     await timed("images", async () => {
-      const build = await sh("bash", ["stack/ops/images/build.sh"]);
+      const build = await sh("bash", ["ops/images/build.sh"]);
       console.log(build.stdout.split("\n").filter((l) => /MB|size/i.test(l)).join("\n"));
     });
     const v2 = await buildModelV2();

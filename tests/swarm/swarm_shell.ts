@@ -6,7 +6,7 @@
  *
  * Both tests/swarm/e2e_swarm.ts and tests/swarm/e2e_cluster.ts use it.
  */
-import { waitFor as poll } from "../../stack/ops/process.ts";
+import { waitFor as poll } from "../../ops/kit/process.ts";
 
 /** What a command printed, and whether it succeeded. */
 export interface ShResult {
