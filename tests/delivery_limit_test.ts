@@ -12,7 +12,8 @@
  * good samples.
  */
 import assert from "node:assert/strict";
-import { AMQPClient, type AMQPMessage } from "@cloudamqp/amqp-client";
+import type { AMQPMessage } from "@cloudamqp/amqp-client";
+import { connectClient } from "../stack/amqp_client.ts";
 import { QUEUES } from "../stack/contracts.ts";
 import { dlqPermissionFlags } from "../ops/dlq.ts";
 import { waitFor } from "../ops/kit/process.ts";
@@ -27,15 +28,9 @@ const ROOT = new URL("../", import.meta.url).pathname;
 /** Deliveries until the broker gives up: the first one, then one per return up to the limit. */
 const DELIVERIES = DELIVERY_LIMIT + 1;
 
-async function connect(url: string): Promise<AMQPClient> {
-  const client = new AMQPClient(url);
-  await client.connect();
-  return client;
-}
-
 /** Rejects with requeue every delivery from `queue`; returns the headers of each. */
 async function rejectForever(url: string, queue: string) {
-  const client = await connect(url);
+  const client = await connectClient(url);
   const channel = await client.channel();
   await channel.basicQos(1);
   const seen: AMQPMessage["properties"][] = [];
@@ -54,7 +49,7 @@ async function rejectForever(url: string, queue: string) {
 async function dieHoldingEachDelivery(url: string, queue: string): Promise<number> {
   let deliveries = 0;
   for (let round = 0; round < DELIVERIES * 3; round++) {
-    const client = await connect(url);
+    const client = await connectClient(url);
     try {
       const channel = await client.channel();
       await channel.basicQos(1);
@@ -97,7 +92,7 @@ Deno.test({
       pipeline.spawn("model");
       const features = pipeline.spawn("features", { COUNT: "300", INTERVAL_MS: "5", SEED: "3" });
 
-      const client = await connect(poison.url);
+      const client = await connectClient(poison.url);
       await declareTopology(await client.channel());
       await client.close();
       await poison.publish(QUEUES.features, "[0,0,0,0,0,0,0,0,0,0]", { messageId: "rejected" });

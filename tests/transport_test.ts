@@ -14,6 +14,7 @@ import {
   setNoDelay,
   settleFrameMax,
 } from "../stack/transport.ts";
+import { connectClient } from "../stack/amqp_client.ts";
 import { Pipeline, sharedBroker, stopSharedBroker } from "./harness.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -43,6 +44,30 @@ Deno.test({
       await channel.basicPublish("", name, "over the patched transport");
       const message = await channel.basicGet(name, { noAck: true });
       assert.equal(message?.bodyToString(), "over the patched transport");
+    } finally {
+      await client.close().catch(() => {});
+      await pipeline.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "connectClient() connects with the broker's frame_max and carries messages larger than a frame",
+  ...integration,
+  async fn() {
+    const pipeline = await Pipeline.create(await sharedBroker(), "client");
+    const client = await connectClient(pipeline.url, { name: "transport-test" });
+    try {
+      assert.equal(client.frameMax, 131_072, "the broker's frame_max, settled after connect");
+      assert.equal(client.name, "transport-test");
+      const channel = await client.channel();
+      await channel.confirmSelect();
+      const { name } = await channel.queueDeclare("", { exclusive: true });
+      const body = new Uint8Array(300_000).map((_, i) => i % 251);
+      await channel.basicPublish("", name, body);
+      const message = await channel.basicGet(name, { noAck: true });
+      assert.deepEqual(message?.body, body);
     } finally {
       await client.close().catch(() => {});
       await pipeline.dispose();
