@@ -19,6 +19,9 @@
  * turned into plain text, numbers or booleans, and the copy says in
  * {@link HEADERS.deadLetterHeadersCut} what was cut.
  *
+ * `dead_letter_headers.ts` reads these headers back (and strips them on
+ * replay); its test fails when this file writes a header it does not know.
+ *
  * @module
  */
 import type { AMQPProperties, Field } from "@cloudamqp/amqp-client";

@@ -3,7 +3,8 @@
  * the tool run as a subprocess with the narrow permissions it documents.
  */
 import assert from "node:assert/strict";
-import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
+import type { AMQPClient, AMQPProperties } from "@cloudamqp/amqp-client";
+import { connectClient } from "../stack/amqp_client.ts";
 import { HEADERS, QUEUES } from "../stack/contracts.ts";
 import { dlqPermissionFlags } from "../ops/dlq.ts";
 import { type LocalBroker, startLocalBroker } from "../ops/kit/local_broker.ts";
@@ -33,8 +34,7 @@ async function freshVhost(): Promise<string> {
 type Channel = Awaited<ReturnType<AMQPClient["channel"]>>;
 
 async function withChannel<T>(url: string, fn: (channel: Channel) => Promise<T>): Promise<T> {
-  const client = new AMQPClient(url);
-  await client.connect();
+  const client = await connectClient(url);
   try {
     const channel = await client.channel();
     await channel.confirmSelect();
