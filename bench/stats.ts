@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { PairRecord } from "../metric/record.ts";
+import type { PairRecord } from "../metric/metric_log/format.ts";
 
 /**
  * The `p`-th percentile (0–100) of `values`, interpolating linearly between

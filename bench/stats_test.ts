@@ -19,7 +19,7 @@ import {
   summarize,
   tallyRecords,
 } from "./stats.ts";
-import { parseMetricLog } from "../metric/metric_log.ts";
+import { parseMetricLog } from "../metric/metric_log/format.ts";
 
 Deno.test("percentile() interpolates between the nearest ranks", async (t) => {
   const values = [5, 1, 4, 2, 3];

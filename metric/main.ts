@@ -7,20 +7,18 @@
  *
  * @module
  */
-import { Gauge } from "prom-client";
 import type { Delivery } from "../stack/broker.ts";
 import { QUEUES } from "../stack/contracts.ts";
 import { runService } from "../stack/service.ts";
-import { AppendLog } from "./append_log.ts";
-import { metricLogPath } from "./metric_log.ts";
 import { metricSchema } from "./config.ts";
-import { startDashboard } from "./dashboard.ts";
-import { Pairer } from "./pairing.ts";
-import { CSV_HEADER } from "./record.ts";
-import { createRecorderMetrics } from "./metric_telemetry.ts";
+import { startDashboard } from "./dashboard/dashboard.ts";
+import { CSV_HEADER, metricLogPath } from "./metric_log/format.ts";
+import { restoreMetricLog } from "./metric_log/restore.ts";
+import { LogWriter } from "./metric_log/writer.ts";
+import { Pairer } from "./pairing/pairer.ts";
+import { ErrorStats } from "./pairing/stats.ts";
 import { Recorder } from "./recorder.ts";
-import { restoreCsv } from "./restore.ts";
-import { ErrorStats } from "./stats.ts";
+import { createRecorderMetrics, registerPairingGauges } from "./telemetry.ts";
 
 /**
  * Recorded ids remembered for de-duplication: ~1.7 MiB of heap (100,000 took 8.6 MiB of a
@@ -42,7 +40,7 @@ await runService({
     });
     await Deno.mkdir(config.logDir, { recursive: true });
     const csvPath = metricLogPath(config.logDir);
-    const restored = await restoreCsv(csvPath, (record) => {
+    const restored = await restoreMetricLog(csvPath, (record) => {
       stats.add(record);
       pairer.markRecorded(record.id);
     });
@@ -60,25 +58,10 @@ await runService({
       path: csvPath,
       mae: stats.mae,
     });
-    const csv = await AppendLog.open(csvPath, CSV_HEADER);
-    const labels = await AppendLog.open(`${config.logDir}/labels_log.txt`);
+    const csv = await LogWriter.open(csvPath, CSV_HEADER);
+    const labels = await LogWriter.open(`${config.logDir}/labels_log.txt`);
 
-    new Gauge({
-      name: "ml_metric_mae",
-      help: "Mean absolute error over every recorded sample",
-      registers: [telemetry.registry],
-      collect() {
-        this.set(stats.mae);
-      },
-    });
-    new Gauge({
-      name: "ml_metric_unpaired",
-      help: "Truths and predictions waiting for their other half",
-      registers: [telemetry.registry],
-      collect() {
-        this.set(pairer.pendingCount);
-      },
-    });
+    registerPairingGauges(telemetry.registry, { stats, unpaired: () => pairer.pendingCount });
 
     const dashboard = startDashboard({
       stats,

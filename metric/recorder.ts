@@ -8,10 +8,10 @@
  */
 import { errorText } from "../stack/async.ts";
 import { DeadLetter, type Delivery } from "../stack/broker.ts";
-import type { Half, Pairer, Side } from "./pairing.ts";
-import { parseHalf } from "./parse_half.ts";
-import type { RecorderMetrics } from "./metric_telemetry.ts";
-import { formatRecord, type PairRecord, recordOfPair } from "./record.ts";
+import type { Half, Pairer, Side } from "./pairing/pairer.ts";
+import { parseHalf } from "./pairing/parse_half.ts";
+import type { RecorderMetrics } from "./telemetry.ts";
+import { formatRecord, type PairRecord, recordOfPair } from "./metric_log/format.ts";
 
 /** The log lines {@link Recorder} writes. */
 export interface RecorderLog {
@@ -27,7 +27,7 @@ export interface RecorderOptions {
   pairer: Pairer<Delivery>;
   /** Where each recorded pair is counted (the running statistics). */
   stats: { add(record: PairRecord): void };
-  /** Counters and histograms for `/metrics` (`metric_telemetry.ts`); none when omitted. */
+  /** Counters and histograms for `/metrics` (`telemetry.ts`); none when omitted. */
   metrics?: RecorderMetrics;
   /** Appends one line to `metric_log.csv`; resolves once written. */
   appendRow(line: string): Promise<void>;

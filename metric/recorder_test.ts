@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { AMQPProperties } from "@cloudamqp/amqp-client";
 import { DeadLetter, type Delivery } from "../stack/broker.ts";
-import { Pairer } from "./pairing.ts";
-import type { PairRecord } from "./record.ts";
+import { Pairer } from "./pairing/pairer.ts";
+import type { PairRecord } from "./metric_log/format.ts";
 import { Recorder, type RecorderOptions } from "./recorder.ts";
 
 interface FakeDelivery extends Delivery {

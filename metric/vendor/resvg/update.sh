@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Copies resvg's WebAssembly binary out of the npm package deno.json pins (@resvg/resvg-wasm),
-# so metric/png.ts can read it with --allow-read of this folder instead of Deno's whole cache.
-# Run after changing the pin in deno.json; metric/png_test.ts fails while resvg.version differs.
+# so metric/dashboard/png.ts can read it with --allow-read of this folder instead of Deno's whole cache.
+# Run after changing the pin in deno.json; metric/dashboard/png_test.ts fails while resvg.version differs.
 #
 #   metric/vendor/resvg/update.sh
 set -euo pipefail

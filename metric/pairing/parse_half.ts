@@ -6,8 +6,8 @@
  * @module
  */
 import type { AMQPProperties } from "@cloudamqp/amqp-client";
-import { parseId, parseScalar } from "../stack/contracts.ts";
-import type { Side } from "./pairing.ts";
+import { parseId, parseScalar } from "../../stack/contracts.ts";
+import type { Side } from "./pairer.ts";
 
 /** A half of a sample, or why its message must be dead-lettered. */
 export type ParsedHalf =

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { AMQPProperties } from "@cloudamqp/amqp-client";
-import type { Side } from "./pairing.ts";
+import type { Side } from "./pairer.ts";
 import { type ParsedHalf, parseHalf } from "./parse_half.ts";
 
 const ID = "3b241101-e2bb-4255-8caf-4136c566a962";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { CSV_HEADER, formatRecord, type PairRecord } from "./record.ts";
-import { restoreCsv } from "./restore.ts";
+import { CSV_HEADER, formatRecord, type PairRecord } from "./format.ts";
+import { restoreMetricLog } from "./restore.ts";
 
 function record(id: string, yTrue: number, yPred: number): PairRecord {
   return {
@@ -34,13 +34,13 @@ async function withCsv(
 
 async function restore(path: string): Promise<{ result: unknown; records: PairRecord[] }> {
   const records: PairRecord[] = [];
-  const result = await restoreCsv(path, (r) => records.push(r), NOW);
+  const result = await restoreMetricLog(path, (r) => records.push(r), NOW);
   return { result, records };
 }
 
 const csv = (...lines: string[]) => lines.map((line) => `${line}\n`).join("");
 
-Deno.test("restoreCsv() finds nothing when the file is missing", async () => {
+Deno.test("restoreMetricLog() finds nothing when the file is missing", async () => {
   await withCsv(undefined, async (path) => {
     assert.deepEqual(await restore(path), {
       result: { rows: 0, skipped: 0, truncatedBytes: 0 },
@@ -50,7 +50,7 @@ Deno.test("restoreCsv() finds nothing when the file is missing", async () => {
   });
 });
 
-Deno.test("restoreCsv() finds nothing in an empty file or a header alone", async (t) => {
+Deno.test("restoreMetricLog() finds nothing in an empty file or a header alone", async (t) => {
   for (const content of ["", csv(CSV_HEADER)]) {
     await t.step(JSON.stringify(content), async () => {
       await withCsv(content, async (path) => {
@@ -64,7 +64,7 @@ Deno.test("restoreCsv() finds nothing in an empty file or a header alone", async
   }
 });
 
-Deno.test("restoreCsv() hands back every row in order and leaves the file alone", async () => {
+Deno.test("restoreMetricLog() hands back every row in order and leaves the file alone", async () => {
   const content = csv(CSV_HEADER, ...ROWS.map(formatRecord));
   await withCsv(content, async (path) => {
     assert.deepEqual(await restore(path), {
@@ -75,7 +75,7 @@ Deno.test("restoreCsv() hands back every row in order and leaves the file alone"
   });
 });
 
-Deno.test("restoreCsv() reads a file larger than one read chunk", async () => {
+Deno.test("restoreMetricLog() reads a file larger than one read chunk", async () => {
   const many = Array.from({ length: 5000 }, (_, i) => record(`id-${i}`, i, i + 0.5));
   await withCsv(csv(CSV_HEADER, ...many.map(formatRecord)), async (path) => {
     const { result, records } = await restore(path);
@@ -85,7 +85,7 @@ Deno.test("restoreCsv() reads a file larger than one read chunk", async () => {
   });
 });
 
-Deno.test("restoreCsv() cuts a line torn by a crash", async (t) => {
+Deno.test("restoreMetricLog() cuts a line torn by a crash", async (t) => {
   const whole = csv(CSV_HEADER, ...ROWS.slice(0, 2).map(formatRecord));
   const torn = formatRecord(ROWS[2]).slice(0, 30);
 
@@ -136,7 +136,7 @@ Deno.test("restoreCsv() cuts a line torn by a crash", async (t) => {
   });
 });
 
-Deno.test("restoreCsv() cuts at the right byte after a line that is not UTF-8", async () => {
+Deno.test("restoreMetricLog() cuts at the right byte after a line that is not UTF-8", async () => {
   const encoder = new TextEncoder();
   const head = encoder.encode(csv(CSV_HEADER, formatRecord(ROWS[0])));
   const garbage = new Uint8Array([0xff, 0xfe, 0xc3, 0x0a]);
@@ -152,7 +152,7 @@ Deno.test("restoreCsv() cuts at the right byte after a line that is not UTF-8", 
   });
 });
 
-Deno.test("restoreCsv() skips and counts damaged lines", async () => {
+Deno.test("restoreMetricLog() skips and counts damaged lines", async () => {
   const content = csv(
     CSV_HEADER,
     formatRecord(ROWS[0]),
@@ -170,7 +170,7 @@ Deno.test("restoreCsv() skips and counts damaged lines", async () => {
   });
 });
 
-Deno.test("restoreCsv() moves a file with another header aside", async (t) => {
+Deno.test("restoreMetricLog() moves a file with another header aside", async (t) => {
   const expectedBak = "metric_log.csv.2026-03-04T05-06-07.890Z.bak";
 
   await t.step("an older layout is renamed to .bak and not read", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import { createRecorderMetrics } from "./metric_telemetry.ts";
-import { pairRecord } from "./record.ts";
+import { createRecorderMetrics, registerPairingGauges } from "./telemetry.ts";
+import { pairRecord } from "./metric_log/format.ts";
 
 function record(id: string, yPred: number, modelVersion: string, sentAtMs?: number) {
   return pairRecord({
@@ -47,4 +47,18 @@ Deno.test("createRecorderMetrics() exposes counters and histograms PromQL can wi
     has('ml_metric_duplicates_dropped_total{queue="y_true"} 1');
     has('ml_metric_duplicates_dropped_total{queue="y_pred"} 0');
   });
+});
+
+Deno.test("registerPairingGauges() reads the running MAE and the unpaired count at each scrape", async () => {
+  const registry = new Registry();
+  const stats = { mae: 12.5 };
+  let unpaired = 3;
+  registerPairingGauges(registry, { stats, unpaired: () => unpaired });
+  assert.match(await registry.metrics(), /^ml_metric_mae 12\.5$/m);
+  assert.match(await registry.metrics(), /^ml_metric_unpaired 3$/m);
+  stats.mae = 7;
+  unpaired = 0;
+  const text = await registry.metrics();
+  assert.match(text, /^ml_metric_mae 7$/m);
+  assert.match(text, /^ml_metric_unpaired 0$/m);
 });

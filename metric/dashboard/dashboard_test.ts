@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
-import { createTelemetry } from "../stack/telemetry.ts";
+import { createTelemetry } from "../../stack/telemetry.ts";
 import { type Dashboard, PLOT_FILE, startDashboard } from "./dashboard.ts";
 import { PNG_FILE, pngSize } from "./png.ts";
-import { ErrorStats } from "./stats.ts";
+import { ErrorStats } from "../pairing/stats.ts";
 
 async function withDashboard(
   fn: (context: {

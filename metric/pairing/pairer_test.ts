@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Half, Pairer, pairingFault, type Side } from "./pairing.ts";
+import { type Half, Pairer, pairingFault, type Side } from "./pairer.ts";
 
 function half(id: string, side: Side, value: number, arrivedAt = 0, token = `${side}:${id}`) {
   return { id, side, value, arrivedAt, token } satisfies Half<string>;

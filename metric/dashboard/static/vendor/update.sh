@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Refreshes the vendored uPlot from its npm package, by name and version:
 #
-#   metric/static/vendor/update.sh            # the version in uplot.version
-#   metric/static/vendor/update.sh 1.6.33     # another version; recorded in uplot.version
+#   metric/dashboard/static/vendor/update.sh            # the version in uplot.version
+#   metric/dashboard/static/vendor/update.sh 1.6.33     # another version; recorded in uplot.version
 #
-# The dashboard serves these files itself (metric/dashboard_assets.ts imports them as text), so
+# The dashboard serves these files itself (metric/dashboard/assets.ts imports them as text), so
 # the running service never reaches a CDN or the npm cache: it keeps its narrow permissions.
 # `npm pack` fetches the tarball from whatever registry npm is configured for.
 set -euo pipefail

@@ -4,25 +4,22 @@
  * and `/api/stats` through the service's `route` hook, adds the dashboard's
  * numbers to `/metrics`, and writes `error_distribution.svg` (and, rendered
  * from it, `error_distribution.png`) beside `metric_log.csv` every
- * `plotEveryMs` (when the count changed) and at shutdown. The numbers themselves are computed in `dashboard_model.ts`.
+ * `plotEveryMs` (when the count changed) and at shutdown. The numbers
+ * themselves are computed in `history.ts` and `view.ts`, the gauges defined
+ * in `../telemetry.ts`.
  *
  * @module
  */
-import { Gauge } from "prom-client";
-import { errorText } from "../stack/async.ts";
-import type { Logger } from "../stack/log.ts";
-import type { Telemetry } from "../stack/telemetry.ts";
-import { ASSETS } from "./dashboard_assets.ts";
-import {
-  binErrors,
-  DashboardHistory,
-  type DashboardView,
-  dashboardView,
-  readingOf,
-} from "./dashboard_model.ts";
-import type { ErrorStats } from "./stats.ts";
+import { errorText } from "../../stack/async.ts";
+import type { Logger } from "../../stack/log.ts";
+import type { Telemetry } from "../../stack/telemetry.ts";
+import type { ErrorStats } from "../pairing/stats.ts";
+import { registerDashboardGauges } from "../telemetry.ts";
+import { ASSETS } from "./assets.ts";
+import { DashboardHistory, readingOf } from "./history.ts";
 import { createPngRenderer, PNG_FILE, type PngRenderer } from "./png.ts";
 import { renderHistogramSvg } from "./svg_histogram.ts";
+import { binErrors, type DashboardView, dashboardView } from "./view.ts";
 
 /** The file written beside `metric_log.csv`. */
 export const PLOT_FILE = "error_distribution.svg";
@@ -77,45 +74,8 @@ export function startDashboard(options: DashboardOptions): Dashboard {
   const { stats, telemetry, log } = options;
   const now = options.now ?? (() => Date.now());
   const history = new DashboardHistory();
-  const registers = [telemetry.registry];
 
-  new Gauge({
-    name: "ml_metric_rmse",
-    help: "Root mean squared error over every recorded sample",
-    registers,
-    collect() {
-      this.set(stats.rmse);
-    },
-  });
-  new Gauge({
-    name: "ml_metric_median_absolute_error",
-    help: "Median absolute error over every recorded sample (within one unit)",
-    registers,
-    collect() {
-      this.set(stats.median);
-    },
-  });
-  new Gauge({
-    name: "ml_metric_samples_per_second",
-    help: `Samples recorded per second over the last ${history.windowSeconds} s`,
-    registers,
-    collect() {
-      this.set(history.samplesPerSecond() ?? 0);
-    },
-  });
-  new Gauge({
-    name: "ml_metric_mae_by_version",
-    help: "Mean absolute error by the model version that predicted",
-    labelNames: ["model_version"],
-    registers,
-    collect() {
-      // Reset first so a label set is never reported from a stale collect.
-      this.reset();
-      for (const [version, { mae }] of Object.entries(stats.snapshot().byVersion)) {
-        this.set({ model_version: version }, mae);
-      }
-    },
-  });
+  registerDashboardGauges(telemetry.registry, { stats, history });
 
   const tick = () => history.record(readingOf(stats.snapshot(), now()));
   tick();

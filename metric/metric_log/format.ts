@@ -1,11 +1,22 @@
 /**
- * One line of `metric_log.csv`: a paired sample and its absolute error.
- * Pure formatting and parsing; the metric service appends, and reads the
- * file back at start to restore its running statistics and de-duplication.
+ * What `metric_log.csv` is: its name, its header, and one line per paired
+ * sample ({@link PairRecord}) with its absolute error. Pure formatting and
+ * parsing. The rest of the file's life is beside this module: the metric
+ * service appends to it (`writer.ts`), reads it back at start to restore its
+ * running statistics and de-duplication (`restore.ts`), and others follow it
+ * while it grows (`reader.ts`).
  *
  * @module
  */
-import { HEADERS, numberHeader, textHeader } from "../stack/contracts.ts";
+import { HEADERS, numberHeader, textHeader } from "../../stack/contracts.ts";
+
+/** The file metric writes its pairs to, inside its `LOG_DIR`. */
+export const METRIC_LOG_FILE = "metric_log.csv";
+
+/** The path of `metric_log.csv` in `logDir`. */
+export function metricLogPath(logDir: string): string {
+  return `${logDir.replace(/\/+$/, "")}/${METRIC_LOG_FILE}`;
+}
 
 /** A recorded sample. */
 export interface PairRecord {
@@ -176,4 +187,12 @@ export function parseRecord(line: string): PairRecord | undefined {
   };
   const numbers = [record.yTrue, record.yPred, record.absoluteError, record.pairedAtMs];
   return record.id !== "" && numbers.every(Number.isFinite) ? record : undefined;
+}
+
+/**
+ * The rows in `text`, lines of `metric_log.csv`: the header and damaged
+ * lines are left out, as the metric service itself does on restore.
+ */
+export function parseMetricLog(text: string): PairRecord[] {
+  return text.split("\n").flatMap((line) => parseRecord(line) ?? []);
 }

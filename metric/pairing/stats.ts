@@ -2,12 +2,12 @@
  * Running error statistics: MAE overall, per model version and per replica,
  * and a histogram of absolute errors fine enough (1 unit) to read the median
  * from. Pure and bounded: memory does not grow with the number of samples,
- * and versions and replicas past their caps (label_cap.ts) count as "other".
+ * and versions and replicas past their caps (`label_cap.ts`) count as "other".
  *
  * @module
  */
 import { LabelCap, MAX_MODEL_VERSIONS, MAX_REPLICAS } from "./label_cap.ts";
-import type { PairRecord } from "./record.ts";
+import type { PairRecord } from "../metric_log/format.ts";
 
 /** Errors at or above this land in the last histogram bin. */
 export const HISTOGRAM_LIMIT = 400;

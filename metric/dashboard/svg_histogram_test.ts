@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { BinnedHistogram } from "./dashboard_model.ts";
+import type { BinnedHistogram } from "./view.ts";
 import { COLORS, escapeXml, niceStep, renderHistogramSvg } from "./svg_histogram.ts";
 
 function histogram(counts: number[], overflow = 0): BinnedHistogram {

@@ -1,17 +1,20 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { MAX_ID_LENGTH, parseId } from "../stack/contracts.ts";
-import { restoreCsv } from "./restore.ts";
+import { MAX_ID_LENGTH, parseId } from "../../stack/contracts.ts";
+import { restoreMetricLog } from "./restore.ts";
 import {
   CSV_HEADER,
   formatRecord,
   MAX_LABEL_LENGTH,
+  METRIC_LOG_FILE,
+  metricLogPath,
   type PairRecord,
   pairRecord,
+  parseMetricLog,
   parseRecord,
   type RecordedHalf,
   recordOfPair,
-} from "./record.ts";
+} from "./format.ts";
 
 const PAIRED_AT = Date.parse("2026-01-02T03:04:05.678Z");
 const RECORD: PairRecord = {
@@ -24,6 +27,11 @@ const RECORD: PairRecord = {
   latencyMs: 12.345,
   pairedAtMs: PAIRED_AT,
 };
+
+Deno.test("metricLogPath() joins the log directory and the file name", () => {
+  assert.equal(metricLogPath("logs"), `logs/${METRIC_LOG_FILE}`);
+  assert.equal(metricLogPath("/var/log/ml/"), "/var/log/ml/metric_log.csv");
+});
 
 Deno.test("pairRecord() computes the absolute error and the latency", async (t) => {
   await t.step("with a send time", () => {
@@ -224,7 +232,7 @@ Deno.test("parseRecord() gives undefined for the header and damaged lines", asyn
   }
 });
 
-Deno.test("finding 5: formatRecord() neutralises formula cells the OWASP way", async (t) => {
+Deno.test("formatRecord() neutralises formula cells the OWASP way", async (t) => {
   for (const start of ["=", "+", "-", "@", "'"]) {
     await t.step(`an id starting with ${start}`, () => {
       const id = `${start}cmd|' /C calc'!A0`;
@@ -244,7 +252,7 @@ Deno.test("finding 5: formatRecord() neutralises formula cells the OWASP way", a
   });
 });
 
-Deno.test("finding 5: no header can split a row", async (t) => {
+Deno.test("no header value can split a row", async (t) => {
   const half = (value: number, headers: Record<string, unknown>): RecordedHalf => ({
     id: "a",
     value,
@@ -268,6 +276,14 @@ Deno.test("finding 5: no header can split a row", async (t) => {
     const line = formatRecord({ ...RECORD, id: "a\nb", modelVersion: "\r\n", replica: "\u2028" });
     assert.equal(line.split(/\r|\n/).length, 1);
   });
+});
+
+Deno.test("parseMetricLog() reads the rows of a file's text, leaving out header and damage", () => {
+  const other = { ...RECORD, id: "b", yPred: 140, absoluteError: 11 };
+  const text = [CSV_HEADER, formatRecord(RECORD), "not,a,row", "", formatRecord(other), ""]
+    .join("\n");
+  assert.deepEqual(parseMetricLog(text), [RECORD, other]);
+  assert.deepEqual(parseMetricLog(""), []);
 });
 
 /** Any UTF-16 code unit, lone surrogates included. */
@@ -326,7 +342,7 @@ Deno.test("formatRecord() → parseRecord() is the identity, on one line (proper
   );
 });
 
-Deno.test("restoreCsv() reads back every row the writer wrote (property)", async () => {
+Deno.test("restoreMetricLog() reads back every row formatRecord() wrote (property)", async () => {
   const path = await Deno.makeTempFile({ dir: "/tmp", suffix: ".csv" });
   try {
     await fc.assert(
@@ -336,7 +352,7 @@ Deno.test("restoreCsv() reads back every row the writer wrote (property)", async
         const text = [CSV_HEADER, ...written.map(formatRecord)].map((l) => `${l}\n`).join("");
         await Deno.writeTextFile(path, text);
         const read: PairRecord[] = [];
-        const restored = await restoreCsv(path, (r) => read.push(r));
+        const restored = await restoreMetricLog(path, (r) => read.push(r));
         assert.equal(restored.skipped, 0);
         assert.equal(restored.truncatedBytes, 0);
         assert.deepEqual(read, written.map(asWritten));

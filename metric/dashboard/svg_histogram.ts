@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { BinnedHistogram } from "./dashboard_model.ts";
+import type { BinnedHistogram } from "./view.ts";
 
 /** What the plot marks besides the bars. */
 export interface HistogramMarks {

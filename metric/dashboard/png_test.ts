@@ -31,7 +31,7 @@ Deno.test("createPngRenderer() draws the dashboard's histogram, text included", 
 
 Deno.test("createPngRenderer() says which file it could not read", async () => {
   await assert.rejects(
-    createPngRenderer({ font: new URL("./vendor/fonts/missing.ttf", import.meta.url) }),
+    createPngRenderer({ font: new URL("../vendor/fonts/missing.ttf", import.meta.url) }),
     /missing\.ttf/,
   );
   await assert.rejects(
@@ -45,10 +45,10 @@ Deno.test("pngSize() refuses what is not a PNG", () => {
 });
 
 Deno.test("the vendored resvg binary matches the version deno.json pins", async () => {
-  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
   const pinned = config.imports["@resvg/resvg-wasm"].replace(/^npm:@resvg\/resvg-wasm@/, "");
   const vendored =
-    (await Deno.readTextFile(new URL("./vendor/resvg/resvg.version", import.meta.url)))
+    (await Deno.readTextFile(new URL("../vendor/resvg/resvg.version", import.meta.url)))
       .trim();
   assert.equal(vendored, pinned, "run metric/vendor/resvg/update.sh");
   assert.ok((await Deno.stat(RESVG_WASM)).size > 1_000_000);

@@ -1,21 +1,13 @@
 /**
  * `metric_log.csv` as others read it: `deno task start`, the integration
  * tests, the Swarm test and the benchmarks follow the file while metric
- * appends to it. The metric service writes it (`AppendLog` with
+ * appends to it. The metric service writes it (`writer.ts` with
  * `formatRecord`) and reads it back at start through `restore.ts`, which
  * also repairs it; this reader only reads.
  *
  * @module
  */
-import { type PairRecord, parseRecord } from "./record.ts";
-
-/** The file metric writes its pairs to, inside its `LOG_DIR`. */
-export const METRIC_LOG_FILE = "metric_log.csv";
-
-/** The path of `metric_log.csv` in `logDir`. */
-export function metricLogPath(logDir: string): string {
-  return `${logDir.replace(/\/+$/, "")}/${METRIC_LOG_FILE}`;
-}
+import { type PairRecord, parseMetricLog } from "./format.ts";
 
 /** What one read of the file found. */
 export interface MetricLogChunk {
@@ -60,14 +52,6 @@ export async function readMetricLog(path: string, offset = 0): Promise<MetricLog
   const text = new TextDecoder().decode(bytes.subarray(0, end));
   const header = offset === 0 && end > 0 ? text.slice(0, text.indexOf("\n")) : undefined;
   return { records: parseMetricLog(text), end: offset + end, header, restarted };
-}
-
-/**
- * The rows in `text`, lines of `metric_log.csv`: the header and damaged
- * lines are left out, as the metric service itself does on restore.
- */
-export function parseMetricLog(text: string): PairRecord[] {
-  return text.split("\n").flatMap((line) => parseRecord(line) ?? []);
 }
 
 /**

@@ -13,17 +13,17 @@ import { initWasm, Resvg } from "@resvg/resvg-wasm";
 
 /** Written beside `error_distribution.svg`. */
 export const PNG_FILE = "error_distribution.png";
-/** resvg's WebAssembly binary, copied from the pinned npm package by `vendor/resvg/update.sh`. */
-export const RESVG_WASM = new URL("./vendor/resvg/index_bg.wasm", import.meta.url);
+/** resvg's WebAssembly binary, copied from the pinned npm package by `metric/vendor/resvg/update.sh`. */
+export const RESVG_WASM = new URL("../vendor/resvg/index_bg.wasm", import.meta.url);
 /** DejaVu Sans (Bitstream Vera licence, from Debian's fonts-dejavu-core). */
-export const PNG_FONT = new URL("./vendor/fonts/DejaVuSans.ttf", import.meta.url);
+export const PNG_FONT = new URL("../vendor/fonts/DejaVuSans.ttf", import.meta.url);
 /** The family the font file holds; the SVG's `sans-serif` maps to it. */
 const FONT_FAMILY = "DejaVu Sans";
 
 /** Renders an SVG document to PNG bytes. */
 export type PngRenderer = (svg: string) => Uint8Array;
 
-/** Where the renderer's files are; defaults to the ones shipped beside this module. */
+/** Where the renderer's files are; defaults to the ones shipped in `metric/vendor/`. */
 export interface PngRendererOptions {
   wasm?: URL | string;
   font?: URL | string;

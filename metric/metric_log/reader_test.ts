@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { CSV_HEADER, formatRecord, type PairRecord, pairRecord } from "./record.ts";
-import { METRIC_LOG_FILE, metricLogPath, MetricLogTail, readMetricLog } from "./metric_log.ts";
+import { CSV_HEADER, formatRecord, metricLogPath, type PairRecord, pairRecord } from "./format.ts";
+import { MetricLogTail, readMetricLog } from "./reader.ts";
 
 const PAIRED_AT = Date.parse("2026-01-02T03:04:05.678Z");
 const record = (id: string, yTrue: number, yPred: number) =>
@@ -27,11 +27,6 @@ async function inTempDir(fn: (path: string) => Promise<void>): Promise<void> {
     await Deno.remove(dir, { recursive: true });
   }
 }
-
-Deno.test("metricLogPath() joins the log directory and the file name", () => {
-  assert.equal(metricLogPath("logs"), `logs/${METRIC_LOG_FILE}`);
-  assert.equal(metricLogPath("/var/log/ml/"), "/var/log/ml/metric_log.csv");
-});
 
 Deno.test("readMetricLog() reads a missing file as empty", async () => {
   await inTempDir(async (path) => {

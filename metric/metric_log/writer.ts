@@ -1,5 +1,6 @@
 /**
- * An append-only text file with group commit: lines appended in the same
+ * The writer of `metric_log.csv` (and, the same way, of `labels_log.txt`):
+ * an append-only text file with group commit. Lines appended in the same
  * burst (one macrotask) go out together in one write, so a burst of pairs
  * costs one syscall, and each `append` resolves only once its line is written.
  * The metric service acks a pair's two messages after that, never before.
@@ -8,7 +9,7 @@
  */
 
 /** See the module documentation. */
-export class AppendLog {
+export class LogWriter {
   readonly path: string;
   readonly #file: Deno.FsFile;
   readonly #encoder = new TextEncoder();
@@ -22,9 +23,9 @@ export class AppendLog {
   }
 
   /** Opens `path` for appending, creating it (with `header`, if given) when missing. */
-  static async open(path: string, header?: string): Promise<AppendLog> {
+  static async open(path: string, header?: string): Promise<LogWriter> {
     const file = await Deno.open(path, { append: true, create: true });
-    const log = new AppendLog(path, file);
+    const log = new LogWriter(path, file);
     if (header !== undefined && (await file.stat()).size === 0) await log.append(header);
     return log;
   }

@@ -1,5 +1,5 @@
 // The metric dashboard: polls /api/stats once a second and redraws with uPlot
-// (served by the metric service itself from metric/static/vendor/, no CDN).
+// (served by the metric service itself from metric/dashboard/static/vendor/, no CDN).
 // Polling rather than Server-Sent Events: an open event stream would hold the
 // service's graceful HTTP shutdown until the browser tab closes.
 "use strict";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { CSV_HEADER, type PairRecord, parseRecord } from "./record.ts";
+import { CSV_HEADER, type PairRecord, parseRecord } from "./format.ts";
 
 /** What a previous run left. */
 export interface Restored {
@@ -25,7 +25,7 @@ export interface Restored {
  * so the next append starts on a clean line. A file with another header is
  * renamed aside (`<path>.<time>.bak`) rather than mixed with the new format.
  */
-export async function restoreCsv(
+export async function restoreMetricLog(
   path: string,
   onRecord: (record: PairRecord) => void,
   now = new Date(),

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { AppendLog } from "./append_log.ts";
+import { LogWriter } from "./writer.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "append_log_test-" });
+  const dir = await Deno.makeTempDir({ prefix: "writer_test-" });
   try {
     await fn(dir);
   } finally {
@@ -10,19 +10,19 @@ async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("AppendLog.open() writes the header only to an empty file", async (t) => {
+Deno.test("LogWriter.open() writes the header only to an empty file", async (t) => {
   await withTempDir(async (dir) => {
     const path = `${dir}/metric_log.csv`;
 
     await t.step("a missing file is created with the header", async () => {
-      const log = await AppendLog.open(path, "id,value");
+      const log = await LogWriter.open(path, "id,value");
       assert.equal(log.path, path);
       await log.close();
       assert.equal(await Deno.readTextFile(path), "id,value\n");
     });
 
     await t.step("a file with content gets no second header", async () => {
-      const log = await AppendLog.open(path, "id,value");
+      const log = await LogWriter.open(path, "id,value");
       await log.append("a,1");
       await log.close();
       assert.equal(await Deno.readTextFile(path), "id,value\na,1\n");
@@ -31,24 +31,24 @@ Deno.test("AppendLog.open() writes the header only to an empty file", async (t) 
     await t.step("an existing empty file gets the header", async () => {
       const empty = `${dir}/empty.csv`;
       await Deno.writeTextFile(empty, "");
-      const log = await AppendLog.open(empty, "id,value");
+      const log = await LogWriter.open(empty, "id,value");
       await log.close();
       assert.equal(await Deno.readTextFile(empty), "id,value\n");
     });
 
     await t.step("without a header nothing is written on open", async () => {
       const labels = `${dir}/labels_log.txt`;
-      const log = await AppendLog.open(labels);
+      const log = await LogWriter.open(labels);
       await log.close();
       assert.equal(await Deno.readTextFile(labels), "");
     });
   });
 });
 
-Deno.test("AppendLog.append() writes many concurrent lines in order", async () => {
+Deno.test("LogWriter.append() writes many concurrent lines in order", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/lines.txt`;
-    const log = await AppendLog.open(path, "header");
+    const log = await LogWriter.open(path, "header");
     const lines = Array.from({ length: 500 }, (_, i) => `line ${i}`);
     const onDisk: boolean[] = [];
     await Promise.all(lines.map((line, i) =>
@@ -64,10 +64,10 @@ Deno.test("AppendLog.append() writes many concurrent lines in order", async () =
   });
 });
 
-Deno.test("AppendLog.append() keeps order across bursts that overlap a write", async () => {
+Deno.test("LogWriter.append() keeps order across bursts that overlap a write", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/bursts.txt`;
-    const log = await AppendLog.open(path);
+    const log = await LogWriter.open(path);
     const pending: Promise<void>[] = [];
     for (let burst = 0; burst < 20; burst++) {
       for (let i = 0; i < 10; i++) pending.push(log.append(`${burst}.${i}`));
@@ -84,10 +84,10 @@ Deno.test("AppendLog.append() keeps order across bursts that overlap a write", a
   });
 });
 
-Deno.test("AppendLog.flush() resolves once everything appended is written", async (t) => {
+Deno.test("LogWriter.flush() resolves once everything appended is written", async (t) => {
   await withTempDir(async (dir) => {
     const path = `${dir}/flush.txt`;
-    const log = await AppendLog.open(path);
+    const log = await LogWriter.open(path);
 
     await t.step("with nothing appended it resolves at once", async () => {
       await log.flush();
@@ -118,11 +118,11 @@ Deno.test("AppendLog.flush() resolves once everything appended is written", asyn
   });
 });
 
-Deno.test("AppendLog keeps lines already in the file", async () => {
+Deno.test("LogWriter keeps lines already in the file", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/existing.csv`;
     await Deno.writeTextFile(path, "h\nold\n");
-    const log = await AppendLog.open(path, "h");
+    const log = await LogWriter.open(path, "h");
     await log.append("new");
     await log.close();
     assert.equal(await Deno.readTextFile(path), "h\nold\nnew\n");

@@ -1,7 +1,7 @@
 import { MAX_MODEL_VERSIONS, MAX_REPLICAS, OTHER } from "./label_cap.ts";
 import assert from "node:assert/strict";
-import { MAX_TARGET_MAGNITUDE } from "../stack/contracts.ts";
-import { formatRecord, pairRecord, parseRecord } from "./record.ts";
+import { MAX_TARGET_MAGNITUDE } from "../../stack/contracts.ts";
+import { formatRecord, pairRecord, parseRecord } from "../metric_log/format.ts";
 import { ErrorStats, HISTOGRAM_LIMIT } from "./stats.ts";
 
 /** Stats of `errors`, with versions v1, v2, v1, … and replicas r0, r1, r2, r0, … */
@@ -111,7 +111,7 @@ Deno.test("ErrorStats.snapshot() splits the counts by version and replica", asyn
   });
 });
 
-Deno.test("finding 6: ErrorStats stays finite for errors at the contract's bound", async (t) => {
+Deno.test("ErrorStats stays finite for errors at the contract's bound", async (t) => {
   // |y_true|, |y_pred| ≤ MAX_TARGET_MAGNITUDE: the largest error is twice that.
   const largest = 2 * MAX_TARGET_MAGNITUDE;
   await t.step("a million samples at the bound", () => {
