@@ -1,27 +1,17 @@
 /**
  * How each service is run: its narrow Deno permissions, derived from its
- * config schema and where it runs. `deno task features|model|metric` (through
- * `ops/run.ts`), `deno task start`, the integration tests and the
- * benchmarks launch services through here, and a test checks that the
- * Dockerfiles grant exactly the same permissions.
+ * manifest (`ops/services.ts`) and where it runs. `deno task features|model|metric`
+ * (through `ops/run.ts`), `deno task start`, the integration tests, the
+ * benchmarks and the images' CMD (`ops/images/dockerfile.ts`) all launch
+ * services through here.
  *
  * @module
  */
-import { featuresSchema } from "../features/config.ts";
-import { metricSchema } from "../metric/config.ts";
-import { modelSchema } from "../model/config.ts";
 import { brokerAddress } from "../stack/common_config.ts";
-import { type EnvGetter, envNames, type Field, loadConfig, type Schema } from "../stack/config.ts";
+import { type EnvGetter, envNames, type Field, loadConfig } from "../stack/config.ts";
+import { manifestOf, SCHEMAS, type ServiceName } from "./services.ts";
 
-/** The three services. */
-export type ServiceName = "features" | "model" | "metric";
-
-/** The services' config schemas, by name. */
-export const SCHEMAS: Record<ServiceName, Schema> = {
-  features: featuresSchema,
-  model: modelSchema,
-  metric: metricSchema,
-};
+export { SCHEMAS, type ServiceName };
 
 /** Where a service may reach and what it may touch. */
 export interface Permissions {
@@ -45,44 +35,20 @@ export interface Placement {
   paths?: { data?: string; model?: string; logDir?: string };
 }
 
-/**
- * What metric reads to render `error_distribution.png`: resvg's WebAssembly and the font
- * (`RESVG_WASM` and `PNG_FONT` of metric/png.ts, which this module does not import so that the
- * launcher does not load resvg).
- */
-export const METRIC_PNG_READ: readonly string[] = [
-  "metric/vendor/resvg/index_bg.wasm",
-  "metric/vendor/fonts/DejaVuSans.ttf",
-];
-
-/** The permissions of `service` placed as `placement`. */
+/** The permissions of `service` placed as `placement`, from its manifest. */
 export function permissionsOf(service: ServiceName, placement: Placement): Permissions {
+  const { path, alsoReads } = manifestOf(service);
   const net = [
     ...[placement.broker].flat(),
     ...(placement.httpPort > 0 ? [`0.0.0.0:${placement.httpPort}`] : []),
   ];
-  const extra = placement.extraRead ?? [];
-  const env = envNames(SCHEMAS[service]);
-  switch (service) {
-    case "features":
-      return {
-        net,
-        read: [placement.paths?.data ?? "stack/data/diabetes.csv", ...extra],
-        write: [],
-        env,
-      };
-    case "model":
-      return {
-        net,
-        read: [placement.paths?.model ?? "model/model.json", ...extra],
-        write: [],
-        env,
-      };
-    case "metric": {
-      const logDir = placement.paths?.logDir ?? "logs";
-      return { net, read: [logDir, ...METRIC_PNG_READ, ...extra], write: [logDir], env };
-    }
-  }
+  const own = placement.paths?.[path.key] ?? path.field.parse(undefined);
+  return {
+    net,
+    read: [own, ...alsoReads, ...(placement.extraRead ?? [])],
+    write: path.use === "write" ? [own] : [],
+    env: envNames(SCHEMAS[service]),
+  };
 }
 
 /** `--allow-*` flags for `deno run`; never `-A`. */
@@ -110,22 +76,9 @@ export function runArgs(service: ServiceName, placement: Placement): string[] {
 export function placementSchema(
   service: ServiceName,
 ): { amqpUrls: Field<readonly URL[]>; httpPort: Field<number>; path: Field<string> } {
-  switch (service) {
-    case "features":
-      return { ...pick(featuresSchema), path: featuresSchema.dataPath };
-    case "model":
-      return { ...pick(modelSchema), path: modelSchema.modelPath };
-    case "metric":
-      return { ...pick(metricSchema), path: metricSchema.logDir };
-  }
+  const { schema, path } = manifestOf(service);
+  return { amqpUrls: schema.amqpUrls, httpPort: schema.httpPort, path: path.field };
 }
-
-function pick(schema: { amqpUrls: Field<readonly URL[]>; httpPort: Field<number> }) {
-  return { amqpUrls: schema.amqpUrls, httpPort: schema.httpPort };
-}
-
-/** Which of {@link Placement}'s paths each service's path setting is. */
-const PATH_KEY = { features: "data", model: "model", metric: "logDir" } as const;
 
 /**
  * Where `service` runs when started by hand, from the same variables it will
@@ -137,6 +90,6 @@ export function placementFromEnv(service: ServiceName, get: EnvGetter): Placemen
   return {
     broker: amqpUrls.map((url) => brokerAddress(url)),
     httpPort,
-    paths: { [PATH_KEY[service]]: path },
+    paths: { [manifestOf(service).path.key]: path },
   };
 }

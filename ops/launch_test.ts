@@ -1,26 +1,23 @@
 import assert from "node:assert/strict";
-import { FEATURES_HTTP_PORT } from "../features/config.ts";
-import { METRIC_HTTP_PORT } from "../metric/config.ts";
-import { PNG_FONT, RESVG_WASM } from "../metric/png.ts";
-import { MODEL_HTTP_PORT } from "../model/config.ts";
+import { metricManifest } from "../metric/manifest.ts";
+import { PNG_FONT, RESVG_WASM } from "../metric/dashboard/png.ts";
 import { ConfigError, envNames } from "../stack/config.ts";
 import {
-  METRIC_PNG_READ,
   permissionFlags,
   permissionsOf,
   placementFromEnv,
-  placementSchema,
   runArgs,
   SCHEMAS,
   type ServiceName,
 } from "./launch.ts";
 
-const SERVICES: readonly ServiceName[] = ["features", "model", "metric"];
-const DEFAULT_PORTS: Record<ServiceName, number> = {
-  features: FEATURES_HTTP_PORT,
-  model: MODEL_HTTP_PORT,
-  metric: METRIC_HTTP_PORT,
-};
+import { launcherEnv, TOOLS } from "./run.ts";
+import { manifestOf, SERVICE_NAMES as SERVICES } from "./services.ts";
+
+const METRIC_PNG_READ = metricManifest.alsoReads;
+const DEFAULT_PORTS = Object.fromEntries(
+  SERVICES.map((service) => [service, manifestOf(service).httpPort]),
+) as Record<ServiceName, number>;
 const ROOT = new URL("../", import.meta.url);
 /** The brokers the images may reach: the stack's cluster members, all on AMQP's port. */
 const STACK_BROKERS = ["rabbitmq:5672", "rabbitmq-2:5672", "rabbitmq-3:5672"];
@@ -89,7 +86,7 @@ Deno.test("runArgs() grants each service only what it needs", async (t) => {
   });
 });
 
-Deno.test("METRIC_PNG_READ names the files metric/png.ts loads", () => {
+Deno.test("metric's manifest names the files its PNG renderer loads", () => {
   const root = new URL("../", import.meta.url).href;
   const loaded = [RESVG_WASM, PNG_FONT].map((url) => url.href.slice(root.length));
   assert.deepEqual([...METRIC_PNG_READ], loaded);
@@ -203,58 +200,20 @@ Deno.test("every deno.json task says what it does", async () => {
   }
 });
 
-Deno.test("the deno.json task of each service goes through the launcher with only what it reads", async (t) => {
+Deno.test("the deno.json task of each service and broker tool goes through the launcher with only what it reads", async (t) => {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  for (const service of SERVICES) {
-    await t.step(service, () => {
-      const command: string | undefined = config.tasks[service]?.command;
-      assert.equal(typeof command, "string", `deno.json has no '${service}' task`);
+  for (const name of [...SERVICES, ...Object.keys(TOOLS)]) {
+    await t.step(name, () => {
+      const command: string | undefined = config.tasks[name]?.command;
+      assert.equal(typeof command, "string", `deno.json has no '${name}' task`);
       assert.deepEqual(command!.split(/\s+/), [
         "deno",
         "run",
-        `--allow-env=${envNames(placementSchema(service)).join(",")}`,
+        `--allow-env=${launcherEnv(name).join(",")}`,
         "--allow-run=deno",
         "ops/run.ts",
-        service,
+        name,
       ]);
-    });
-  }
-});
-
-/** The exec-form CMD of a Dockerfile, or undefined when the file does not exist. */
-async function dockerCmd(service: ServiceName): Promise<string[] | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(new URL(`${service}/Dockerfile`, ROOT));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-  // The image's own CMD starts a line; a HEALTHCHECK's CMD continues an indented one.
-  const lines = text.split("\n").filter((line) => /^CMD\s/.test(line));
-  assert.equal(lines.length, 1, `${service}/Dockerfile must have one CMD line`);
-  const json = lines[0].replace(/^CMD\s+/, "");
-  const cmd = JSON.parse(json);
-  assert.ok(
-    Array.isArray(cmd) && cmd.every((part) => typeof part === "string"),
-    `${service}/Dockerfile's CMD must be an exec-form JSON array of strings`,
-  );
-  return cmd;
-}
-
-Deno.test("the Dockerfile CMD of each service has exactly the flags runArgs() gives", async (t) => {
-  for (const service of SERVICES) {
-    const cmd = await dockerCmd(service);
-    if (cmd === undefined) continue;
-    await t.step(service, () => {
-      const expected = runArgs(service, {
-        broker: STACK_BROKERS,
-        httpPort: DEFAULT_PORTS[service],
-        extraRead: ["/run/secrets"],
-      });
-      assert.equal(cmd[0], "run");
-      assert.equal(cmd.at(-1), `${service}/main.ts`);
-      assert.deepEqual(grants(cmd), grants(expected));
     });
   }
 });

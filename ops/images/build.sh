@@ -15,7 +15,9 @@
 #   prometheus ml-prometheus:2.42 the same way: Debian bookworm's prometheus package on its own
 #             slimmed debootstrap rootfs (cached like the broker's), with prometheus.yml and
 #             alerts.yml from ops/images/prometheus/.
-#   services  ml-features, ml-model, ml-metric:$IMAGE_TAG. First stages .deno/, what the images
+#   services  each service's image (ml-features, ml-model, ...:$IMAGE_TAG), from the list in
+#             ops/services.ts and a Dockerfile ops/images/dockerfile.ts makes from each manifest.
+#             First stages .deno/, what the images
 #             copy: `deno install --entrypoint` fills the host's Deno cache from deno.lock, then
 #             only the npm packages the services load are hard-linked into .deno/npm/, with
 #             .deno/deno.lock narrowed to them (test tools in deno.lock stay out of the images),
@@ -26,7 +28,7 @@
 # Not in the default list:
 #   registry  ml-registry:2.8, Debian bookworm's docker-registry on its own slimmed debootstrap
 #             rootfs (cached like the broker's): the registry a multi-node Swarm pulls from
-#             (README.md, "Multi-node"). Never pushed to itself.
+#             (docs/operations.md, "Multi-node"). Never pushed to itself.
 #   node      a Swarm node for tests/swarm/e2e_cluster.ts: Debian's docker.io on a debootstrap
 #             rootfs, tagged mlc-node:<hash of its recipe> (printed on stdout), so that it is built
 #             once and rebuilt only when ops/images/node/ or its package list changes.
@@ -65,7 +67,6 @@ NODE_ROOTFS_IMAGE=mlc-node-rootfs:bookworm-r$NODE_ROOTFS_RECIPE
 IMAGE_TAG=${IMAGE_TAG:-latest}
 REGISTRY=${REGISTRY:-}
 CACHE_DIR=${ML_IMAGE_CACHE:-/var/cache/ml-images}
-SERVICES=(features model metric)
 BASE_IMAGE=${DENO_BASE:-}
 
 export DOCKER_BUILDKIT=0 # Debian's engine has no buildx; the classic builder is what runs here.
@@ -169,179 +170,9 @@ step_base() {
   log "base: built $BASE_IMAGE in $(elapsed "$started")"
 }
 
-# ---------------------------------------------------------------------------------------------
-# Debian rootfs images (RabbitMQ, Prometheus)
-# ---------------------------------------------------------------------------------------------
-debian_mirror() {
-  # The bookworm mirror this machine's apt already uses, read at run time (never stored).
-  local f=/etc/apt/sources.list.d/debian.sources
-  if [[ -f $f ]]; then
-    awk 'BEGIN { RS = ""; FS = "\n" } {
-        uris = ""; deb = 0; suite = 0
-        for (i = 1; i <= NF; i++) {
-          split($i, w, /[ \t]+/)
-          if (w[1] == "Types:" && $i ~ /[ \t]deb([ \t]|$)/) deb = 1
-          if (w[1] == "URIs:") uris = w[2]
-          if (w[1] == "Suites:" && $i ~ /[ \t]bookworm([ \t]|$)/) suite = 1
-        }
-        if (deb && suite && uris != "") { print uris; exit }
-      }' "$f"
-  fi
-  if [[ -f /etc/apt/sources.list ]]; then
-    awk '$1 == "deb" {
-        i = 2
-        if ($i ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
-        if ($(i + 1) == "bookworm") { print $i; exit }
-      }' /etc/apt/sources.list
-  fi
-}
-
-host_is_bookworm() { grep -qx 'VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; }
-
-# Applies bookworm-updates and bookworm-security from the host's own apt sources (bind-mounted,
-# read-only, never copied) to the fresh rootfs. Only when the host itself runs bookworm.
-upgrade_rootfs() { # <rootfs> <name>
-  local r=$1 src
-  if ! host_is_bookworm; then
-    log "$2: host is not bookworm; skipping security updates of the rootfs"
-    return
-  fi
-  : >"$r/etc/apt/sources.list"
-  mount -t proc proc "$r/proc"
-  MOUNTS+=("$r/proc")
-  for src in /etc/apt/sources.list /etc/apt/sources.list.d/*.{sources,list}; do
-    [[ -s $src ]] || continue
-    grep -q bookworm "$src" || continue
-    touch "$r$src"
-    mount --bind -o ro "$src" "$r$src"
-    MOUNTS+=("$r$src")
-  done
-  printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"
-  chmod 755 "$r/usr/sbin/policy-rc.d"
-  local status=0
-  {
-    chroot "$r" apt-get -q -o Acquire::Languages=none update &&
-      chroot "$r" env DEBIAN_FRONTEND=noninteractive apt-get -q -y \
-        -o Dpkg::Options::=--force-confold upgrade
-  } >"$r.upgrade.log" 2>&1 || status=$?
-  local m
-  for ((m = ${#MOUNTS[@]} - 1; m >= 0; m--)); do
-    umount "${MOUNTS[m]}"
-    [[ ${MOUNTS[m]} == "$r/proc" ]] || rm -f "${MOUNTS[m]}"
-  done
-  MOUNTS=()
-  rm -f "$r/usr/sbin/policy-rc.d"
-  if ((status != 0)); then
-    tail -20 "$r.upgrade.log" >&2
-    die "apt-get upgrade in the rootfs failed (log: $r.upgrade.log)"
-  fi
-  grep -E '^[0-9]+ upgraded' "$r.upgrade.log" >&2 || true
-  rm -f "$r.upgrade.log"
-}
-
-slim_rootfs() { # <rootfs>
-  local r=$1
-  rm -rf "$r"/var/cache/apt/archives/*.deb "$r"/var/cache/apt/*.bin \
-    "$r"/var/lib/apt/lists/* "$r"/var/cache/debconf/*-old "$r"/var/lib/dpkg/*-old \
-    "$r"/tmp/* "$r"/var/tmp/* "$r"/root/.bash_history \
-    "$r"/usr/share/man/* "$r"/usr/share/info/* "$r"/usr/share/locale/* \
-    "$r"/usr/share/lintian "$r"/usr/share/linda "$r"/usr/share/bug \
-    "$r"/var/lib/rabbitmq/.erlang.cookie
-  mkdir -p "$r/var/lib/apt/lists/partial"
-  # Empty the logs but keep the directories: RabbitMQ still opens <node>_upgrade.log in
-  # /var/log/rabbitmq (owned by rabbitmq) even when it logs to the console only.
-  find "$r/var/log" -type f -delete
-  # Documentation goes; the copyright notices stay.
-  find "$r/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
-  find "$r/usr/share/doc" -mindepth 1 -type d -empty -delete
-  # The image is not meant to run apt; leave no mirror in it.
-  echo '# Add a bookworm mirror here before using apt in this image.' >"$r/etc/apt/sources.list"
-  # Keep later `apt-get install`s in derived images as slim.
-  cat >"$r/etc/dpkg/dpkg.cfg.d/ml-slim" <<'CFG'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/locale/*
-CFG
-}
-
-# What only the Prometheus image can lose. moment-timezone's per-zone data files (~210 MB): the
-# classic UI loads moment-timezone-with-data.min.js only. promtool (48 MB): rules and config
-# are checked on the host (tests/alert_rules_test.ts, tests/prometheus_config_test.ts).
-slim_prometheus() { # <rootfs>
-  rm -rf "$1"/usr/share/javascript/moment-timezone/data "$1"/usr/bin/promtool
-}
-
-make_rootfs_tarball() { # <tarball> <name> <packages, comma-separated>
-  local tarball=$1 name=$2 packages=$3 mirror work started=$SECONDS
-  mirror=${DEBIAN_MIRROR:-$(debian_mirror)}
-  [[ -n $mirror ]] || die "no bookworm mirror in /etc/apt/sources.list(.d); set DEBIAN_MIRROR"
-  command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install -y debootstrap"
-  mkdir -p "$CACHE_DIR"
-  work=$(mktemp -d "$CACHE_DIR/rootfs.XXXXXX")
-  TMP_DIRS+=("$work")
-  log "$name: debootstrap bookworm (minbase + $packages), 1-3 minutes"
-  if ! debootstrap --variant=minbase --include="$packages" bookworm "$work/rootfs" "$mirror" \
-    >"$work/debootstrap.log" 2>&1; then
-    tail -20 "$work/debootstrap.log" >&2
-    tail -20 "$work/rootfs/debootstrap/debootstrap.log" >&2 2>/dev/null || true
-    die "debootstrap failed"
-  fi
-  log "$name: debootstrap took $(elapsed "$started")"
-  upgrade_rootfs "$work/rootfs" "$name"
-  slim_rootfs "$work/rootfs"
-  if declare -F "slim_$name" >/dev/null; then "slim_$name" "$work/rootfs"; fi
-  # /dev, /proc and /sys stay empty: the engine provides them.
-  tar --numeric-owner --xattrs -C "$work/rootfs" \
-    --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -cf "$work/rootfs.tar" .
-  mv "$work/rootfs.tar" "$tarball"
-  log "$name: rootfs tarball $(du -h "$tarball" | cut -f1) in $(elapsed "$started")"
-}
-
-# Makes sure the imported rootfs image <image> exists: from the cached tarball
-# $CACHE_DIR/<name>-rootfs-bookworm-<arch>-r<recipe>.tar, debootstrapping it first when missing
-# (or when REBUILD_ROOTFS=1). Older recipes' images and tarballs of <name> are removed.
-ensure_rootfs() { # <name> <image> <recipe> <packages, comma-separated>
-  local name=$1 image=$2 recipe=$3 packages=$4 tarball
-  tarball="$CACHE_DIR/$name-rootfs-bookworm-$(dpkg --print-architecture)-r$recipe.tar"
-  if [[ ${REBUILD_ROOTFS:-0} != 1 ]] && have_image "$image"; then return; fi
-  if [[ ${REBUILD_ROOTFS:-0} == 1 || ! -s $tarball ]]; then
-    make_rootfs_tarball "$tarball" "$name" "$packages"
-  else
-    log "$name: reusing cached rootfs $tarball"
-  fi
-  docker import -m "debootstrap bookworm minbase + $packages, slimmed" "$tarball" "$image" \
-    >/dev/null
-  docker image ls --format '{{.Repository}}:{{.Tag}}' "${image%%:*}" |
-    grep -vxF "$image" | xargs -r docker image rm >/dev/null 2>&1 || true
-  find "$CACHE_DIR" -maxdepth 1 -name "$name-rootfs-*.tar" ! -path "$tarball" -delete
-}
-
-# A hash of what <image> is built from: the rootfs image's name (which carries its recipe and, for
-# the node, its packages) and every file under ops/images/<name>/.
-recipe_sum() { # <name> <rootfs image>
-  {
-    echo "$2"
-    cd "ops/images/$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum
-  } | sha256sum | cut -d' ' -f1
-}
-
-# Builds <image> from ops/images/<name>/ on <rootfs image>; skipped when the image was
-# built from the same files on the same rootfs recipe (label ml.files.sha256).
-build_on_rootfs() { # <name> <image> <rootfs image> <recipe> <packages, comma-separated>
-  local name=$1 image=$2 rootfs=$3 recipe=$4 packages=$5
-  local dir=ops/images/$name started=$SECONDS sum
-  sum=$(recipe_sum "$name" "$rootfs")
-  if [[ ${REBUILD_ROOTFS:-0} != 1 && $(label_of "$image" ml.files.sha256) == "$sum" ]]; then
-    log "$name: $image is up to date"
-    return
-  fi
-  ensure_rootfs "$name" "$rootfs" "$recipe" "$packages"
-  log "$name: building $image"
-  build_quietly -t "$image" --build-arg "ROOTFS_IMAGE=$rootfs" --label "ml.files.sha256=$sum" "$dir"
-  log "$name: $image ready in $(elapsed "$started")"
-}
+# Debian rootfs images (RabbitMQ, Prometheus, registry, node): ops/images/rootfs.sh
+# shellcheck source=ops/images/rootfs.sh
+source ops/images/rootfs.sh
 
 step_rabbitmq() {
   build_on_rootfs rabbitmq "$RABBITMQ_IMAGE" "$ROOTFS_IMAGE" "$ROOTFS_RECIPE" rabbitmq-server
@@ -378,41 +209,6 @@ step_node() {
 # ---------------------------------------------------------------------------------------------
 # Service images
 # ---------------------------------------------------------------------------------------------
-# Writes deno.lock narrowed to the npm packages the entrypoints load, with those packages' folders
-# in the host cache (one per line on stdout). deno.lock also pins the tests' tools (browsers
-# drivers and such); at start Deno wants every package of its lock in the cache, so the images
-# get a lock that lists only what the services run. The workspace section (what deno.json
-# imports) stays whole, so `--frozen` still checks deno.json against it.
-RUNTIME_DEPS_TS='
-const [lockOut, ...entrypoints] = Deno.args;
-const wanted = new Set<string>();
-const snapshot: Record<string, { dependencies: string[]; localPath: string }> = {};
-for (const entry of entrypoints) {
-  const out = await new Deno.Command("deno", { args: ["info", "--json", entry], stderr: "inherit" })
-    .output();
-  if (!out.success) Deno.exit(1);
-  const info = JSON.parse(new TextDecoder().decode(out.stdout));
-  for (const m of info.modules) {
-    if (m.error) throw new Error(`${entry}: ${m.specifier}: ${m.error}`);
-    if (m.kind === "npm") wanted.add(m.npmPackage);
-    else if (!/^(file|node|npm):/.test(m.specifier)) {
-      throw new Error(`${entry} loads ${m.specifier}: only files and npm packages are staged`);
-    }
-  }
-  Object.assign(snapshot, info.npmPackages);
-}
-for (const id of wanted) for (const dep of snapshot[id].dependencies) wanted.add(dep);
-const lock = JSON.parse(await Deno.readTextFile("deno.lock"));
-lock.npm = Object.fromEntries(Object.entries(lock.npm ?? {}).filter(([id]) => wanted.has(id)));
-lock.specifiers = Object.fromEntries(
-  Object.entries(lock.specifiers ?? {}).filter(([spec, version]) =>
-    !spec.startsWith("npm:") ||
-    wanted.has(`${spec.slice(4).replace(/@[^@]*$/, "")}@${version}`)
-  ),
-);
-await Deno.writeTextFile(lockOut, JSON.stringify(lock, null, 2) + "\n");
-for (const id of [...wanted].sort()) console.log(snapshot[id].localPath);
-'
 
 # .deno/ becomes exactly what the images copy: deno.lock narrowed to the services' packages and
 # npm/ with those packages, hard-linked from the host's Deno cache (DENO_DIR, default the global
@@ -426,7 +222,7 @@ stage_runtime_deps() { # <entrypoint>...
   mkdir -p "$stage"
   TMP_DIRS+=("$ROOT/$stage")
   deno run --no-config --no-lock --allow-read --allow-write="$stage" --allow-run=deno \
-    --allow-env - "$stage/deno.lock" "$@" <<<"$RUNTIME_DEPS_TS" >"$stage/paths"
+    --allow-env ops/images/runtime_deps.ts "$stage/deno.lock" "$@" >"$stage/paths"
   while IFS= read -r path; do
     [[ $path == "$host_dir"/npm/* ]] || die "npm package outside the Deno cache: $path"
     target=$stage/${path#"$host_dir"/}
@@ -447,6 +243,11 @@ build_entry() {
   gcc -static -O2 -Wall -Wextra -Werror -s -o .deno/bin/ml-entry ops/images/ml_entry.c
 }
 
+# The services and their images, from their manifests (ops/services.ts): "name image" per line.
+service_images() { deno run ops/images/dockerfile.ts --images; }
+SERVICES=()
+declare -A IMAGE_OF=()
+
 step_services() {
   [[ -n $BASE_IMAGE ]] || step_base
   local svc started=$SECONDS entrypoints=()
@@ -460,9 +261,11 @@ step_services() {
   log "services: $(grep -c '"integrity"' .deno/deno.lock) of the $(grep -c '"integrity"' deno.lock)" \
     "npm packages in deno.lock go into the images"
   for svc in "${SERVICES[@]}"; do
-    log "services: building ml-$svc:$IMAGE_TAG on $BASE_IMAGE"
-    build_quietly -f "$svc/Dockerfile" -t "ml-$svc:$IMAGE_TAG" --build-arg "DENO_BASE=$BASE_IMAGE" .
-    tag_for_registry "ml-$svc:$IMAGE_TAG"
+    log "services: building ${IMAGE_OF[$svc]}:$IMAGE_TAG on $BASE_IMAGE"
+    # The Dockerfile is made from the manifest (ops/images/dockerfile.ts) and read from stdin.
+    deno run ops/images/dockerfile.ts "$svc" |
+      build_quietly -f - -t "${IMAGE_OF[$svc]}:$IMAGE_TAG" --build-arg "DENO_BASE=$BASE_IMAGE" .
+    tag_for_registry "${IMAGE_OF[$svc]}:$IMAGE_TAG"
   done
   log "services: built in $(elapsed "$started")"
 }
@@ -483,7 +286,7 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
 step_sizes() {
   [[ -n $BASE_IMAGE ]] || step_base
   local refs=("$BASE_IMAGE" "$RABBITMQ_IMAGE" "$PROMETHEUS_IMAGE") svc ref
-  for svc in "${SERVICES[@]}"; do refs+=("ml-$svc:$IMAGE_TAG"); done
+  for svc in "${SERVICES[@]}"; do refs+=("${IMAGE_OF[$svc]}:$IMAGE_TAG"); done
   echo
   printf '%-32s %-14s %s\n' IMAGE ID SIZE
   for ref in "${refs[@]}"; do
@@ -494,9 +297,9 @@ step_sizes() {
   echo
   local total extra over=0
   for svc in "${SERVICES[@]}"; do
-    have_image "ml-$svc:$IMAGE_TAG" || continue
-    total=$(docker image inspect -f '{{.Size}}' "ml-$svc:$IMAGE_TAG")
-    extra=$(layer_bytes_on_top "ml-$svc:$IMAGE_TAG" "$BASE_IMAGE")
+    have_image "${IMAGE_OF[$svc]}:$IMAGE_TAG" || continue
+    total=$(docker image inspect -f '{{.Size}}' "${IMAGE_OF[$svc]}:$IMAGE_TAG")
+    extra=$(layer_bytes_on_top "${IMAGE_OF[$svc]}:$IMAGE_TAG" "$BASE_IMAGE")
     local verdict=ok
     if ((total > 110 * 1000 * 1000 || extra > 5 * 1000 * 1000)); then
       verdict="OVER TARGET"
@@ -510,6 +313,12 @@ step_sizes() {
 
 main() {
   command -v docker >/dev/null || die "docker CLI missing"
+  local name image
+  while read -r name image; do
+    SERVICES+=("$name")
+    IMAGE_OF[$name]=$image
+  done < <(service_images)
+  ((${#SERVICES[@]})) || die "no services listed by ops/images/dockerfile.ts --images"
   docker info >/dev/null 2>&1 || die "no Docker engine answering (start dockerd)"
   local steps=("$@") step
   ((${#steps[@]})) || steps=(secrets base rabbitmq prometheus services sizes)
