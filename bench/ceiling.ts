@@ -6,12 +6,13 @@
  * fixed prefetch. Body and properties are those of a real `features` message.
  * A publisher connection and a consumer connection, as in the pipeline, in
  * one small Deno process using the same `@cloudamqp/amqp-client` with the
- * door's transport (writes coalesced per event-loop turn, `TCP_NODELAY`).
+ * door's transport (`connectClient` of `stack/amqp_client.ts`: writes
+ * coalesced per event-loop turn, `TCP_NODELAY`, the broker's frame size).
  *
  * @module
  */
-import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
-import { coalesceWrites, setNoDelay } from "../stack/transport.ts";
+import type { AMQPProperties } from "@cloudamqp/amqp-client";
+import { connectClient } from "../stack/amqp_client.ts";
 import { DEFAULT_QUEUE_TYPE, type QueueType, workQueueArguments } from "../stack/topology.ts";
 
 /** What {@link measureCeiling} sends and how. */
@@ -47,14 +48,9 @@ export async function measureCeiling(options: CeilingOptions): Promise<CeilingRe
   const queueType = options.queueType ?? DEFAULT_QUEUE_TYPE;
   const queue = options.queue ?? `bench-ceiling-${queueType}`;
   const ackEvery = options.ackEvery ?? 1;
-  const publisher = new AMQPClient(withName(options.url, "bench-ceiling-publisher"));
-  const consumer = new AMQPClient(withName(options.url, "bench-ceiling-consumer"));
-  for (const client of [publisher, consumer]) {
-    // The door's transport, so the ceiling is the same broker work the pipeline asks for.
-    coalesceWrites(client);
-    await client.connect();
-    setNoDelay(client);
-  }
+  // The door's transport, so the ceiling is the same broker work the pipeline asks for.
+  const publisher = await connectClient(options.url, { name: "bench-ceiling-publisher" });
+  const consumer = await connectClient(options.url, { name: "bench-ceiling-consumer" });
   try {
     const pub = await publisher.channel();
     await pub.queueDeclare(queue, { durable: true }, workQueueArguments(queueType));
@@ -115,10 +111,4 @@ export async function measureCeiling(options: CeilingOptions): Promise<CeilingRe
     await consumer.close().catch(() => {});
     await publisher.close().catch(() => {});
   }
-}
-
-function withName(url: string, name: string): string {
-  const parsed = new URL(url);
-  parsed.searchParams.set("name", name);
-  return parsed.toString();
 }

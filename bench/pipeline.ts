@@ -7,15 +7,16 @@
  *
  * @module
  */
-import { brokerAddress } from "../stack/common_config.ts";
-import { AMQPClient } from "@cloudamqp/amqp-client";
+import { connectClient } from "../stack/amqp_client.ts";
 import { QUEUES } from "../stack/contracts.ts";
 import { readProc, readProcFile } from "../ops/kit/proc.ts";
-import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
+import { metricLogPath } from "../metric/metric_log/format.ts";
+import { MetricLogTail } from "../metric/metric_log/reader.ts";
 import { sleep } from "../stack/async.ts";
 import { freePort } from "../ops/kit/local_broker.ts";
 import type { ServiceName } from "../ops/launch.ts";
-import { type ServiceProcess, spawnService, stopAll, waitHealthy } from "../ops/kit/process.ts";
+import { PipelineDriver } from "../ops/kit/pipeline.ts";
+import { type ServiceProcess, waitReady } from "../ops/kit/process.ts";
 import {
   declareTopology,
   PIPELINE_QUEUES,
@@ -123,9 +124,23 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   const trace = run.trace ?? (() => {});
   trace(`run in ${dir}: resetting queues`);
   const deadBefore = await resetQueues(run.url, run.queueType);
+  const services = new PipelineDriver({
+    urls: [run.url],
+    cwd: run.root,
+    clearEnv: true,
+    env: {
+      ...baseEnv(),
+      LOG_LEVEL: run.logLevel,
+      LOG_DIR: logDir,
+      ...(run.queueType ? { QUEUE_TYPE: run.queueType } : {}),
+    },
+    paths: { logDir },
+    keepLines: false,
+    graceMs: STOP_GRACE_MS,
+  });
   const running: Measured[] = [];
   const start = (service: ServiceName, name: string, env: Record<string, string>, port = 0) => {
-    const measured = spawnMeasured(run, { service, name, env, httpPort: port, dir });
+    const measured = spawnMeasured(services, run, { service, name, env, httpPort: port, dir });
     running.push(measured);
     return measured;
   };
@@ -141,7 +156,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
       });
     let features: Measured | undefined;
     if (run.prefill) {
-      await waitHealthy(consumers[0].process, untilDeadline(deadline));
+      await waitReady(consumers[0].process, untilDeadline(deadline));
       trace("metric ready; queueing the whole backlog before any model starts");
       features = startFeatures();
       const status = await withDeadline(features.process.status, deadline);
@@ -151,7 +166,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
       consumers.push(start("model", `model-${i}`, run.model ?? {}, freePort()));
     }
     for (const consumer of consumers) {
-      await waitHealthy(consumer.process, untilDeadline(deadline));
+      await waitReady(consumer.process, untilDeadline(deadline));
     }
     trace("consumers ready");
     await sampleUsage(running);
@@ -175,7 +190,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
     const featuresStatus = await withDeadline(features.process.status, deadline);
     if (!featuresStatus?.success) throw new Error("features did not finish cleanly");
     trace("all pairs recorded; stopping the services");
-    await stopServices(running.map((m) => m.process));
+    await stopServices(services);
     trace("stopped; reading the log");
     await sampleUsage(running);
     const tally = tallyRecords(await metricLog.read());
@@ -193,7 +208,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
       dir,
     };
   } catch (error) {
-    await stopAll(running.map((m) => m.process), { graceMs: 0 });
+    await services.stopAll({ graceMs: 0 });
     const outputs = await Promise.all(
       running.map(async ({ process: { name } }) =>
         `--- ${name} ---\n${
@@ -206,10 +221,11 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
 }
 
 /**
- * Spawns `service` as `name` for `run`, from a clean environment, its
- * output going to `<dir>/<name>.out`.
+ * Starts `service` as `name` on `services` (a clean environment: the
+ * pipeline's and `options.env`), its output going to `<dir>/<name>.out`.
  */
 function spawnMeasured(
+  services: PipelineDriver,
   run: PipelineRun,
   options: {
     service: ServiceName;
@@ -220,29 +236,13 @@ function spawnMeasured(
   },
 ): Measured {
   const { service, name, httpPort, dir } = options;
-  const logDir = `${dir}/logs`;
   const out = Deno.openSync(`${dir}/${name}.out`, { write: true, create: true, append: true });
   const encoder = new TextEncoder();
-  const process = spawnService(service, {
-    broker: brokerAddress(run.url),
-    httpPort,
-    paths: { logDir },
-  }, {
+  const process = services.start(service, {
     name,
-    cwd: run.root,
+    httpPort,
     denoFlags: run.denoFlags?.[service],
-    clearEnv: true,
-    env: {
-      ...baseEnv(),
-      AMQP_URL: run.url,
-      LOG_LEVEL: run.logLevel,
-      HTTP_PORT: String(httpPort),
-      REPLICA: name,
-      LOG_DIR: logDir,
-      ...(run.queueType ? { QUEUE_TYPE: run.queueType } : {}),
-      ...options.env,
-    },
-    keepLines: false,
+    env: { REPLICA: name, ...options.env },
     onLine: (line) => void out.writeSync(encoder.encode(line + "\n")),
   });
   process.exit().finally(() => out.close());
@@ -314,8 +314,7 @@ async function untilRecorded(
  * dead-letter count.
  */
 export async function resetQueues(url: string, queueType?: QueueType): Promise<number> {
-  const client = new AMQPClient(url);
-  await client.connect();
+  const client = await connectClient(url);
   try {
     let channel = await client.channel();
     try {
@@ -339,11 +338,11 @@ export async function resetQueues(url: string, queueType?: QueueType): Promise<n
  * SIGTERM to every service; throws when one had to be killed, or was
  * ended by a signal instead of draining.
  */
-async function stopServices(processes: readonly ServiceProcess[]): Promise<void> {
-  const statuses = await stopAll(processes, { graceMs: STOP_GRACE_MS });
+async function stopServices(services: PipelineDriver): Promise<void> {
+  const statuses = await services.stopAll();
   statuses.forEach((status, i) => {
     if (!status.success && status.signal !== null) {
-      throw new Error(`${processes[i].name} ended by ${status.signal}`);
+      throw new Error(`${services.processes[i].name} ended by ${status.signal}`);
     }
   });
 }
@@ -377,7 +376,7 @@ async function withDeadline<T>(promise: Promise<T>, deadline: number): Promise<T
   }
 }
 
-/** `waitHealthy`'s options for an absolute `deadline` (epoch ms). */
+/** `waitReady`'s options for an absolute `deadline` (epoch ms). */
 function untilDeadline(deadline: number): { timeoutMs: number; intervalMs: number } {
   return { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 50 };
 }

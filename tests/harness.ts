@@ -7,15 +7,17 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { AMQPClient, type AMQPProperties } from "@cloudamqp/amqp-client";
-import { type LocalBroker, startLocalBroker } from "../ops/kit/local_broker.ts";
+import type { AMQPProperties } from "@cloudamqp/amqp-client";
+import { connectClient } from "../stack/amqp_client.ts";
+import type { LocalBroker } from "../ops/kit/local_broker.ts";
 import { ManagementApi, managementEndpoint } from "../ops/kit/management.ts";
 import type { ServiceName } from "../ops/launch.ts";
 import { brokerAddress } from "../stack/common_config.ts";
 import { POLICIES } from "../stack/policies.ts";
-import { ServiceProcess, spawnService, stopAll } from "../ops/kit/process.ts";
-import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
-import type { PairRecord } from "../metric/record.ts";
+import { PipelineDriver, startBroker, withVhost } from "../ops/kit/pipeline.ts";
+import type { ServiceProcess } from "../ops/kit/process.ts";
+import { metricLogPath, type PairRecord } from "../metric/metric_log/format.ts";
+import { MetricLogTail } from "../metric/metric_log/reader.ts";
 import { loadModelArtifact } from "../model/artifact.ts";
 import { type ModelArtifact, predict } from "../model/linear.ts";
 import { type Dataset, loadDiabetes } from "../stack/dataset.ts";
@@ -50,14 +52,12 @@ function testBroker(
   admin: Pick<TestBroker, "addVhost" | "deleteVhost" | "depths" | "stop">,
   local?: LocalBroker,
 ): TestBroker {
-  const base = new URL(url);
-  base.pathname = "";
-  const address = brokerAddress(base);
+  const address = brokerAddress(url);
   const port = Number(address.slice(address.lastIndexOf(":") + 1));
   return {
-    url: base.href.replace(/\/$/, ""),
+    url: withVhost(url, ""),
     address,
-    hostname: base.hostname,
+    hostname: new URL(url).hostname,
     port,
     local,
     ...admin,
@@ -65,8 +65,7 @@ function testBroker(
 }
 
 /** A throwaway broker, administered with rabbitmqctl. */
-async function startTestBroker(): Promise<TestBroker> {
-  const broker = await startLocalBroker();
+function localTestBroker(broker: LocalBroker): TestBroker {
   return testBroker(broker.url, {
     async addVhost(vhost) {
       await broker.ctl("add_vhost", vhost);
@@ -81,7 +80,7 @@ async function startTestBroker(): Promise<TestBroker> {
       // list_queues' `messages` of a quorum queue lags by its statistics interval.
       const out = await broker.ctl("list_queues", "-p", vhost, "-q", "--no-table-headers", "name");
       const names = out.trim().split("\n").map((line) => line.trim()).filter(Boolean);
-      return await queueDepths(vhostUrl(broker.url, vhost), names);
+      return await queueDepths(withVhost(broker.url, vhost), names);
     },
     stop: () => broker.stop(),
   }, broker);
@@ -105,17 +104,10 @@ function externalBroker(url: string, managementUrl?: string): TestBroker {
       // The API's message counts lag by its statistics interval (5 s): take the
       // names from it and the counts from the broker itself.
       const names = (await api.queues(vhost)).map((queue) => queue.name);
-      return await queueDepths(vhostUrl(url, vhost), names);
+      return await queueDepths(withVhost(url, vhost), names);
     },
     stop: () => Promise.resolve(),
   });
-}
-
-/** `url` with its vhost replaced by `vhost`. */
-function vhostUrl(url: string, vhost: string): string {
-  const withVhost = new URL(url);
-  withVhost.pathname = `/${encodeURIComponent(vhost)}`;
-  return withVhost.href;
 }
 
 /** Messages ready in each of `queues`. */
@@ -123,8 +115,7 @@ async function queueDepths(
   url: string,
   queues: readonly string[],
 ): Promise<Record<string, number>> {
-  const client = new AMQPClient(url);
-  await client.connect();
+  const client = await connectClient(url);
   try {
     const channel = await client.channel();
     const depths: Record<string, number> = {};
@@ -143,14 +134,20 @@ export class Pipeline {
   readonly vhost: string;
   readonly url: string;
   readonly logDir: string;
-  readonly processes: ServiceProcess[] = [];
+  readonly #services: PipelineDriver;
   readonly #metricLog: MetricLogTail;
 
   private constructor(broker: TestBroker, vhost: string, logDir: string) {
     this.broker = broker;
     this.vhost = vhost;
-    this.url = vhostUrl(broker.url, vhost);
+    this.url = withVhost(broker.url, vhost);
     this.logDir = logDir;
+    this.#services = new PipelineDriver({
+      urls: [this.url],
+      paths: { logDir },
+      env: { LOG_DIR: logDir, SHUTDOWN_TIMEOUT_MS: "5000" },
+      graceMs: 5_000,
+    });
     this.#metricLog = new MetricLogTail(metricLogPath(logDir));
   }
 
@@ -160,6 +157,11 @@ export class Pipeline {
     await broker.addVhost(vhost);
     const logDir = await Deno.makeTempDir({ prefix: "ml-test-logs-" });
     return new Pipeline(broker, vhost, logDir);
+  }
+
+  /** Every process this test spawned. */
+  get processes(): readonly ServiceProcess[] {
+    return this.#services.processes;
   }
 
   /**
@@ -172,25 +174,7 @@ export class Pipeline {
     env: Record<string, string> = {},
     options: { httpPort?: number; args?: string[] } = {},
   ): ServiceProcess {
-    const httpPort = options.httpPort ?? 0;
-    const spawnOptions = {
-      name: service,
-      httpPort,
-      env: {
-        AMQP_URL: this.url,
-        HTTP_PORT: String(httpPort),
-        LOG_DIR: this.logDir,
-        SHUTDOWN_TIMEOUT_MS: "5000",
-        ...env,
-      },
-    };
-    const process = options.args ? new ServiceProcess(options.args, spawnOptions) : spawnService(
-      service,
-      { broker: this.broker.address, httpPort, paths: { logDir: this.logDir } },
-      spawnOptions,
-    );
-    this.processes.push(process);
-    return process;
+    return this.#services.start(service, { env, httpPort: options.httpPort, args: options.args });
   }
 
   /** The rows of metric_log.csv so far. */
@@ -214,8 +198,7 @@ export class Pipeline {
 
   /** Takes every message now in `queue` (acking them) and returns body and headers. */
   async take(queue: string): Promise<{ body: string; properties: AMQPProperties }[]> {
-    const client = new AMQPClient(this.url);
-    await client.connect();
+    const client = await connectClient(this.url);
     const taken: { body: string; properties: AMQPProperties }[] = [];
     try {
       const channel = await client.channel();
@@ -234,7 +217,7 @@ export class Pipeline {
 
   /** Stops every process still running and removes the log directory and the vhost. */
   async dispose(): Promise<void> {
-    await stopAll(this.processes, { graceMs: 5_000 });
+    await this.#services.stopAll();
     await Deno.remove(this.logDir, { recursive: true }).catch(() => {});
     await this.broker.deleteVhost(this.vhost).catch(() => {});
   }
@@ -343,10 +326,11 @@ let shared: Promise<TestBroker> | undefined;
  * RabbitMQ started on first use.
  */
 export function sharedBroker(): Promise<TestBroker> {
-  const url = Deno.env.get("AMQP_URL");
-  shared ??= url
-    ? Promise.resolve(externalBroker(url, Deno.env.get("AMQP_MANAGEMENT_URL")))
-    : startTestBroker();
+  shared ??= startBroker({ amqpUrl: Deno.env.get("AMQP_URL") }).then((broker) =>
+    broker.local
+      ? localTestBroker(broker.local)
+      : externalBroker(broker.urls[0].href, Deno.env.get("AMQP_MANAGEMENT_URL"))
+  );
   return shared;
 }
 
@@ -358,9 +342,9 @@ export async function stopSharedBroker(): Promise<void> {
 
 /**
  * Publishes one persistent message to `queue` as `url`'s user and waits for
- * the broker's confirm. The connection asks for the broker's default frame
- * size (amqp-client's own 8 KiB cannot carry the large header tables the
- * hostile tests send).
+ * the broker's confirm. The connection takes the broker's frame size
+ * (`connectClient`): amqp-client's own 8 KiB cannot carry the large header
+ * tables the hostile tests send.
  */
 export async function publishConfirmed(
   url: string,
@@ -368,10 +352,7 @@ export async function publishConfirmed(
   body: string | Uint8Array,
   properties: AMQPProperties = {},
 ): Promise<void> {
-  const withFrameMax = new URL(url);
-  withFrameMax.searchParams.set("frameMax", "131072");
-  const client = new AMQPClient(withFrameMax.href);
-  await client.connect();
+  const client = await connectClient(url);
   try {
     const channel = await client.channel();
     await channel.confirmSelect();

@@ -1,8 +1,8 @@
 /**
  * The services as subprocesses: spawn one with its derived permission
  * flags, read its log lines, wait until it is ready, stop it with a deadline,
- * and wait for a condition. `deno task start`, the integration tests and the
- * benchmarks all launch services through here.
+ * and wait for a condition. `ops/kit/pipeline.ts` drives the whole pipeline
+ * with these; tests that need one process alone use them directly.
  *
  * @module
  */
@@ -202,18 +202,6 @@ export async function waitReady(
   if (!ready) {
     throw new Error(`${process.name} exited with code ${process.exitStatus?.code} at start`);
   }
-}
-
-/**
- * The old name of {@link waitReady}, from when `/healthz` meant "connected".
- *
- * @deprecated Use {@link waitReady}; kept while bench/ still imports it.
- */
-export function waitHealthy(
-  process: ServiceProcess,
-  options: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<void> {
-  return waitReady(process, options);
 }
 
 /** The lines that are JSON objects, parsed; other lines are left out. */

@@ -1,0 +1,118 @@
+/**
+ * What one `deno task bench` measures and how much: its command-line flags,
+ * the sizes of each kind of run (full or `--quick`), and the fixed settings
+ * and targets. Pure.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { featuresSchema } from "../features/config.ts";
+import { metricSchema } from "../metric/config.ts";
+import { modelSchema } from "../model/config.ts";
+
+/** The command line of `deno task bench`. */
+export interface BenchArgs {
+  /** One run of each, fewer samples: a smoke test. */
+  readonly quick: boolean;
+  /** Runs per figure (default 3, or 1 with `--quick`). */
+  readonly runs: number;
+  /** Where benchmarks.md and benchmarks.json go (default docs/, or a temporary directory with `--quick`). */
+  readonly out?: string;
+  /** Every step on stderr. */
+  readonly verbose: boolean;
+  /** Only re-render benchmarks.md from `out`'s benchmarks.json. */
+  readonly render: boolean;
+  /** Keep each run's directory (metric_log.csv, services' output). */
+  readonly keep: boolean;
+}
+
+/** Reads the flags of `deno task bench`; throws on an unknown flag or a bad `--runs`. */
+export function parseBenchArgs(args: readonly string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      quick: { type: "boolean", default: false },
+      runs: { type: "string" },
+      out: { type: "string" },
+      verbose: { type: "boolean", default: false },
+      render: { type: "boolean", default: false },
+      keep: { type: "boolean", default: false },
+    },
+  });
+  const runs = Number(values.runs ?? (values.quick ? 1 : 3));
+  if (!Number.isInteger(runs) || runs < 1) {
+    throw new RangeError(
+      `Cannot run the bench as --runs must be a positive integer: current value is "${values.runs}"`,
+    );
+  }
+  return {
+    quick: values.quick,
+    runs,
+    out: values.out,
+    verbose: values.verbose,
+    render: values.render,
+    keep: values.keep,
+  };
+}
+
+/** How many messages or samples each kind of run sends. */
+export interface BenchSizes {
+  readonly ceiling: number;
+  readonly throughput: number;
+  readonly latency: number;
+  readonly scaling: number;
+  readonly cpuScaling: number;
+}
+
+/** How much one bench measures. */
+export interface BenchPlan {
+  readonly quick: boolean;
+  readonly runs: number;
+  readonly sizes: BenchSizes;
+  /** Samples at the start of each latency run left out of the percentiles (its first second). */
+  readonly latencyWarmup: number;
+  /** How long a measurement waits for the machine to be quiet before it starts anyway. */
+  readonly quietMaxWaitMs: number;
+}
+
+/** The sizes of the full bench (which keeps the whole bench under ~10 minutes) or of `--quick`. */
+export function benchPlan(args: Pick<BenchArgs, "quick" | "runs">): BenchPlan {
+  const { quick, runs } = args;
+  return {
+    quick,
+    runs,
+    sizes: quick
+      ? { ceiling: 20_000, throughput: 6_000, latency: 3_000, scaling: 1_500, cpuScaling: 6_000 }
+      : {
+        ceiling: 60_000,
+        throughput: 30_000,
+        latency: 10_000,
+        scaling: 4_000,
+        cpuScaling: 20_000,
+      },
+    latencyWarmup: quick ? 500 : 1000,
+    quietMaxWaitMs: quick ? 3_000 : 20_000,
+  };
+}
+
+/** The offered rate of the latency runs. */
+export const LATENCY_RATE = 1000;
+/** Scaling with a slow model: 10 ms per prediction, 5 predictions at once per replica. */
+export const SCALING_DELAY_MS = 10;
+export const SCALING_PREFETCH = 5;
+/** A measurement starts once other processes use less than this many cores (or after a while). */
+export const QUIET_CORES = 0.3;
+/** Every service's `LOG_LEVEL`: at `info` each message writes a log line. */
+export const LOG_LEVEL = "warning";
+/** Footprint targets (MiB): at full throughput and at the latency runs' 1,000 samples/s. */
+export const PEAK_TARGET_MIB = 80;
+export const PEAK_AT_RATE_TARGET_MIB = 64;
+/** Each stack limit over the measured peak, at least. */
+export const HEADROOM = 1.5;
+
+/** The services' own defaults the bench runs with and reports. */
+export const SERVICE_DEFAULTS = {
+  modelPrefetch: modelSchema.prefetch.parse(undefined) as number,
+  metricPrefetch: metricSchema.prefetch.parse(undefined) as number,
+  maxInFlight: featuresSchema.maxInFlight.parse(undefined) as number,
+} as const;

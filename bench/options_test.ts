@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { benchPlan, parseBenchArgs } from "./options.ts";
+
+Deno.test("parseBenchArgs() runs every figure 3 times by default and once with --quick", () => {
+  assert.deepEqual(parseBenchArgs([]), {
+    quick: false,
+    runs: 3,
+    out: undefined,
+    verbose: false,
+    render: false,
+    keep: false,
+  });
+  assert.equal(parseBenchArgs(["--quick"]).runs, 1);
+});
+
+Deno.test("parseBenchArgs() reads every flag", () => {
+  assert.deepEqual(
+    parseBenchArgs([
+      "--quick",
+      "--runs",
+      "2",
+      "--out",
+      "/tmp/b",
+      "--verbose",
+      "--keep",
+      "--render",
+    ]),
+    { quick: true, runs: 2, out: "/tmp/b", verbose: true, render: true, keep: true },
+  );
+});
+
+Deno.test("parseBenchArgs() refuses a --runs that is not a positive integer", async (t) => {
+  for (const runs of ["0", "-1", "1.5", "many"]) {
+    await t.step(runs, () => {
+      assert.throws(() => parseBenchArgs([`--runs=${runs}`]), {
+        name: "RangeError",
+        message:
+          `Cannot run the bench as --runs must be a positive integer: current value is "${runs}"`,
+      });
+    });
+  }
+});
+
+Deno.test("parseBenchArgs() refuses an unknown flag", () => {
+  assert.throws(() => parseBenchArgs(["--fast"]), TypeError);
+});
+
+Deno.test("benchPlan() sizes a quick bench smaller than the full one", () => {
+  const full = benchPlan({ quick: false, runs: 3 });
+  const quick = benchPlan({ quick: true, runs: 1 });
+  assert.deepEqual(full.sizes, {
+    ceiling: 60_000,
+    throughput: 30_000,
+    latency: 10_000,
+    scaling: 4_000,
+    cpuScaling: 20_000,
+  });
+  assert.equal(full.latencyWarmup, 1000);
+  assert.equal(full.quietMaxWaitMs, 20_000);
+  for (const [kind, size] of Object.entries(quick.sizes)) {
+    assert.ok(size < full.sizes[kind as keyof typeof full.sizes], kind);
+  }
+  assert.equal(quick.latencyWarmup, 500);
+  assert.equal(quick.runs, 1);
+});

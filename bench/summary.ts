@@ -1,0 +1,249 @@
+/**
+ * Everything one bench measured, summarised into `docs/benchmarks.json`'s
+ * shape ({@link BenchResults}): medians over the runs, the footprint against
+ * the stack's memory limits, the settings a reader needs to compare two
+ * benches, and each target met or missed. Pure: the clock and the machine
+ * come in as values.
+ *
+ * @module
+ */
+import type { ServiceName } from "../ops/launch.ts";
+import { cpuSummaries } from "./figures.ts";
+import {
+  type BenchPlan,
+  HEADROOM,
+  LATENCY_RATE,
+  LOG_LEVEL,
+  PEAK_AT_RATE_TARGET_MIB,
+  PEAK_TARGET_MIB,
+  QUIET_CORES,
+  SCALING_DELAY_MS,
+  SCALING_PREFETCH,
+  SERVICE_DEFAULTS,
+} from "./options.ts";
+import type { QueueTypeFigures } from "./queue_types.ts";
+import type { BenchResults, PipelineFigures, Target } from "./results.ts";
+import type { ThroughputRounds } from "./rounds.ts";
+import { formatNumber, formatPercent, formatSummary, summarize, type Summary } from "./stats.ts";
+
+const MiB = 2 ** 20;
+
+/** The headline figures the targets are checked against. */
+export interface Headline {
+  readonly throughput: Summary;
+  readonly ofCeiling: Summary;
+  readonly p50: Summary;
+  readonly p99: Summary;
+  readonly threeReplicas: Summary;
+  readonly worstPeakMiB: number;
+  readonly worstPeakAtRateMiB: number;
+  /** The smallest stack limit ÷ peak over the services. */
+  readonly leastHeadroom: number;
+  /** Each round's throughput with the containers' V8 sizing ÷ the same round's with V8's own. */
+  readonly sizedVsUnsized: Summary;
+}
+
+/** The bench's targets, each met or missed. */
+export function targetsOf(h: Headline): Target[] {
+  return [
+    {
+      what: "pipeline throughput",
+      target: "≥ 3,000 samples/s",
+      measured: `${formatSummary(h.throughput)} samples/s`,
+      met: h.throughput.median >= 3000,
+    },
+    {
+      what: "throughput ÷ (ceiling ÷ 3), same run",
+      target: "≥ 70%",
+      measured: h.ofCeiling.runs.length > 1
+        ? `${formatPercent(h.ofCeiling.median)} (${formatPercent(h.ofCeiling.min)}–${
+          formatPercent(h.ofCeiling.max)
+        })`
+        : formatPercent(h.ofCeiling.median),
+      met: h.ofCeiling.median >= 0.7,
+    },
+    {
+      what: `latency p50 at ${formatNumber(LATENCY_RATE)} samples/s`,
+      target: "≤ 2 ms",
+      measured: `${formatSummary(h.p50, 2)} ms`,
+      met: h.p50.median <= 2,
+    },
+    {
+      what: `latency p99 at ${formatNumber(LATENCY_RATE)} samples/s`,
+      target: "≤ 10 ms",
+      measured: `${formatSummary(h.p99, 2)} ms`,
+      met: h.p99.median <= 10,
+    },
+    {
+      what: `3 model replicas vs 1 (${SCALING_DELAY_MS} ms per prediction)`,
+      target: "≥ 2.8×",
+      measured: `${formatSummary(h.threeReplicas, 2)}×`,
+      met: h.threeReplicas.median >= 2.8,
+    },
+    {
+      what: "peak RSS of each service at full throughput",
+      target: `≤ ${PEAK_TARGET_MIB} MiB`,
+      measured: `${formatNumber(h.worstPeakMiB)} MiB (largest)`,
+      met: h.worstPeakMiB <= PEAK_TARGET_MIB,
+    },
+    {
+      what: `peak RSS of each service at ${formatNumber(LATENCY_RATE)} samples/s`,
+      target: `≤ ${PEAK_AT_RATE_TARGET_MIB} MiB`,
+      measured: `${formatNumber(h.worstPeakAtRateMiB)} MiB (largest)`,
+      met: h.worstPeakAtRateMiB <= PEAK_AT_RATE_TARGET_MIB,
+    },
+    {
+      what: "throughput with the containers' V8 sizing ÷ V8's own sizing, same round",
+      target: "≥ 95%",
+      measured: formatPercent(h.sizedVsUnsized.median),
+      met: h.sizedVsUnsized.median >= 0.95,
+    },
+    {
+      what: "docker-stack.yml memory limit ÷ peak at full throughput",
+      target: `≥ ${formatNumber(HEADROOM, 1)}×`,
+      measured: `${formatNumber(h.leastHeadroom, 2)}× (smallest)`,
+      met: h.leastHeadroom >= HEADROOM,
+    },
+  ];
+}
+
+/** The settings a reader needs to compare two benches. */
+export function settingsOf(
+  plan: BenchPlan,
+  message: { readonly body: string },
+  ceilingWindow: number,
+): BenchResults["settings"] {
+  return {
+    logLevel: LOG_LEVEL,
+    bodyBytes: new TextEncoder().encode(message.body).byteLength,
+    prefetch: { model: SERVICE_DEFAULTS.modelPrefetch, metric: SERVICE_DEFAULTS.metricPrefetch },
+    maxInFlightSamples: SERVICE_DEFAULTS.maxInFlight,
+    ceilingWindowMessages: ceilingWindow,
+    ceilingMessages: plan.sizes.ceiling,
+    throughputSamples: plan.sizes.throughput,
+    latencySamples: plan.sizes.latency,
+    latencyRatePerSec: LATENCY_RATE,
+    latencyWarmupSamples: plan.latencyWarmup,
+    scalingDelayMs: SCALING_DELAY_MS,
+    scalingPrefetch: SCALING_PREFETCH,
+    scalingSamples: plan.sizes.scaling,
+    cpuScalingSamples: plan.sizes.cpuScaling,
+    quietThresholdCores: QUIET_CORES,
+  };
+}
+
+/** What one bench measured, and around what. */
+export interface Measurements {
+  readonly plan: BenchPlan;
+  /** When the results were summarised (ISO 8601). */
+  readonly generatedAt: string;
+  readonly durationSeconds: number;
+  readonly machine: BenchResults["machine"];
+  /** Whether the bench started its own broker (else `AMQP_URL`'s). */
+  readonly localBroker: boolean;
+  readonly settings: BenchResults["settings"];
+  /** docker-stack.yml's memory limit of each service, bytes. */
+  readonly limits: Readonly<Record<ServiceName, number>>;
+  /** `DENO_V8_FLAGS` every sized run gave each service. */
+  readonly v8Flags: Readonly<Record<ServiceName, string>>;
+  readonly rounds: ThroughputRounds;
+  readonly latencyRuns: readonly PipelineFigures[];
+  readonly scaling: BenchResults["scaling"];
+  readonly queueTypes: QueueTypeFigures;
+}
+
+/** Everything measured, summarised, as `docs/benchmarks.json` holds it. */
+export function benchResults(m: Measurements): BenchResults {
+  const { rounds, latencyRuns, scaling } = m;
+  const { ceilingRuns, throughputRuns, throughputResults, unsizedRuns } = rounds;
+  // Footprint, from the throughput runs.
+  const services = ["features", "model-1", "metric"];
+  const peakMiB = Object.fromEntries(
+    services.map((name) => [name, summarize(throughputRuns.map((f) => f.peakRssMiB[name]))]),
+  );
+  const peakAnonMiB = Object.fromEntries(
+    services.map((name) => [
+      name,
+      summarize(throughputRuns.map((f) => f.peakAnonMiB?.[name] ?? Number.NaN)),
+    ]),
+  );
+  const atRateMiB = Object.fromEntries(
+    services.map((name) => [name, summarize(latencyRuns.map((f) => f.peakRssMiB[name]))]),
+  );
+  const serviceOf = (name: string) => name.replace(/-\d+$/, "") as ServiceName;
+  const limitsMiB = Object.fromEntries(services.map((n) => [n, m.limits[serviceOf(n)] / MiB]));
+  const v8Flags = Object.fromEntries(services.map((n) => [n, m.v8Flags[serviceOf(n)]]));
+  const idleMiB = Object.fromEntries(
+    ["model-1", "metric"].map((name) => [
+      name,
+      summarize(throughputResults.map((r) => r.readyRss[name] / MiB)),
+    ]),
+  );
+  const throughput = summarize(throughputRuns.map((f) => f.samplesPerSecond));
+  const ofCeiling = summarize(rounds.ofCeiling);
+  const p50 = summarize(latencyRuns.map((f) => f.latencyMs.p50));
+  const p95 = summarize(latencyRuns.map((f) => f.latencyMs.p95));
+  const p99 = summarize(latencyRuns.map((f) => f.latencyMs.p99));
+  const targets = targetsOf({
+    throughput,
+    ofCeiling,
+    p50,
+    p99,
+    threeReplicas: scaling.delayed.speedup["3"],
+    worstPeakMiB: Math.max(...Object.values(peakMiB).map((s) => s.median)),
+    worstPeakAtRateMiB: Math.max(...Object.values(atRateMiB).map((s) => s.median)),
+    leastHeadroom: Math.min(...services.map((n) => limitsMiB[n] / peakMiB[n].median)),
+    sizedVsUnsized: summarize(
+      throughputRuns.map((f, i) => f.samplesPerSecond / unsizedRuns[i].samplesPerSecond),
+    ),
+  });
+  return {
+    generatedAt: m.generatedAt,
+    quick: m.plan.quick,
+    runsPerFigure: m.plan.runs,
+    durationSeconds: m.durationSeconds,
+    machine: m.machine,
+    broker: m.localBroker ? "a throwaway local RabbitMQ started by the bench" : "AMQP_URL",
+    settings: m.settings,
+    ceiling: {
+      runs: ceilingRuns,
+      messagesPerSecond: summarize(ceilingRuns.map((c) => c.messagesPerSecond)),
+      samplesPerSecond: summarize(ceilingRuns.map((c) => c.messagesPerSecond / 3)),
+    },
+    throughput: {
+      runs: throughputRuns,
+      samplesPerSecond: throughput,
+      ofCeiling,
+      cpuUsPerSample: cpuSummaries(throughputRuns),
+    },
+    latency: {
+      runs: latencyRuns,
+      offeredPerSecond: summarize(latencyRuns.map((f) => f.samplesPerSecond)),
+      p50,
+      p95,
+      p99,
+      max: summarize(latencyRuns.map((f) => f.latencyMs.max)),
+      cpuUsPerSample: cpuSummaries(latencyRuns),
+    },
+    scaling,
+    footprint: {
+      peakMiB,
+      atRateMiB,
+      peakAnonMiB,
+      idleMiB,
+      limitsMiB,
+      v8Flags,
+      targetsMiB: { peak: PEAK_TARGET_MIB, atRate: PEAK_AT_RATE_TARGET_MIB, headroom: HEADROOM },
+      unsized: {
+        runs: unsizedRuns,
+        peakMiB: Object.fromEntries(
+          services.map((name) => [name, summarize(unsizedRuns.map((f) => f.peakRssMiB[name]))]),
+        ),
+        samplesPerSecond: summarize(unsizedRuns.map((f) => f.samplesPerSecond)),
+        cpuUsPerSample: cpuSummaries(unsizedRuns),
+      },
+    },
+    targets,
+    queueTypes: m.queueTypes,
+  };
+}
