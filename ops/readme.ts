@@ -4,6 +4,10 @@
  * rewrites it between the marker comments, and `readme_test.ts` fails when
  * the committed README differs from what this would write.
  *
+ * Also what keeps the README a front door: a line budget ({@link README_MAX_LINES})
+ * and the relative links of it and the operations guide ({@link relativeLinks}),
+ * which `readme_test.ts` checks against the files on disk.
+ *
  * @module
  */
 import type { Field } from "../stack/config.ts";
@@ -89,6 +93,31 @@ export function withConfigTable(readme: string, table: string): string {
     );
   }
   return `${readme.slice(0, begin + BEGIN.length)}\n\n${table}\n\n${readme.slice(end)}`;
+}
+
+/**
+ * README.md's length at most: operations, measurements and how-tos grew it past 300 lines once;
+ * they belong in `docs/operations.md` and `docs/benchmarks.md`, linked from the README.
+ */
+export const README_MAX_LINES = 200;
+
+/** The markdown files whose relative links `readme_test.ts` checks, from the repository's root. */
+export const LINKED_DOCS: readonly string[] = ["README.md", "docs/operations.md"];
+
+/**
+ * The targets of the relative links `](target)` in `markdown`, in order, without their `#anchor`
+ * or `?query`: what must exist beside the file. Web and mail addresses, in-page anchors and
+ * fenced code blocks are left out.
+ */
+export function relativeLinks(markdown: string): string[] {
+  const prose = markdown.replace(/^(```|~~~).*\n[\s\S]*?^\1.*$/gm, "");
+  const targets: string[] = [];
+  for (const match of prose.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
+    const target = match[1];
+    if (target.startsWith("#") || /^[a-z][a-z0-9+.-]*:/i.test(target)) continue;
+    targets.push(target.replace(/[#?].*$/, ""));
+  }
+  return targets;
 }
 
 if (import.meta.main) {

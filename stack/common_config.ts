@@ -163,7 +163,8 @@ export function commonSchema(defaults: CommonDefaults) {
       DEFAULT_QUEUE_TYPE,
       QUEUE_TYPES,
       "Type the work queues are declared with, `quorum` or `classic`; changing it on a broker " +
-        "that has the queues needs them drained and deleted (README: Queue types and policies)",
+        "that has the queues needs them drained and deleted (docs/operations.md: Queue types and " +
+        "policies)",
     ),
   };
 }

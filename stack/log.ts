@@ -113,7 +113,7 @@ export async function flushLogs(): Promise<void> {
   await dispose();
 }
 
-// --- Dropped log lines (issue 9, finding 6) ---
+// --- Dropped log lines: a sink that cannot keep up drops lines and counts them ---
 
 let droppedTotal = 0;
 

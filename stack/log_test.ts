@@ -66,7 +66,7 @@ Deno.test("prettyFormatter() shows time, level, service/replica, the sentence an
   });
 });
 
-Deno.test("finding 6: boundedSink() counts the lines it drops and says so", async (t) => {
+Deno.test("boundedSink() counts the lines it drops and says so", async (t) => {
   const chunks: string[] = [];
   let release!: () => void;
   let gate = new Promise<void>((resolve) => release = resolve);

@@ -52,7 +52,7 @@ export class TopologyMismatch extends Error {
         `(${brokerMessage}). A queue's type cannot change in place: stop features, let model ` +
         `and metric empty the queue, delete it (rabbitmqctl delete_queue ${queue}, or the ` +
         `management UI) and the services declare it anew; or set QUEUE_TYPE to the type it has. ` +
-        `See README.md, "Queue types and policies"`,
+        `See docs/operations.md, "Queue types and policies"`,
     );
     this.name = "TopologyMismatch";
   }

@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import puppeteer, { type Browser } from "puppeteer-core";
 import { freePort, type LocalBroker, startLocalBroker } from "../ops/kit/local_broker.ts";
 import type { ServiceName } from "../ops/launch.ts";
-import { PNG_FILE, pngSize } from "../metric/png.ts";
+import { PNG_FILE, pngSize } from "../metric/dashboard/png.ts";
 import {
   type ServiceProcess,
   spawnService,

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { loadModelArtifact } from "../model/artifact.ts";
 import { predict } from "../model/linear.ts";
-import type { PairRecord } from "../metric/record.ts";
+import type { PairRecord } from "../metric/metric_log/format.ts";
 import { loadDiabetes } from "../stack/dataset.ts";
 import { assertCountedOnce } from "./harness.ts";
 

@@ -1,5 +1,5 @@
 /**
- * The project's own fuzz suite (issue 9): property-based bad messages,
+ * The project's own fuzz suite: property-based bad messages,
  * bodies and AMQP envelopes both, against model and metric spawned with
  * their real permissions on a real RabbitMQ. Batches of bad messages are
  * interleaved with good samples; after each batch both services are alive
@@ -73,7 +73,7 @@ const headerValue = fc.oneof(
 /** Up to 40 headers, at most ~50 KB: within one 128 KiB frame. */
 const headers = fc.oneof(
   fc.dictionary(fc.string({ unit: "binary", maxLength: 40 }), headerValue, { maxKeys: 20 }),
-  // Many small entries, like finding 1's 1,000.
+  // Many small entries, like the 1,000 of a 12 KB header frame (docs/amqp-client-frame-bug.md).
   fc.integer({ min: 100, max: 1500 }).map((n) =>
     Object.fromEntries(Array.from({ length: n }, (_, i) => [`h${i}`, i]))
   ),

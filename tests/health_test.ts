@@ -1,5 +1,5 @@
 /**
- * Liveness, readiness and failover against real brokers (issue 11): a broker
+ * Liveness, readiness and failover against real brokers: a broker
  * outage leaves `/healthz` at 200 while `/readyz` and `ml_broker_connected`
  * say "not ready", and a service given a cluster's members moves to a live
  * one when its own goes away. The services are subprocesses with their real
@@ -18,7 +18,8 @@ import {
   waitFor,
   waitReady,
 } from "../ops/kit/process.ts";
-import { metricLogPath, MetricLogTail } from "../metric/metric_log.ts";
+import { metricLogPath } from "../metric/metric_log/format.ts";
+import { MetricLogTail } from "../metric/metric_log/reader.ts";
 import {
   assertExactlyOnce,
   EXTERNAL_BROKER,

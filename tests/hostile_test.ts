@@ -1,7 +1,7 @@
 /**
- * Hostile AMQP envelopes (issue 9) against a real RabbitMQ: the real client,
+ * Hostile AMQP envelopes against a real RabbitMQ: the real client,
  * the broker door in this process, and the services as subprocesses with
- * their real permissions. Each test reproduces one finding.
+ * their real permissions. Each test reproduces one way such an envelope broke a service.
  */
 import assert from "node:assert/strict";
 import { type AMQPChannel, AMQPClient } from "@cloudamqp/amqp-client";
@@ -124,7 +124,7 @@ async function metric(port: number, name: string): Promise<number> {
 }
 
 Deno.test({
-  name: "finding 1: a 12 KB header frame split across socket reads kills amqp-client, not the door",
+  name: "a 12 KB header frame split across socket reads kills amqp-client, not the door",
   ...integration,
   async fn(t) {
     const pipeline = await Pipeline.create(await sharedBroker(), "frames");
@@ -229,7 +229,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "finding 1: 12 KB of headers on features, y_true and y_pred neither kill nor stall a service",
+    "12 KB of headers on any queue neither kill nor stall a service; dead letters keep 64 of them",
   ...integration,
   async fn() {
     const pipeline = await Pipeline.create(await sharedBroker(), "big-headers");
@@ -289,7 +289,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "findings 2 and 4: a dead-letter copy drops user_id, expiration and priority",
+  name: "a dead-letter copy drops user_id, expiration and priority",
   // Needs rabbitmqctl (users, permissions, queue deletion): the throwaway broker only.
   ignore: EXTERNAL_BROKER,
   ...integration,
@@ -336,7 +336,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "finding 2: a closed channel is a lost connection: not ready, counted, recovered",
+  name: "a closed channel is a lost connection: not ready, counted, recovered",
   // Needs rabbitmqctl (users, permissions, queue deletion): the throwaway broker only.
   ignore: EXTERNAL_BROKER,
   ...integration,
@@ -393,7 +393,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "finding 3: numbers that overflow are dead-lettered, never published or recorded",
+  name: "numbers that overflow are dead-lettered, never published or recorded",
   ...integration,
   async fn() {
     const pipeline = await Pipeline.create(await sharedBroker(), "overflow");

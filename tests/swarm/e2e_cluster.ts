@@ -25,8 +25,8 @@
  * Not named `*_test.ts` so `deno task test:integration` does not pick it up.
  */
 import assert from "node:assert/strict";
-import type { PairRecord } from "../../metric/record.ts";
-import { metricLogPath, readMetricLog } from "../../metric/metric_log.ts";
+import { metricLogPath, type PairRecord } from "../../metric/metric_log/format.ts";
+import { readMetricLog } from "../../metric/metric_log/reader.ts";
 import { jsonLines } from "../../ops/kit/process.ts";
 import { assertExactlyOnce, sentSamples } from "../harness.ts";
 import { QUEUES } from "../../stack/contracts.ts";

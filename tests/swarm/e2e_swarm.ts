@@ -13,8 +13,8 @@ import assert from "node:assert/strict";
 import { loadModelArtifact } from "../../model/artifact.ts";
 import { fit, type ModelArtifact } from "../../model/linear.ts";
 import { serializeModelArtifact } from "../../model/artifact.ts";
-import type { PairRecord } from "../../metric/record.ts";
-import { metricLogPath, readMetricLog } from "../../metric/metric_log.ts";
+import { metricLogPath, type PairRecord } from "../../metric/metric_log/format.ts";
+import { readMetricLog } from "../../metric/metric_log/reader.ts";
 import { jsonLines } from "../../ops/kit/process.ts";
 import { assertCountedOnce, assertExactlyOnce, sentSamples } from "../harness.ts";
 import {
