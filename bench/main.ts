@@ -19,7 +19,7 @@ import { type OutgoingMessage, sampleMessages } from "../features/sampler.ts";
 import { loadDiabetes } from "../stack/dataset.ts";
 import type { LocalBroker } from "../ops/kit/local_broker.ts";
 import { startBroker } from "../ops/kit/pipeline.ts";
-import type { ServiceName } from "../ops/launch.ts";
+import { SERVICE_NAMES, type ServiceName } from "../ops/services.ts";
 import { stackMemoryLimits, v8FlagsFor } from "./v8_sizing.ts";
 import { describeMachine } from "./machine.ts";
 import {
@@ -49,7 +49,10 @@ import { pipelineFigures } from "./figures.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 /** The comparison run: V8's own defaults (sized from the host's memory), as before the sizing. */
-const UNSIZED: Record<ServiceName, string> = { features: "", model: "", metric: "" };
+const UNSIZED = Object.fromEntries(SERVICE_NAMES.map((name) => [name, ""])) as Record<
+  ServiceName,
+  string
+>;
 
 function say(message: string): void {
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);

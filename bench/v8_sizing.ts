@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { ServiceName } from "../ops/launch.ts";
+import { SERVICE_NAMES, type ServiceName } from "../ops/services.ts";
 
 const MiB = 2 ** 20;
 /** Smallest old space the entrypoint gives, MiB. */
@@ -38,7 +38,7 @@ export function parseMemorySize(text: string): number {
  */
 export function stackMemoryLimits(stackYaml: string): Record<ServiceName, number> {
   const limits = {} as Record<ServiceName, number>;
-  for (const service of ["features", "model", "metric"] as const) {
+  for (const service of SERVICE_NAMES) {
     const variable = service.toUpperCase() + "_MEMORY";
     const match = new RegExp(`limits:.*memory: "\\$\\{${variable}:-([^}]+)\\}"`).exec(stackYaml);
     if (!match) throw new SyntaxError(`Cannot find the memory limit \${${variable}:-...}`);

@@ -100,7 +100,7 @@ function reassemble(stream: Uint8Array, cuts: number[]): number[][] {
 
 Deno.test("FrameReassembler returns each frame whole, however the reads cut the stream", async (t) => {
   const small = frame(5, 0x01);
-  const big = frame(12_018, 0x02); // the 12 KB header frame of issue 9, above the client's 8 KiB
+  const big = frame(12_018, 0x02); // a 12 KB header frame, above the client's 8 KiB
   const huge = frame(300_000, 0x03); // above the 16 KiB start buffer and the broker's 128 KiB
   const stream = concat(small, big, small, huge, small);
   const expected = [small, big, small, huge, small].map((f) => [...f]);
