@@ -4,7 +4,8 @@
  * against a throwaway RabbitMQ (or `AMQP_URL`), written to
  * `docs/benchmarks.md` and `docs/benchmarks.json`.
  *
- *   deno task bench            every figure the median of 3 runs (~5–6 min)
+ *   deno task bench            every figure the median of 3 runs (~15 min: each latency run
+ *                              lasts 65 s, with metric's plot on and off in every round)
  *   deno task bench --quick    1 run each, fewer samples: a smoke test (~1 min),
  *                              written to a temporary directory unless --out is given
  *   --runs N                   runs per figure
@@ -129,6 +130,7 @@ async function bench(run: {
     features: v8FlagsFor(limits.features),
     model: v8FlagsFor(limits.model),
     metric: v8FlagsFor(limits.metric),
+    controller: v8FlagsFor(limits.controller),
   };
   const context: Bench = {
     plan,
@@ -160,7 +162,7 @@ async function bench(run: {
     },
   };
   const rounds = await throughputRounds(context);
-  const latencyRuns = await latencyRounds(context);
+  const latency = await latencyRounds(context);
   // Scaling, with a slow model and without.
   const delayed = await scaling(context, "delayed", plan.sizes.scaling, {
     model: { INFERENCE_DELAY_MS: String(SCALING_DELAY_MS), PREFETCH: String(SCALING_PREFETCH) },
@@ -189,7 +191,7 @@ async function bench(run: {
     limits,
     v8Flags: sized,
     rounds,
-    latencyRuns,
+    latency,
     scaling: { delayed, cpuBound },
     queueTypes,
   });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { benchPlan, parseBenchArgs } from "./options.ts";
+import { benchPlan, LATENCY_RATE, parseBenchArgs } from "./options.ts";
 
 Deno.test("parseBenchArgs() runs every figure 3 times by default and once with --quick", () => {
   assert.deepEqual(parseBenchArgs([]), {
@@ -51,12 +51,14 @@ Deno.test("benchPlan() sizes a quick bench smaller than the full one", () => {
   assert.deepEqual(full.sizes, {
     ceiling: 60_000,
     throughput: 30_000,
-    latency: 10_000,
+    latency: 65_000,
     scaling: 4_000,
     cpuScaling: 20_000,
   });
-  assert.equal(full.latencyWarmup, 1000);
-  assert.equal(full.quietMaxWaitMs, 20_000);
+  assert.equal(full.latencyWarmup, 5_000);
+  // A latency run's steady state holds every periodic job of metric several times.
+  assert.ok((full.sizes.latency - full.latencyWarmup) / LATENCY_RATE >= 60);
+  assert.equal(full.quietMaxWaitMs, 120_000);
   for (const [kind, size] of Object.entries(quick.sizes)) {
     assert.ok(size < full.sizes[kind as keyof typeof full.sizes], kind);
   }

@@ -16,6 +16,7 @@ import { sleep } from "../stack/async.ts";
 import { freePort } from "../ops/kit/local_broker.ts";
 import type { ServiceName } from "../ops/launch.ts";
 import { PipelineDriver } from "../ops/kit/pipeline.ts";
+import { type MetricScrape, metricScraper } from "./metric_scraper.ts";
 import { type ServiceProcess, waitReady } from "../ops/kit/process.ts";
 import {
   declareTopology,
@@ -72,6 +73,11 @@ export interface PipelineRun {
   denoFlags?: Partial<Record<ServiceName, string[]>>;
   /** `QUEUE_TYPE` of every service; work queues of another type are deleted first. */
   queueType?: QueueType;
+  /**
+   * Scrape metric's `/metrics` once the CSV holds each of these many pairs, and once more
+   * when it holds them all (before the services stop): `metricScrapes` of the result.
+   */
+  scrapeMetricAt?: readonly number[];
 }
 
 /** What one run measured. */
@@ -97,6 +103,8 @@ export interface PipelineResult {
   readonly deadLettered: number;
   /** Directory with the run's CSV and the services' output (deleted unless `keep`). */
   readonly dir: string;
+  /** metric's `/metrics` at each of `scrapeMetricAt` and at the end, when asked for. */
+  readonly metricScrapes?: readonly MetricScrape[];
 }
 
 /** A service of the run with what `/proc` said about it. */
@@ -176,7 +184,11 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
     const wallStart = performance.now();
     features ??= startFeatures();
     const metricLog = new MetricLogTail(metricLogPath(logDir));
-    await untilRecorded(run.count, metricLog, running, features, deadline);
+    const scrapes = run.scrapeMetricAt
+      ? metricScraper(consumers[0].process.httpPort, run.scrapeMetricAt)
+      : undefined;
+    await untilRecorded(run.count, metricLog, running, features, deadline, scrapes?.at);
+    await scrapes?.at(run.count, true);
     const wallMs = performance.now() - wallStart;
     const after = await cpuMark(run.brokerPid);
     const cpuMs: Record<string, number> = Object.fromEntries(
@@ -206,6 +218,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
       wallMs,
       deadLettered: deadAfter - deadBefore,
       dir,
+      ...(scrapes ? { metricScrapes: scrapes.taken } : {}),
     };
   } catch (error) {
     await services.stopAll({ graceMs: 0 });
@@ -279,7 +292,8 @@ async function cpuMark(brokerPid: number | undefined): Promise<CpuMark> {
 
 /**
  * Resolves once `metric_log.csv` holds `count` pairs, sampling every
- * service's usage meanwhile; throws when a service fails or at `deadline`.
+ * service's usage meanwhile (and calling `onRows` with the pairs so far);
+ * throws when a service fails or at `deadline`.
  */
 async function untilRecorded(
   count: number,
@@ -287,10 +301,12 @@ async function untilRecorded(
   running: readonly Measured[],
   features: Measured,
   deadline: number,
+  onRows?: (rows: number) => Promise<void>,
 ): Promise<void> {
   for (;;) {
     await sampleUsage(running);
     const rows = (await metricLog.read()).length;
+    await onRows?.(rows);
     if (rows >= count) {
       await sampleUsage(running);
       return;

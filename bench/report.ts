@@ -7,7 +7,8 @@
  */
 import type { BenchResults } from "./results.ts";
 import { formatNumber, markdownTable, verdict } from "./stats.ts";
-import { ceilingSection, latencySection, throughputSection } from "./report_throughput.ts";
+import { ceilingSection, throughputSection } from "./report_throughput.ts";
+import { latencySection } from "./report_latency.ts";
 import { footprintSection, queueTypesSection, scalingSection } from "./report_scaling.ts";
 import { methodSection, settingsSection } from "./report_method.ts";
 

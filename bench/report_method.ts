@@ -54,7 +54,7 @@ export function methodSection(r: BenchResults): string {
   run sees another's messages or recorded ids; dead letters are counted (a run that dead-letters
   anything is visible in \`benchmarks.json\`).
 - The machine is shared with other work: a run starts once other processes have used less than
-  ${s.quietThresholdCores} cores for a second (or after 20 s of waiting), and each run records the
+  ${s.quietThresholdCores} cores for a second (or after 2 minutes of waiting), and each run records the
   cores others used meanwhile ("others' load"): \`/proc/stat\` busy time minus the CPU of the
   broker, the services and the bench itself.
 - Latency and throughput come from \`metric_log.csv\` itself (\`latency_ms\`, \`paired_at\`), i.e.

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Machine } from "./machine.ts";
+import type { HistogramFigures } from "./prometheus.ts";
 import type { SlowRuns, Summary } from "./stats.ts";
 import type { QueueTypeFigures } from "./queue_types.ts";
 
@@ -27,6 +28,35 @@ export interface PipelineFigures {
   readonly deadLettered: number;
   /** Pairs predicted by each model replica. */
   readonly byReplica: Readonly<Record<string, number>>;
+  /** Latency of the samples left out of `latencyMs` (the cold start), when a run had them. */
+  readonly coldLatencyMs?: { p50: number; p99: number; max: number };
+  /** Each hop after the cold start, from metric's `/metrics` (`ml_metric_hop_seconds`). */
+  readonly hopsMs?: Readonly<Record<string, HistogramFigures>>;
+  /** Each hop during the cold start. */
+  readonly coldHopsMs?: Readonly<Record<string, HistogramFigures>>;
+  /** Each periodic job's runs on metric's event loop after the cold start. */
+  readonly periodicJobsMs?: Readonly<Record<string, HistogramFigures>>;
+  /** PNG renders on metric's PNG worker after the cold start. */
+  readonly plotRendersMs?: HistogramFigures;
+}
+
+/** A hop's or a job's figures over the runs. */
+export interface HistogramSummaries {
+  readonly count: Summary;
+  readonly mean: Summary;
+  readonly p50: Summary;
+  readonly p99: Summary;
+  /** Upper bound of the highest bucket anything fell in. */
+  readonly maxBound: Summary;
+}
+
+/** The latency runs with metric's plot off (`PLOT_EVERY_MS=0`), one per round. */
+export interface PlotOffFigures {
+  readonly runs: readonly PipelineFigures[];
+  readonly p50: Summary;
+  readonly p95: Summary;
+  readonly p99: Summary;
+  readonly max: Summary;
 }
 
 /** One ceiling run's figures. */
@@ -92,6 +122,22 @@ export interface BenchResults {
     readonly p99: Summary;
     readonly max: Summary;
     readonly cpuUsPerSample: Readonly<Record<string, Summary>>;
+    /** The same rounds with the plot off (absent from results made before the comparison). */
+    readonly plotOff?: PlotOffFigures;
+    /** Each round's p99 (plot on, the default) ÷ the same round's p99 with the plot off. */
+    readonly p99OverPlotOff?: Summary;
+    /** The cold start of the runs with the plot on: their first `latencyWarmupSamples`. */
+    readonly cold?: { readonly p50: Summary; readonly p99: Summary; readonly max: Summary };
+    /** Each hop after the cold start, plot on and plot off. */
+    readonly hops?: {
+      readonly on: Readonly<Record<string, HistogramSummaries>>;
+      readonly off: Readonly<Record<string, HistogramSummaries>>;
+      readonly cold: Readonly<Record<string, HistogramSummaries>>;
+    };
+    /** Each periodic job's runs on metric's event loop after the cold start, plot on. */
+    readonly periodicJobs?: Readonly<Record<string, HistogramSummaries>>;
+    /** PNG renders on the worker after the cold start, plot on. */
+    readonly plotRenders?: HistogramSummaries;
   };
   readonly scaling: {
     /** INFERENCE_DELAY_MS = scalingDelayMs, PREFETCH = scalingPrefetch. */
@@ -114,6 +160,8 @@ export interface BenchResults {
     readonly v8Flags: Readonly<Record<string, string>>;
     readonly targetsMiB: {
       readonly peak: number;
+      /** metric's own target at full throughput (absent from older results). */
+      readonly metricPeak?: number;
       readonly atRate: number;
       readonly headroom: number;
     };

@@ -118,25 +118,45 @@ function peakRssText(figures: PipelineFigures): string {
     .join(", ");
 }
 
-/** Latency at a fixed offered rate, `runs` times. */
-export async function latencyRounds(bench: Bench): Promise<PipelineFigures[]> {
+/** The latency runs of each round: metric as it ships, and with its plot off. */
+export interface LatencyRounds {
+  /** `PLOT_EVERY_MS` at its default: every periodic job running. */
+  readonly on: PipelineFigures[];
+  /** `PLOT_EVERY_MS=0`: no plot until shutdown. */
+  readonly off: PipelineFigures[];
+}
+
+/**
+ * Latency at a fixed offered rate, `runs` rounds of two runs: metric as it ships and with its
+ * plot off, in alternating order so neither always runs on a machine warmed by the other. Each
+ * run scrapes metric's `/metrics` at the end of its cold start and at its end.
+ */
+export async function latencyRounds(bench: Bench): Promise<LatencyRounds> {
   const { runs, sizes, latencyWarmup } = bench.plan;
-  const latencyRuns: PipelineFigures[] = [];
+  const rounds: LatencyRounds = { on: [], off: [] };
   for (let round = 1; round <= runs; round++) {
-    await quiet(bench);
-    const result = await bench.pipeline(sizes.latency, {
-      features: { INTERVAL_MS: "0", RATE_PER_SEC: String(LATENCY_RATE) },
-    });
-    const figures = pipelineFigures(result, latencyWarmup);
-    latencyRuns.push(figures);
-    bench.say(
-      `latency ${round}/${runs} at ${formatNumber(figures.samplesPerSecond)} samples/s: ` +
-        `p50 ${formatNumber(figures.latencyMs.p50, 2)} ms, p95 ${
+    const order = round % 2 === 1 ? ["on", "off"] as const : ["off", "on"] as const;
+    for (const plot of order) {
+      await quiet(bench);
+      const result = await bench.pipeline(sizes.latency, {
+        features: { INTERVAL_MS: "0", RATE_PER_SEC: String(LATENCY_RATE) },
+        ...(plot === "off" ? { metric: { PLOT_EVERY_MS: "0" } } : {}),
+        scrapeMetricAt: [latencyWarmup],
+      });
+      const figures = pipelineFigures(result, latencyWarmup);
+      rounds[plot].push(figures);
+      bench.say(
+        `latency ${round}/${runs}, plot ${plot}, at ${
+          formatNumber(figures.samplesPerSecond)
+        } samples/s: p50 ${formatNumber(figures.latencyMs.p50, 2)} ms, p95 ${
           formatNumber(figures.latencyMs.p95, 2)
-        } ms, p99 ${formatNumber(figures.latencyMs.p99, 2)} ms`,
-    );
+        } ms, p99 ${formatNumber(figures.latencyMs.p99, 2)} ms; cold start p99 ${
+          formatNumber(figures.coldLatencyMs?.p99 ?? Number.NaN, 2)
+        } ms; peak RSS ${peakRssText(figures)}`,
+      );
+    }
   }
-  return latencyRuns;
+  return rounds;
 }
 
 /** Drain throughput of a prefilled backlog with 1, 2 and 3 model replicas. */

@@ -7,6 +7,7 @@ import { commonSchema } from "../stack/common_config.ts";
 import { type Field, intField, optionalIntField, textField } from "../stack/config.ts";
 import { DIABETES_CSV_PATH } from "../stack/dataset.ts";
 import { type ColumnShift, parseFeatureDrift, parseTargetDrift, type Shift } from "./drift.ts";
+import { parseSquareWave, type WaveSetting } from "./square_wave.ts";
 
 // A drift setting: its text parsed by features/drift.ts, errors in config's wording.
 function driftField<T>(env: string, doc: string, parse: (text: string) => T): Field<T> {
@@ -81,6 +82,12 @@ export const featuresSchema = {
     max: 86_400_000 * 365,
     doc: "Milliseconds of sending before the drift starts (and DRIFT_AFTER_SAMPLES sent)",
   }),
+  squareWave: {
+    env: "SQUARE_WAVE",
+    doc: "A square wave of load, `rate/highMs/lowMs` (`60/90000/600000`): that rate for highMs, " +
+      "then the usual pace for lowMs, and again, starting high; unset: none",
+    parse: (raw) => parseSquareWave(raw ?? ""),
+  } satisfies Field<WaveSetting | undefined>,
   progressEveryMs: intField("PROGRESS_EVERY_MS", 10_000, {
     min: 0,
     max: 86_400_000,

@@ -12,26 +12,42 @@ import { featuresSchema } from "./config.ts";
 import { intervalMsOf } from "./pacer.ts";
 import { pickSample, seededRandom } from "./sampler.ts";
 import { sendSamples } from "./send_samples.ts";
+import { squareWaveOf, waveSchedule } from "./square_wave.ts";
+import { createSendMetrics } from "./telemetry.ts";
 
 await runService({
   name: "features",
   schema: featuresSchema,
-  async setup({ config, log, broker, replica }) {
+  async setup({ config, log, broker, replica, telemetry }) {
     const dataset = await loadDiabetes(config.dataPath);
     const seed = config.seed ?? crypto.getRandomValues(new Uint32Array(1))[0];
     const random = seededRandom(seed);
     const intervalMs = intervalMsOf(config);
+    const wave = squareWaveOf(config.squareWave, intervalMs);
+    // With a wave, the pace changes at each phase; the e2e times its steps from this line.
+    const pace = wave
+      ? waveSchedule(
+        wave,
+        ({ level, intervalMs, lengthMs }) =>
+          log.info("square wave: {phase} at {rate} samples/s for {ms} ms", {
+            phase: level,
+            rate: Number((1000 / intervalMs).toFixed(2)),
+            ms: lengthMs,
+          }),
+      )
+      : intervalMs;
     log.info("loaded {rows} rows; seed {seed}, interval {interval} ms, count {count}", {
       rows: dataset.y.length,
       seed,
       interval: intervalMs,
       count: config.count || "unlimited",
     });
+    const sendMetrics = createSendMetrics(telemetry.registry);
     return {
       run: (signal) =>
         sendSamples({
           count: config.count,
-          intervalMs,
+          intervalMs: pace,
           maxInFlight: config.maxInFlight,
           progressEveryMs: config.progressEveryMs,
           replica,
@@ -48,6 +64,7 @@ await runService({
           sleep,
           publish: (m) => broker.publish(m.queue, m.body, m.properties),
           connected: () => broker.connected,
+          onRetry: sendMetrics.retried,
           log,
           signal,
         }),

@@ -32,8 +32,11 @@ export function nextDue(previousDue: number, intervalMs: number, now: number): n
 
 /** Settings of {@link Pacer}. */
 export interface PacerOptions {
-  /** Time between samples; 0 or less never waits. */
-  intervalMs: number;
+  /**
+   * Time between samples; 0 or less never waits. A function gives it by the time since the
+   * pacer was made (a square wave of load, `square_wave.ts`).
+   */
+  intervalMs: number | ((elapsedMs: number) => number);
   /** A monotonic clock in ms, like `performance.now`. */
   now(): number;
   /** Waits `ms`; may return early (on shutdown). */
@@ -43,6 +46,7 @@ export interface PacerOptions {
 /** Waits until each sample is due; the first is due at construction. */
 export class Pacer {
   readonly #options: PacerOptions;
+  readonly #start: number;
   #due: number;
 
   constructor(options: PacerOptions) {
@@ -52,16 +56,19 @@ export class Pacer {
       );
     }
     this.#options = options;
-    this.#due = options.now();
+    this.#due = this.#start = options.now();
   }
 
   /** Resolves when the next sample is due, and moves the schedule on by one. */
   async wait(): Promise<void> {
     const { intervalMs, now, sleep } = this.#options;
-    if (intervalMs <= 0) return;
+    // A wave's interval is the one at the moment the sample goes, so a step takes effect at once.
+    const intervalNow = () =>
+      typeof intervalMs === "function" ? intervalMs(now() - this.#start) : intervalMs;
+    if (intervalNow() <= 0) return;
     const wait = this.#due - now();
     // Timers fire in whole ms: round up so a sample is never sent early.
     if (wait > 0) await sleep(Math.ceil(wait));
-    this.#due = nextDue(this.#due, intervalMs, now());
+    this.#due = nextDue(this.#due, intervalNow(), now());
   }
 }

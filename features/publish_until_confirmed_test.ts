@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   publishUntilConfirmed,
   type PublishUntilConfirmedOptions,
+  retryReason,
 } from "./publish_until_confirmed.ts";
 import type { OutgoingMessage } from "./sampler.ts";
 
@@ -91,4 +92,48 @@ Deno.test("publishUntilConfirmed() retries until the broker confirms", async (t)
     await publishUntilConfirmed({ ...MESSAGE, properties: {} }, p.options);
     assert.equal(p.warnings[0].id, "");
   });
+});
+
+Deno.test("publishUntilConfirmed() tells why each retry happens: a full queue, a blocked broker, a failure", async () => {
+  const errors = [
+    new Error("Message rejected"),
+    new Error("Connection blocked by server: low on memory"),
+    new Error("Connection closed"),
+  ];
+  const reasons: string[] = [];
+  let calls = 0;
+  await publishUntilConfirmed(MESSAGE, {
+    publish: () => calls < errors.length ? Promise.reject(errors[calls++]) : Promise.resolve(),
+    sleep: () => Promise.resolve(),
+    giveUp: () => false,
+    log: { warn: () => {} },
+    onRetry: (reason, message) => reasons.push(`${reason} ${message.queue}`),
+  });
+  assert.deepEqual(reasons, ["refused y_true", "blocked y_true", "failed y_true"]);
+  assert.deepEqual(errors.map(retryReason), ["refused", "blocked", "failed"]);
+  assert.equal(retryReason("a string"), "failed");
+});
+
+Deno.test("publishUntilConfirmed() waits ever longer while a full queue refuses, and never drops the message", async () => {
+  // An hour of nacks (a queue kept full): still retrying, at most 5 s apart, then accepted.
+  let calls = 0;
+  let waited = 0;
+  const sleeps: number[] = [];
+  await publishUntilConfirmed(MESSAGE, {
+    publish: () =>
+      waited < 3_600_000
+        ? (calls++, Promise.reject(new Error("Message rejected")))
+        : Promise.resolve(),
+    sleep: (ms) => {
+      sleeps.push(ms);
+      waited += ms;
+      return Promise.resolve();
+    },
+    giveUp: () => false,
+    log: { warn: () => {} },
+    random: () => 0.5,
+  });
+  assert.ok(calls > 700, `${calls} attempts`);
+  assert.equal(Math.max(...sleeps), 5_000);
+  assert.deepEqual(sleeps.slice(0, 3), [100, 200, 400]);
 });

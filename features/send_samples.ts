@@ -10,7 +10,7 @@ import { errorText } from "../stack/async.ts";
 import { applyDrift, describeDrift, type DriftPlan, driftStarted } from "./drift.ts";
 import { InFlightWindow } from "./in_flight_window.ts";
 import { Pacer } from "./pacer.ts";
-import { publishUntilConfirmed } from "./publish_until_confirmed.ts";
+import { publishUntilConfirmed, type RetryReason } from "./publish_until_confirmed.ts";
 import { type OutgoingMessage, type Sample, sampleMessages } from "./sampler.ts";
 
 /** The log lines {@link sendSamples} writes. */
@@ -24,8 +24,11 @@ export interface SendLog {
 export interface SendSamplesOptions {
   /** Samples to send; 0 sends until `signal` aborts. */
   count: number;
-  /** Time between samples; 0 sends as fast as the window allows. */
-  intervalMs: number;
+  /**
+   * Time between samples; 0 sends as fast as the window allows. A function gives it by the time
+   * since sending started (a square wave, `square_wave.ts`).
+   */
+  intervalMs: number | ((elapsedMs: number) => number);
   /** Samples published but not yet confirmed, at most. */
   maxInFlight: number;
   /** How often to log progress; 0 never. */
@@ -48,6 +51,8 @@ export interface SendSamplesOptions {
   publish(message: OutgoingMessage): Promise<void>;
   /** Whether the broker connection is up. */
   connected(): boolean;
+  /** Hears of each publish retried and why: a full queue (`refused`), a blocked broker, a failure. */
+  onRetry?: (reason: RetryReason, queue: string) => void;
   log: SendLog;
   /** Aborted when shutdown starts: no new samples, in-flight ones finish. */
   signal: AbortSignal;
@@ -68,6 +73,8 @@ export async function sendSamples(options: SendSamplesOptions): Promise<void> {
     // Not cut short by shutdown: a sample is retried until the broker is gone.
     sleep: (ms: number) => sleep(ms),
     giveUp: () => signal.aborted && !options.connected(),
+    onRetry: (reason: RetryReason, message: OutgoingMessage) =>
+      options.onRetry?.(reason, message.queue),
     log,
   };
   let sent = 0;

@@ -222,3 +222,22 @@ Deno.test("sendSamples() on shutdown", async (t) => {
     );
   });
 });
+
+Deno.test("sendSamples() reports each retried publish with its queue and reason, and still sends it", async () => {
+  let refusals = 2;
+  const retried: string[] = [];
+  const h = harness({
+    count: 1,
+    publish(message) {
+      if (message.queue === "y_true" && refusals-- > 0) {
+        return Promise.reject(new Error("Message rejected"));
+      }
+      h.published.push(message);
+      return Promise.resolve();
+    },
+    onRetry: (reason, queue) => retried.push(`${reason} ${queue}`),
+  });
+  await sendSamples(h.options);
+  assert.deepEqual(retried, ["refused y_true", "refused y_true"]);
+  assert.deepEqual(h.published.map((m) => m.queue).sort(), ["features", "y_true"]);
+});

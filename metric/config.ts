@@ -6,6 +6,9 @@
 import { commonSchema } from "../stack/common_config.ts";
 import { intField, textField } from "../stack/config.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../stack/contracts.ts";
+import { DEFAULT_ROTATION } from "./metric_log/rotation.ts";
+
+const DAY_MS = 86_400_000;
 
 /** Port of the metric service's `/healthz`, `/readyz`, `/metrics` and dashboard. */
 export const METRIC_HTTP_PORT = 8003;
@@ -17,6 +20,33 @@ export const metricSchema = {
   ...commonSchema({ httpPort: METRIC_HTTP_PORT, prefetch: 1000 }),
   logDir: textField("LOG_DIR", "logs", {
     doc: "Where metric_log.csv, labels_log.txt and error_distribution.svg are written",
+  }),
+  // Rotation and retention of metric_log.csv and labels_log.txt (metric_log/rotation.ts).
+  logRotateBytes: intField("LOG_ROTATE_BYTES", DEFAULT_ROTATION.rotateBytes, {
+    min: 4096,
+    max: 2 ** 40,
+    doc: "Size at which metric_log.csv and labels_log.txt each rotate to a numbered file",
+  }),
+  logRotateMs: intField("LOG_ROTATE_MS", DEFAULT_ROTATION.rotateMs, {
+    min: 0,
+    max: 366 * DAY_MS,
+    doc: "Period they also rotate at, UTC-aligned (a day: a file a day at least); 0: by size only",
+  }),
+  logRetentionBytes: intField("LOG_RETENTION_BYTES", DEFAULT_ROTATION.retainBytes, {
+    min: 4096,
+    max: 2 ** 50,
+    doc: "Most bytes each log's files keep together; the oldest rotated files go first",
+  }),
+  logRetentionMs: intField("LOG_RETENTION_MS", DEFAULT_ROTATION.retainMs, {
+    min: 0,
+    max: 3660 * DAY_MS,
+    doc: "Age past which a rotated file goes; 0: by size only",
+  }),
+  snapshotEveryMs: intField("SNAPSHOT_EVERY_MS", 60_000, {
+    min: 100,
+    max: 3_600_000,
+    doc:
+      "How often metric_state.json (statistics, recent ids) is rewritten; a restart reads only the rows since",
   }),
   unpairedTtlMs: intField("UNPAIRED_TTL_MS", 300_000, {
     min: 100,

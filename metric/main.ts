@@ -7,61 +7,41 @@
  *
  * @module
  */
+import { errorText } from "../stack/async.ts";
 import type { Delivery } from "../stack/broker.ts";
 import { QUEUES } from "../stack/contracts.ts";
 import { runService } from "../stack/service.ts";
 import { metricSchema } from "./config.ts";
 import { startDashboard } from "./dashboard/dashboard.ts";
-import { CSV_HEADER, metricLogPath } from "./metric_log/format.ts";
-import { restoreMetricLog } from "./metric_log/restore.ts";
-import { LogWriter } from "./metric_log/writer.ts";
+import { openMetricStore } from "./metric_log/store.ts";
 import { Pairer } from "./pairing/pairer.ts";
-import { ErrorStats } from "./pairing/stats.ts";
+import { startPeriodic } from "./periodic.ts";
 import { Recorder } from "./recorder.ts";
-import { createRecorderMetrics, registerPairingGauges } from "./telemetry.ts";
-
-/**
- * Recorded ids remembered for de-duplication: ~1.7 MiB of heap (100,000 took 8.6 MiB of a
- * 40 MiB old space). Duplicates arrive soon after their first copy (a redelivery after a crash
- * holds at most 2 x prefetch; a replica's redelivered prediction, or features' republished sample,
- * follows within the in-flight window). A lone half older than the ring waits unpaired and is
- * dead-lettered, not counted.
- */
-const SEEN_CAPACITY = 20_000;
+import {
+  createPeriodicMetrics,
+  createRecorderMetrics,
+  registerPairingGauges,
+} from "./telemetry.ts";
 
 await runService({
   name: "metric",
   schema: metricSchema,
   async setup({ config, log, telemetry, broker }) {
-    const stats = new ErrorStats();
+    // The snapshot and the rows after it (metric_log/): statistics, recent ids, rotating logs.
+    const store = await openMetricStore(config, log);
+    const { stats, csv, labels, csvPath } = store;
     const pairer = new Pairer<Delivery>({
       ttlMs: config.unpairedTtlMs,
-      seenCapacity: SEEN_CAPACITY,
+      seenCapacity: store.window,
     });
-    await Deno.mkdir(config.logDir, { recursive: true });
-    const csvPath = metricLogPath(config.logDir);
-    const restored = await restoreMetricLog(csvPath, (record) => {
-      stats.add(record);
-      pairer.markRecorded(record.id);
-    });
-    if (restored.movedTo) {
-      log.warn("{path} had another header; moved it to {movedTo}", { path: csvPath, ...restored });
-    }
-    if (restored.truncatedBytes > 0) {
-      log.warn("cut a torn last line ({bytes} bytes) from {path}", {
-        bytes: restored.truncatedBytes,
-        path: csvPath,
-      });
-    }
-    log.info("restored {rows} rows from {path} (MAE {mae})", {
-      rows: restored.rows,
-      path: csvPath,
-      mae: stats.mae,
-    });
-    const csv = await LogWriter.open(csvPath, CSV_HEADER);
-    const labels = await LogWriter.open(`${config.logDir}/labels_log.txt`);
+    for (const id of store.seen) pairer.markRecorded(id);
+    const snapshots = store.snapshots(() => pairer.recordedIds());
 
     registerPairingGauges(telemetry.registry, { stats, unpaired: () => pairer.pendingCount });
+    const metrics = createRecorderMetrics(telemetry.registry);
+    const observe = createPeriodicMetrics(telemetry.registry);
+    const onError = (job: string, error: unknown) =>
+      log.error("periodic job {job} failed: {error}", { job, error: errorText(error) });
 
     const dashboard = startDashboard({
       stats,
@@ -70,12 +50,16 @@ await runService({
       log,
       logDir: config.logDir,
       plotEveryMs: config.plotEveryMs,
+      hops: metrics,
+      observe,
     });
+    // The PNG worker's isolate is made before the first delivery, so making it delays no sample.
+    await dashboard.ready;
 
     const recorder = new Recorder({
       pairer,
       stats,
-      metrics: createRecorderMetrics(telemetry.registry),
+      metrics,
       appendRow: (line) => csv.append(line),
       appendLabel: (line) => labels.append(line),
       csvPath,
@@ -88,28 +72,48 @@ await runService({
     });
     broker.consume(QUEUES.yTrue, recorder.handler("y_true"), { manualSettle: true });
     broker.consume(QUEUES.yPred, recorder.handler("y_pred"), { manualSettle: true });
-    const expiry = setInterval(() => recorder.expire(), Math.min(1000, config.unpairedTtlMs / 2));
+    const expiry = startPeriodic({
+      name: "expiry",
+      everyMs: Math.min(1000, config.unpairedTtlMs / 2),
+      run: () => recorder.expire(),
+      observe,
+      onError,
+    });
+    const snapshot = startPeriodic({
+      name: "snapshot",
+      everyMs: config.snapshotEveryMs,
+      run: () => snapshots.take(),
+      observe,
+      onError,
+    });
     let loggedCount = stats.count;
-    const maeLog = config.maeLogEveryMs > 0
-      ? setInterval(() => {
+    const maeLog = startPeriodic({
+      name: "mae_log",
+      everyMs: config.maeLogEveryMs,
+      run() {
         if (stats.count === loggedCount) return;
         loggedCount = stats.count;
         log.info("running MAE {mae} over {count} samples", {
           mae: Number(stats.mae.toFixed(4)),
           count: stats.count,
         });
-      }, config.maeLogEveryMs)
-      : undefined;
+      },
+      observe,
+      onError,
+    });
 
     return {
       route: dashboard.route,
       onDisconnect: () => recorder.forgetPending(),
       async beforeClose() {
-        clearInterval(expiry);
-        clearInterval(maeLog);
+        expiry.stop();
+        maeLog.stop();
+        snapshot.stop();
         // Flush, not close: a late delivery may still append before exit.
         await csv.flush();
         await labels.flush();
+        // The next start reads nothing but the snapshot (and rows a late delivery adds).
+        await snapshots.take().catch((error) => onError("snapshot", error));
         await dashboard.close();
         log.info("final MAE {mae} over {count} samples", { mae: stats.mae, count: stats.count });
       },

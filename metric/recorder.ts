@@ -12,6 +12,7 @@ import type { Half, Pairer, Side } from "./pairing/pairer.ts";
 import { parseHalf } from "./pairing/parse_half.ts";
 import type { RecorderMetrics } from "./telemetry.ts";
 import { formatRecord, type PairRecord, recordOfPair } from "./metric_log/format.ts";
+import { carriedTimes, hopDurations } from "./hops.ts";
 
 /** The log lines {@link Recorder} writes. */
 export interface RecorderLog {
@@ -137,7 +138,9 @@ export class Recorder {
   }
 
   async #record(truth: Half<Delivery>, prediction: Half<Delivery>): Promise<void> {
-    const row = recordOfPair(truth, prediction, this.#options.wallClockMs());
+    const pairedAtMs = this.#options.wallClockMs();
+    const pairedAt = this.#options.now();
+    const row = recordOfPair(truth, prediction, pairedAtMs);
     this.#options.stats.add(row);
     try {
       await this.#options.appendRow(formatRecord(row));
@@ -153,6 +156,11 @@ export class Recorder {
     // Counted once written, like the row: a crash before this counts nothing twice.
     this.#options.metrics?.recorded(row);
     await Promise.all([this.#ackQuietly(truth.token), this.#ackQuietly(prediction.token)]);
+    this.#options.metrics?.hops?.(hopDurations({
+      ...carriedTimes(truth.token.properties.headers, prediction.token.properties.headers),
+      pairedAtMs,
+      writtenAndAckedMs: this.#options.now() - pairedAt,
+    }));
   }
 
   async #ackQuietly(delivery: Delivery): Promise<void> {

@@ -206,3 +206,26 @@ Deno.test("Recorder exits without acking when the row cannot be written", async 
     properties: { path: "logs/metric_log.csv", error: "disk full" },
   });
 });
+
+Deno.test("Recorder reports each pair's hops once its row is written and both halves acked", async () => {
+  const hops: unknown[] = [];
+  const clock = { time: 0 };
+  const slowAppend = harness({
+    metrics: { recorded: () => {}, duplicate: () => {}, hops: (durations) => hops.push(durations) },
+    // The write takes 3 ms of metric's monotonic clock.
+    appendRow: () => {
+      clock.time += 3;
+      return Promise.resolve();
+    },
+    now: () => clock.time,
+  });
+  slowAppend.recorder.handler("y_true")(truth("k"));
+  await slowAppend.recorder.handler("y_pred")(
+    delivery("y_pred", "160", {
+      correlationId: "k",
+      headers: { "sent-at-ms": 980, "received-at-ms": 992, "predicted-at-ms": 995.5 },
+    }),
+  );
+  // Sent at 990 (the truth's own stamp wins), received 992, predicted 995.5, paired at 1000.
+  assert.deepEqual(hops, [{ features_to_model: 2, model: 3.5, model_to_metric: 4.5, metric: 3 }]);
+});

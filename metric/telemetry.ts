@@ -11,6 +11,9 @@
  *   for their other half, read at scrape time (`main.ts`).
  * - {@link registerDashboardGauges}: the dashboard's other statistics and its
  *   throughput, read at scrape time (`dashboard/dashboard.ts`).
+ * - {@link createPeriodicMetrics} and {@link createPlotMetrics}: how long each timer's run held
+ *   the event loop (`periodic.ts`), and the PNG worker's renders and restarts
+ *   (`dashboard/png_worker_host.ts`).
  *
  * Labels stay few and bounded: the model version (one per trained model) and
  * the queue a duplicate came from. Per-replica counts come from model's own
@@ -19,6 +22,8 @@
  * @module
  */
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { MILLISECOND_BUCKETS } from "../stack/telemetry.ts";
+import { type Hop, type HopDurations, type HopHistogram, HOPS } from "./hops.ts";
 import type { PairRecord } from "./metric_log/format.ts";
 import { LabelCap, MAX_MODEL_VERSIONS } from "./pairing/label_cap.ts";
 import type { ErrorStats } from "./pairing/stats.ts";
@@ -67,10 +72,18 @@ export interface RecorderMetrics {
   recorded(record: PairRecord): void;
   /** A copy of a half already recorded or already waiting was dropped. */
   duplicate(queue: "y_true" | "y_pred"): void;
+  /** Where one recorded pair's time went (its row written and both halves acked). */
+  hops?(durations: HopDurations): void;
+}
+
+/** The per-hop histograms, read back (the dashboard's "where the time goes"). */
+export interface HopSource {
+  /** Each hop's cumulative buckets and sum since the process started, in ms. */
+  hopHistograms(): Promise<Readonly<Record<Hop, HopHistogram>>>;
 }
 
 /** Registers the metric service's counters and histograms on `registry`. */
-export function createRecorderMetrics(registry: Registry): RecorderMetrics {
+export function createRecorderMetrics(registry: Registry): RecorderMetrics & HopSource {
   const registers = [registry];
   const samples = new Counter({
     name: "ml_metric_samples_total",
@@ -99,8 +112,53 @@ export function createRecorderMetrics(registry: Registry): RecorderMetrics {
   });
   // Both series from the start: `increase()` then sees the first duplicate, not a new series.
   for (const queue of ["y_true", "y_pred"]) duplicates.inc({ queue }, 0);
+  const hopSeconds = new Histogram({
+    name: "ml_metric_hop_seconds",
+    help: "Each hop of a recorded sample: features publish to model receipt, model handling, " +
+      "model publish to metric pairing, metric's write and ack (see metric/hops.ts)",
+    labelNames: ["hop"],
+    buckets: [...MILLISECOND_BUCKETS],
+    registers,
+  });
+  const skewed = new Counter({
+    name: "ml_metric_hop_negative_total",
+    help: "Hop times that came out negative and were not observed: the clocks of the two " +
+      "hosts disagree by more than the hop took",
+    labelNames: ["hop"],
+    registers,
+  });
+  for (const hop of HOPS) {
+    hopSeconds.zero({ hop });
+    skewed.inc({ hop }, 0);
+  }
   const versions = new LabelCap(MAX_MODEL_VERSIONS);
   return {
+    hops(durations) {
+      for (const hop of HOPS) {
+        const ms = durations[hop];
+        if (ms >= 0) hopSeconds.observe({ hop }, ms / 1000);
+        else if (ms < 0) skewed.inc({ hop });
+      }
+    },
+    async hopHistograms() {
+      const { values } = await hopSeconds.get();
+      const boundsS = [...MILLISECOND_BUCKETS, Number.POSITIVE_INFINITY];
+      const histograms = {} as Record<Hop, HopHistogram>;
+      for (const hop of HOPS) {
+        const cumulative = boundsS.map(() => 0);
+        let sumMs = 0;
+        for (const { labels, value, metricName } of values) {
+          const { hop: of, le } = labels as Partial<Record<"hop" | "le", string | number>>;
+          if (of !== hop) continue;
+          if (metricName === "ml_metric_hop_seconds_sum") sumMs = value * 1000;
+          if (metricName !== "ml_metric_hop_seconds_bucket") continue;
+          const at = boundsS.indexOf(le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le));
+          if (at >= 0) cumulative[at] = value;
+        }
+        histograms[hop] = { bounds: boundsS.map((bound) => bound * 1000), cumulative, sumMs };
+      }
+      return histograms;
+    },
     recorded(record) {
       const labels = { model_version: versions.of(record.modelVersion) };
       samples.inc(labels);
@@ -196,4 +254,61 @@ export function registerDashboardGauges(registry: Registry, sources: DashboardGa
       }
     },
   });
+}
+
+/** How long each run of a periodic job held the event loop: seconds, finely below a millisecond. */
+export const PERIODIC_JOB_BUCKETS: readonly number[] = [
+  0.00005,
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.002,
+  0.005,
+  0.01,
+  0.025,
+  0.1,
+  1,
+];
+
+/** Registers `ml_metric_periodic_job_seconds`; returns `periodic.ts`'s `observe`. */
+export function createPeriodicMetrics(
+  registry: Registry,
+): (job: string, seconds: number) => void {
+  const runs = new Histogram({
+    name: "ml_metric_periodic_job_seconds",
+    help: "Event-loop time of each run of a periodic job (its synchronous part): what it held " +
+      "up pairing and acknowledging",
+    labelNames: ["job"],
+    buckets: [...PERIODIC_JOB_BUCKETS],
+    registers: [registry],
+  });
+  return (job, seconds) => runs.observe({ job }, seconds);
+}
+
+/** What the PNG worker reports (`PngWorkerEvents` of `dashboard/png_worker_host.ts`). */
+export interface PlotMetrics {
+  rendered(ms: number): void;
+  restarted(): void;
+}
+
+/** Registers `ml_metric_plot_render_seconds` and `ml_metric_plot_worker_restarts_total`. */
+export function createPlotMetrics(registry: Registry): PlotMetrics {
+  const registers = [registry];
+  const renders = new Histogram({
+    name: "ml_metric_plot_render_seconds",
+    help: "Time of each PNG render on the PNG worker's thread (off the event loop)",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers,
+  });
+  const restarts = new Counter({
+    name: "ml_metric_plot_worker_restarts_total",
+    help: "PNG workers started again after one died or hung",
+    registers,
+  });
+  restarts.inc(0);
+  return {
+    rendered: (ms) => renders.observe(ms / 1000),
+    restarted: () => restarts.inc(),
+  };
 }

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { Registry } from "prom-client";
-import { createRecorderMetrics, registerPairingGauges } from "./telemetry.ts";
+import {
+  createPeriodicMetrics,
+  createPlotMetrics,
+  createRecorderMetrics,
+  registerPairingGauges,
+} from "./telemetry.ts";
 import { pairRecord } from "./metric_log/format.ts";
 
 function record(id: string, yPred: number, modelVersion: string, sentAtMs?: number) {
@@ -61,4 +66,51 @@ Deno.test("registerPairingGauges() reads the running MAE and the unpaired count 
   const text = await registry.metrics();
   assert.match(text, /^ml_metric_mae 7$/m);
   assert.match(text, /^ml_metric_unpaired 0$/m);
+});
+
+Deno.test("createRecorderMetrics() keeps a histogram per hop that resolves milliseconds", async (t) => {
+  const registry = new Registry();
+  const metrics = createRecorderMetrics(registry);
+  metrics.hops!({ features_to_model: 1.2, model: 0.3, model_to_metric: 2.5, metric: 0.8 });
+  metrics.hops!({ features_to_model: 4, model: 0.2, model_to_metric: -3, metric: Number.NaN });
+  const text = await registry.metrics();
+  const has = (line: string) => assert.ok(text.includes(line), `${line} missing from:\n${text}`);
+
+  await t.step("each hop is observed in seconds, in buckets fine between 1 and 50 ms", () => {
+    has('ml_metric_hop_seconds_bucket{le="0.001",hop="features_to_model"} 0');
+    has('ml_metric_hop_seconds_bucket{le="0.0015",hop="features_to_model"} 1');
+    has('ml_metric_hop_seconds_bucket{le="0.005",hop="features_to_model"} 2');
+    has('ml_metric_hop_seconds_count{hop="model"} 2');
+    has('ml_metric_hop_seconds_count{hop="metric"} 1');
+  });
+  await t.step("a negative hop (clock skew) is counted, not observed", () => {
+    has('ml_metric_hop_seconds_count{hop="model_to_metric"} 1');
+    has('ml_metric_hop_negative_total{hop="model_to_metric"} 1');
+    has('ml_metric_hop_negative_total{hop="model"} 0');
+  });
+  await t.step("the dashboard reads them back in ms", async () => {
+    const histograms = await metrics.hopHistograms();
+    const model = histograms.model;
+    assert.equal(model.cumulative.at(-1), 2);
+    assert.ok(Math.abs(model.sumMs - 0.5) < 1e-9, `sum ${model.sumMs}`);
+    assert.equal(model.bounds[2], 1);
+    assert.equal(model.bounds.at(-1), Number.POSITIVE_INFINITY);
+    assert.equal(histograms.metric.cumulative.at(-1), 1);
+  });
+});
+
+Deno.test("createPeriodicMetrics() and createPlotMetrics() say what the timers and the worker cost", async () => {
+  const registry = new Registry();
+  const observe = createPeriodicMetrics(registry);
+  const plot = createPlotMetrics(registry);
+  observe("plot", 0.0004);
+  observe("expiry", 0.00002);
+  plot.rendered(42);
+  plot.restarted();
+  const text = await registry.metrics();
+  assert.match(text, /^ml_metric_periodic_job_seconds_bucket\{le="0.0005",job="plot"\} 1$/m);
+  assert.match(text, /^ml_metric_periodic_job_seconds_bucket\{le="0.00025",job="plot"\} 0$/m);
+  assert.match(text, /^ml_metric_periodic_job_seconds_count\{job="expiry"\} 1$/m);
+  assert.match(text, /^ml_metric_plot_render_seconds_bucket\{le="0.05"\} 1$/m);
+  assert.match(text, /^ml_metric_plot_worker_restarts_total 1$/m);
 });

@@ -31,6 +31,8 @@ export interface InferenceContext {
   readonly maxBodyBytes: number;
   /** Publish time of the prediction. */
   readonly now: Date;
+  /** Wall-clock ms when the handler got the message, carried on as `received-at-ms`. */
+  readonly receivedAtMs?: number;
 }
 
 /**
@@ -70,8 +72,19 @@ export function infer(
           [HEADERS.modelVersion]: context.model.version,
           [HEADERS.replica]: context.replica,
           ...(sentAt === undefined ? {} : { [HEADERS.sentAtMs]: sentAt }),
+          ...(context.receivedAtMs === undefined
+            ? {}
+            : { [HEADERS.receivedAtMs]: context.receivedAtMs }),
         },
       },
     },
   };
+}
+
+/**
+ * `properties` with `predicted-at-ms` set to `atMs`: stamped just before the publish, after any
+ * inference delay, so metric can tell model's handling from the hop after it.
+ */
+export function stampPredictedAt(properties: AMQPProperties, atMs: number): AMQPProperties {
+  return { ...properties, headers: { ...properties.headers, [HEADERS.predictedAtMs]: atMs } };
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { AMQPProperties } from "@cloudamqp/amqp-client";
 import { FEATURE_NAMES } from "../stack/dataset.ts";
 import { loadModelArtifact } from "./artifact.ts";
-import { infer, type InferenceContext } from "./inference.ts";
+import { infer, type InferenceContext, stampPredictedAt } from "./inference.ts";
 import { type ModelArtifact, predict } from "./linear.ts";
 
 const encoder = new TextEncoder();
@@ -208,4 +208,25 @@ Deno.test("infer() dead-letters an input whose prediction is not a valid output"
       }
     },
   );
+});
+
+Deno.test("infer() carries the time its handler got the message as received-at-ms", () => {
+  const input = bytes("[1,1,1,1,1,1,1,1,1,1]");
+  const result = infer(input, FEATURES_PROPERTIES, { ...CONTEXT, receivedAtMs: 1_717_000_000_125 });
+  assert.ok(result.ok);
+  assert.equal(result.value.properties.headers?.["received-at-ms"], 1_717_000_000_125);
+  const unstamped = infer(input, FEATURES_PROPERTIES, CONTEXT);
+  assert.ok(unstamped.ok);
+  assert.equal("received-at-ms" in unstamped.value.properties.headers!, false);
+});
+
+Deno.test("stampPredictedAt() adds predicted-at-ms and keeps every other property", () => {
+  const result = infer(bytes("[1,1,1,1,1,1,1,1,1,1]"), FEATURES_PROPERTIES, CONTEXT);
+  assert.ok(result.ok);
+  const stamped = stampPredictedAt(result.value.properties, 1_717_000_000_130.25);
+  assert.deepEqual(stamped, {
+    ...result.value.properties,
+    headers: { ...result.value.properties.headers, "predicted-at-ms": 1_717_000_000_130.25 },
+  });
+  assert.equal("predicted-at-ms" in result.value.properties.headers!, false, "input untouched");
 });

@@ -12,7 +12,12 @@ import { QUEUES } from "../stack/contracts.ts";
 import { runService } from "../stack/service.ts";
 import { loadModelArtifact } from "./artifact.ts";
 import { modelSchema } from "./config.ts";
-import { infer } from "./inference.ts";
+import { infer, stampPredictedAt } from "./inference.ts";
+
+/** Wall-clock ms (fractional) on a monotonic base: the hop time stamps metric subtracts. */
+function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 await runService({
   name: "model",
@@ -32,15 +37,18 @@ await runService({
       registers: [telemetry.registry],
     }).set({ model_version: model.version }, model.training.mae);
     broker.consume(QUEUES.features, async (delivery) => {
+      const receivedAtMs = wallClockMs();
       const result = infer(delivery.body, delivery.properties, {
         model,
         replica,
         maxBodyBytes: config.maxBodyBytes,
         now: new Date(),
+        receivedAtMs,
       });
       if (!result.ok) throw new DeadLetter(result.reason);
       if (config.inferenceDelayMs > 0) await sleep(config.inferenceDelayMs, signal);
-      await broker.publish(QUEUES.yPred, result.value.body, result.value.properties);
+      const properties = stampPredictedAt(result.value.properties, wallClockMs());
+      await broker.publish(QUEUES.yPred, result.value.body, properties);
       log.debug("predicted {prediction} for {id}", {
         id: result.value.id,
         prediction: result.value.prediction,

@@ -6,8 +6,8 @@
 #   bash ops/install.sh start|test|ci
 #
 #   start   rabbitmq-server (the throwaway broker `deno task start` runs when AMQP_URL is unset)
-#   test    rabbitmq-server and chromium (the integration tests start their own broker; the
-#           dashboard test drives Chromium)
+#   test    rabbitmq-server, chromium and haproxy (the integration tests start their own broker;
+#           the dashboard test drives Chromium; the Docker API filter's test runs haproxy)
 #   ci      Deno 2.9.6 and everything the tests, the images and the Swarm tests need
 #
 # What is missing is installed on Debian or Ubuntu when running as root, after saying so
@@ -22,10 +22,14 @@ say() { printf 'install.sh: %s\n' "$*" >&2; }
 packages_for() {
   case $1 in
   start) echo "rabbitmq-server rabbitmq-server" ;;
-  test) printf '%s\n' "rabbitmq-server rabbitmq-server" "/usr/bin/chromium chromium" ;;
+  test)
+    printf '%s\n' "rabbitmq-server rabbitmq-server" "/usr/bin/chromium chromium" \
+      "/usr/sbin/haproxy haproxy"
+    ;;
   ci)
     printf '%s\n' "rabbitmq-server rabbitmq-server" "/usr/bin/chromium chromium" \
-      "dockerd docker.io" "debootstrap debootstrap" "promtool prometheus" "gcc gcc"
+      "/usr/sbin/haproxy haproxy" "dockerd docker.io" "debootstrap debootstrap" \
+      "promtool prometheus" "gcc gcc"
     ;;
   *) say "unknown group '$1' (start, test, ci)"; exit 2 ;;
   esac

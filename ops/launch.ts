@@ -8,7 +8,7 @@
  * @module
  */
 import { brokerAddress } from "../stack/common_config.ts";
-import { type EnvGetter, envNames, type Field, loadConfig } from "../stack/config.ts";
+import { type EnvGetter, envNames, loadConfig, type Schema } from "../stack/config.ts";
 import { manifestOf, SCHEMAS, type ServiceName } from "./services.ts";
 
 export { SCHEMAS, type ServiceName };
@@ -25,7 +25,7 @@ export interface Permissions {
 export interface Placement {
   /**
    * `host:port` of the broker, e.g. `rabbitmq:5672`, or of every member of a
-   * cluster (each listed in `AMQP_URL`).
+   * cluster (each listed in `AMQP_URL`). Ignored for a service without one.
    */
   broker: string | readonly string[];
   httpPort: number;
@@ -33,20 +33,33 @@ export interface Placement {
   extraRead?: readonly string[];
   /** Overrides of path settings (data, model, log dir). */
   paths?: { data?: string; model?: string; logDir?: string };
+  /** `host:port` of what it reaches besides the broker (default: its manifest's defaults). */
+  reach?: readonly string[];
+}
+
+/** Whether `service` talks to the broker: its schema has the broker's settings. */
+export function usesBroker(service: ServiceName): boolean {
+  return "amqpUrls" in manifestOf(service).schema;
+}
+
+/** `host:port` of an HTTP URL, as `--allow-net` names it. */
+function httpAddress(url: URL): string {
+  return `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
 }
 
 /** The permissions of `service` placed as `placement`, from its manifest. */
 export function permissionsOf(service: ServiceName, placement: Placement): Permissions {
-  const { path, alsoReads } = manifestOf(service);
+  const { path, alsoReads, reaches = [] } = manifestOf(service);
   const net = [
-    ...[placement.broker].flat(),
+    ...(usesBroker(service) ? [placement.broker].flat() : []),
+    ...(placement.reach ?? reaches.map((field) => httpAddress(field.parse(undefined)))),
     ...(placement.httpPort > 0 ? [`0.0.0.0:${placement.httpPort}`] : []),
   ];
-  const own = placement.paths?.[path.key] ?? path.field.parse(undefined);
+  const own = path ? [placement.paths?.[path.key] ?? path.field.parse(undefined)] : [];
   return {
     net,
-    read: [own, ...alsoReads, ...(placement.extraRead ?? [])],
-    write: path.use === "write" ? [own] : [],
+    read: [...own, ...alsoReads, ...(placement.extraRead ?? [])],
+    write: path?.use === "write" ? own : [],
     env: envNames(SCHEMAS[service]),
   };
 }
@@ -70,26 +83,35 @@ export function runArgs(service: ServiceName, placement: Placement): string[] {
 
 /**
  * The fields of `service`'s schema that decide its permissions: the broker
- * address, the HTTP port and the one path it reads or writes. A launcher
- * reads only these (and may only read these).
+ * address, the HTTP port, the one path it reads or writes and what else it
+ * reaches. A launcher reads only these (and may only read these).
  */
-export function placementSchema(
-  service: ServiceName,
-): { amqpUrls: Field<readonly URL[]>; httpPort: Field<number>; path: Field<string> } {
-  const { schema, path } = manifestOf(service);
-  return { amqpUrls: schema.amqpUrls, httpPort: schema.httpPort, path: path.field };
+export function placementSchema(service: ServiceName): Schema {
+  const { schema, path, reaches = [] } = manifestOf(service);
+  return {
+    ...("amqpUrls" in schema ? { amqpUrls: schema.amqpUrls } : {}),
+    httpPort: schema.httpPort,
+    ...(path ? { path: path.field } : {}),
+    ...Object.fromEntries(reaches.map((field) => [field.env, field])),
+  };
 }
 
 /**
  * Where `service` runs when started by hand, from the same variables it will
- * read itself (`AMQP_URL`, `HTTP_PORT`, its path setting), with the same
- * defaults. Throws the config's `ConfigError` when one of them is invalid.
+ * read itself (`AMQP_URL`, `HTTP_PORT`, its path setting, what it reaches),
+ * with the same defaults. Throws the config's `ConfigError` when one of them
+ * is invalid.
  */
 export function placementFromEnv(service: ServiceName, get: EnvGetter): Placement {
-  const { amqpUrls, httpPort, path } = loadConfig(placementSchema(service), get);
+  const { path, reaches = [] } = manifestOf(service);
+  const values: Record<string, unknown> = loadConfig(placementSchema(service), get);
+  const urls = (values.amqpUrls ?? []) as readonly URL[];
   return {
-    broker: amqpUrls.map((url) => brokerAddress(url)),
-    httpPort,
-    paths: { [manifestOf(service).path.key]: path },
+    broker: urls.map((url) => brokerAddress(url)),
+    httpPort: values.httpPort as number,
+    ...(path ? { paths: { [path.key]: values.path as string } } : {}),
+    ...(reaches.length > 0
+      ? { reach: reaches.map((field) => httpAddress(values[field.env] as URL)) }
+      : {}),
   };
 }

@@ -9,12 +9,15 @@ import {
   runArgs,
   SCHEMAS,
   type ServiceName,
+  usesBroker,
 } from "./launch.ts";
 
 import { launcherEnv, TOOLS } from "./run.ts";
 import { manifestOf, SERVICE_NAMES as SERVICES } from "./services.ts";
 
 const METRIC_PNG_READ = metricManifest.alsoReads;
+/** What each service reaches besides the broker, at its defaults. */
+const REACHES: Record<string, string[]> = { controller: ["prometheus:9090", "docker-proxy:2375"] };
 const DEFAULT_PORTS = Object.fromEntries(
   SERVICES.map((service) => [service, manifestOf(service).httpPort]),
 ) as Record<ServiceName, number>;
@@ -50,18 +53,34 @@ Deno.test("runArgs() grants each service only what it needs", async (t) => {
       assert.equal(allowed(args, "sys"), undefined);
       assert.equal(allowed(args, "ffi"), undefined);
     });
-    await t.step(`${service}: --allow-net names only the broker and the HTTP port`, () => {
-      assert.deepEqual(allowed(runArgs(service, placement), "net"), [
-        "rabbitmq:5672",
-        "0.0.0.0:9000",
-      ]);
-    });
+    await t.step(
+      `${service}: --allow-net names only the broker or what it reaches, and the HTTP port`,
+      () => {
+        assert.deepEqual(allowed(runArgs(service, placement), "net"), [
+          ...(usesBroker(service) ? ["rabbitmq:5672"] : REACHES[service]),
+          "0.0.0.0:9000",
+        ]);
+      },
+    );
     await t.step(`${service}: --allow-env lists exactly its schema's variables`, () => {
       const env = allowed(runArgs(service, placement), "env");
       assert.deepEqual(env, envNames(SCHEMAS[service]));
-      assert.ok(env!.includes("AMQP_PASSWORD_FILE"));
+      assert.equal(env!.includes("AMQP_PASSWORD_FILE"), usesBroker(service));
     });
   }
+
+  await t.step(
+    "the controller reaches Prometheus and the Docker API filter, never the broker",
+    () => {
+      assert.deepEqual(permissionsOf("controller", placement), {
+        net: ["prometheus:9090", "docker-proxy:2375", "0.0.0.0:9000"],
+        read: [],
+        write: [],
+        env: envNames(SCHEMAS.controller),
+      });
+      assert.ok(!envNames(SCHEMAS.controller).includes("AMQP_URL"));
+    },
+  );
 
   await t.step("features reads only the data set", () => {
     assert.deepEqual(permissionsOf("features", placement), {
@@ -182,6 +201,21 @@ Deno.test("placementFromEnv() reads the broker, port and path as the service wil
       permissionsOf("metric", placementFromEnv("metric", env({ LOG_DIR: "/tmp/l" }))).write,
       ["/tmp/l"],
     );
+  });
+  await t.step("the controller's URLs move its grants, and it reads no AMQP_URL", () => {
+    const placement = placementFromEnv(
+      "controller",
+      env({
+        PROMETHEUS_URL: "https://metrics.internal",
+        DOCKER_URL: "http://127.0.0.1:2375",
+        AMQP_URL: "amqp://rabbitmq",
+      }),
+    );
+    assert.deepEqual(allowed(runArgs("controller", placement), "net"), [
+      "metrics.internal:443",
+      "127.0.0.1:2375",
+      "0.0.0.0:8004",
+    ]);
   });
   await t.step("invalid values fail together, as the service would", () => {
     assert.throws(

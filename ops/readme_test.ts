@@ -36,7 +36,7 @@ Deno.test("configRows() lists every variable of every schema once, with its doc"
   });
   await t.step("shared variables say all, others name their services", () => {
     const services = Object.fromEntries(rows.map((row) => [row[0], row[1]]));
-    assert.equal(services["`AMQP_URL`"], "all");
+    assert.equal(services["`AMQP_URL`"], "features, model, metric");
     assert.equal(services["`LOG_FORMAT`"], "all");
     assert.equal(services["`MAX_BODY_BYTES`"], "model, metric");
     assert.equal(services["`LOG_DIR`"], "metric");
@@ -44,7 +44,10 @@ Deno.test("configRows() lists every variable of every schema once, with its doc"
   await t.step("defaults come from the fields, per service where they differ", () => {
     const defaults = Object.fromEntries(rows.map((row) => [row[0], row[2]]));
     assert.equal(defaults["`AMQP_URL`"], "`amqp://localhost:5672`");
-    assert.equal(defaults["`HTTP_PORT`"], "features `8001`, model `8002`, metric `8003`");
+    assert.equal(
+      defaults["`HTTP_PORT`"],
+      "features `8001`, model `8002`, metric `8003`, controller `8004`",
+    );
     assert.equal(defaults["`SEED`"], "–");
   });
   await t.step("the *_FILE companions are in the docs, not rows", () => {

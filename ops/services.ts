@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { controllerManifest } from "../controller/manifest.ts";
 import { featuresManifest } from "../features/manifest.ts";
 import { metricManifest } from "../metric/manifest.ts";
 import { modelManifest } from "../model/manifest.ts";
@@ -13,7 +14,12 @@ import type { Schema } from "../stack/config.ts";
 import type { ServiceManifest } from "../stack/manifest.ts";
 
 /** The services, in the order they start (consumers may start in any order; features is first). */
-export const SERVICES = [featuresManifest, modelManifest, metricManifest] as const;
+export const SERVICES = [
+  featuresManifest,
+  modelManifest,
+  metricManifest,
+  controllerManifest,
+] as const;
 
 /** A service's name. */
 export type ServiceName = typeof SERVICES[number]["name"];

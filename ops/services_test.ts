@@ -22,7 +22,8 @@ Deno.test("the manifests name each service once, after its folder", async () => 
 Deno.test("a service that writes its path has that path as its image's volume", () => {
   for (const service of SERVICES) {
     const volume = "volume" in service ? service.volume : undefined;
-    if (service.path.use === "write") assert.equal(volume, service.path.field.parse(undefined));
+    const path = "path" in service ? service.path : undefined;
+    if (path?.use === "write") assert.equal(volume, path.field.parse(undefined));
     else assert.equal(volume, undefined, service.name);
   }
 });

@@ -23,7 +23,7 @@ import { redactUrl } from "../stack/common_config.ts";
 import { POLICIES } from "../stack/policies.ts";
 import { metricLogPath } from "../metric/metric_log/format.ts";
 import type { MetricLogTail } from "../metric/metric_log/reader.ts";
-import type { ServiceName } from "./launch.ts";
+import { usesBroker } from "./launch.ts";
 import { manifestOf, SERVICE_NAMES } from "./services.ts";
 import { freePort } from "./kit/local_broker.ts";
 import { ManagementApi, managementEndpoint } from "./kit/management.ts";
@@ -34,14 +34,16 @@ import { Interrupts } from "./start_interrupts.ts";
 import { followNewRows, lastLines, summaryLines, watchRows } from "./start_rows.ts";
 
 /** The one service that produces; the others consume and start first, so nothing waits in a queue for long. */
-const PRODUCER: ServiceName = "features";
-const CONSUMERS = SERVICE_NAMES.filter((name) => name !== PRODUCER);
+const PRODUCER: keyof Configs = "features";
+/** The services on the broker, which this launcher runs (the controller needs a Swarm). */
+const PIPELINE = SERVICE_NAMES.filter((name): name is keyof Configs => usesBroker(name));
+const CONSUMERS = PIPELINE.filter((name) => name !== PRODUCER);
 /** Added to the services' own drain deadline before they are killed. */
 const KILL_GRACE_MS = 5_000;
 /** How long the consumers get to answer /readyz before features starts anyway. */
 const READY_WITHIN_MS = 15_000;
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
-const NAME_WIDTH = Math.max("start".length, ...SERVICE_NAMES.map((s) => s.length));
+const NAME_WIDTH = Math.max("start".length, ...PIPELINE.map((s) => s.length));
 const TERMINAL = Deno.stdout.isTerminal();
 const getEnv = (name: string) => Deno.env.get(name);
 
@@ -81,7 +83,7 @@ class Run {
   }
 
   /** Spawns `name` against the broker, its output streamed with its name. */
-  spawn(name: ServiceName): ServiceProcess {
+  spawn(name: keyof Configs): ServiceProcess {
     const { configs } = this;
     const port = manifestOf(name).httpPort;
     const httpPort = configs[name].httpPort === 0 ? 0 : availablePort(port);

@@ -15,6 +15,7 @@
  * | `appId`         | `features`               | `model`                         |
  * | `contentType`   | `application/json`       | `application/json`              |
  * | headers         | `sent-at-ms`, `replica`  | `sent-at-ms` (copied), `model-version`, `replica` |
+ * | more headers    | –                        | `received-at-ms`, `predicted-at-ms` (model's)  |
  *
  * @module
  */
@@ -31,6 +32,10 @@ export const QUEUES = {
 export const HEADERS = {
   /** Wall-clock ms (fractional) when features published the sample: end-to-end latency. */
   sentAtMs: "sent-at-ms",
+  /** Wall-clock ms (fractional) when model's handler got the feature vector: per-hop latency. */
+  receivedAtMs: "received-at-ms",
+  /** Wall-clock ms (fractional) when model published the prediction: per-hop latency. */
+  predictedAtMs: "predicted-at-ms",
   /** The artifact version that made a prediction. */
   modelVersion: "model-version",
   /** The process that published the message. */

@@ -15,8 +15,18 @@
  *   (`ManagementApi.putPolicy`, body {@link policyBody}).
  *
  * A service does not need them to start: without a policy its queues simply
- * have no delivery limit and no broker-side dead-lettering (its own dead
- * letters, published with a reason, do not depend on a policy).
+ * have no delivery limit, no length limit and no broker-side dead-lettering
+ * (its own dead letters, published with a reason, do not depend on a policy).
+ *
+ * Every queue is bounded, `dead_letter` included, and a full queue refuses
+ * what is published to it (`overflow: reject-publish`: the publisher's
+ * confirm is a nack) rather than dropping what it holds: features waits and
+ * retries (`features/publish_until_confirmed.ts`), so a backlog slows the
+ * pipeline down instead of losing samples or growing the broker without end.
+ * The limits and why: {@link WORK_QUEUE_MAX_LENGTH} and the constants beside
+ * it; the broker's memory and disk limits are in
+ * `ops/images/rabbitmq/rabbitmq.conf`, and the alerts that fire before each
+ * is reached in `ops/images/prometheus/alerts.yml`.
  *
  * @module
  */
@@ -32,6 +42,39 @@ import { DEAD_LETTER_EXCHANGE } from "./topology.ts";
  */
 export const DELIVERY_LIMIT = 20;
 
+/**
+ * Messages `features` and `y_true` hold at most: about 11 hours of the
+ * stack's 5 samples/s with nothing consumed (a night without model or
+ * metric), and more than the backlog `deno task e2e` builds on purpose
+ * (114,000). When full, features is refused and waits. A quorum queue
+ * refuses once it is past its limit, so the publishes already on their way
+ * (features' MAX_IN_FLIGHT) may land first: `tests/queue_full_test.ts`.
+ */
+export const WORK_QUEUE_MAX_LENGTH = 200_000;
+
+/**
+ * What `y_pred` holds beyond {@link WORK_QUEUE_MAX_LENGTH}: a prediction
+ * exists for every sample `features` accepted, which may run ahead of
+ * `y_true` by features' unconfirmed samples (MAX_IN_FLIGHT, at most 10,000)
+ * and by what metric holds unpaired (its PREFETCH). With this margin `y_true`
+ * is full first and features waits, rather than model's publish being refused
+ * (model would dead-letter the sample).
+ */
+export const PREDICTIONS_HEADROOM = 20_000;
+
+/**
+ * Body bytes each work queue holds at most: 200,000 feature vectors of ~220
+ * bytes are 44 MB, so the length binds first in normal use; this bounds a
+ * queue filled with large bodies (up to the broker's `max_message_size`).
+ */
+export const WORK_QUEUE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Dead letters kept at most: far more than a bad deploy makes before someone looks. */
+export const DEAD_LETTER_MAX_LENGTH = 100_000;
+
+/** Body bytes of dead letters kept at most (a copy's body is cut to 64 KiB: `dead_letter.ts`). */
+export const DEAD_LETTER_MAX_BYTES = 128 * 1024 * 1024;
+
 /** A RabbitMQ policy, in the shape of a definitions file's `policies` entries. */
 export interface Policy {
   readonly name: string;
@@ -43,29 +86,93 @@ export interface Policy {
   readonly definition: Readonly<Record<string, string | number>>;
 }
 
-/** The work queues, by exact name; `dead_letter` is left out (no limit on what is kept there). */
-const WORK_QUEUE_PATTERN = `^(${[QUEUES.features, QUEUES.yTrue, QUEUES.yPred].join("|")})$`;
+/** Exactly `names`, as a policy pattern. */
+function exactly(...names: string[]): string {
+  return `^(${names.join("|")})$`;
+}
+
+/** The limits of {@link pipelinePolicies}: messages and body bytes per queue. */
+export interface QueueLimits {
+  readonly workQueueMaxLength: number;
+  readonly predictionsMaxLength: number;
+  readonly workQueueMaxBytes: number;
+  readonly deadLetterMaxLength: number;
+  readonly deadLetterMaxBytes: number;
+}
+
+/** The pipeline's limits (the constants above). */
+export const QUEUE_LIMITS: QueueLimits = {
+  workQueueMaxLength: WORK_QUEUE_MAX_LENGTH,
+  predictionsMaxLength: WORK_QUEUE_MAX_LENGTH + PREDICTIONS_HEADROOM,
+  workQueueMaxBytes: WORK_QUEUE_MAX_BYTES,
+  deadLetterMaxLength: DEAD_LETTER_MAX_LENGTH,
+  deadLetterMaxBytes: DEAD_LETTER_MAX_BYTES,
+};
+
+/** What every work queue's policy says, and its limits. */
+function workQueue(maxLength: number, maxBytes: number): Policy["definition"] {
+  return {
+    "delivery-limit": DELIVERY_LIMIT,
+    // A message rejected without requeue, or over its delivery limit, goes to
+    // dead_letter rather than vanishing.
+    "dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+    // Quorum queues keep a dead letter until dead_letter has confirmed it (at-most-once
+    // would drop it if dead_letter were unavailable, or full); RabbitMQ requires
+    // reject-publish for it. Classic queues ignore the strategy.
+    "dead-letter-strategy": "at-least-once",
+    // Full: refuse the publish (a nack), never drop the oldest.
+    "overflow": "reject-publish",
+    "max-length": maxLength,
+    "max-length-bytes": maxBytes,
+  };
+}
+
+/**
+ * The policies of the pipeline with `limits` (a test gives small ones to
+ * fill a queue quickly). Their patterns are disjoint: each queue has exactly
+ * one ({@link policyOf}). In the order RabbitMQ lists them (by name).
+ */
+export function pipelinePolicies(limits: QueueLimits = QUEUE_LIMITS): Policy[] {
+  return [
+    {
+      name: "ml-dead-letters",
+      pattern: exactly(QUEUES.deadLetter),
+      "apply-to": "queues",
+      priority: 0,
+      // No delivery limit and no dead-letter exchange: nowhere further to go. Full, it refuses
+      // new dead letters: the services then reject theirs to the broker, and a quorum work
+      // queue keeps them (at-least-once) until dead_letter has room.
+      definition: {
+        "overflow": "reject-publish",
+        "max-length": limits.deadLetterMaxLength,
+        "max-length-bytes": limits.deadLetterMaxBytes,
+      },
+    },
+    {
+      name: "ml-predictions",
+      pattern: exactly(QUEUES.yPred),
+      "apply-to": "queues",
+      priority: 0,
+      definition: workQueue(limits.predictionsMaxLength, limits.workQueueMaxBytes),
+    },
+    {
+      name: "ml-work-queues",
+      pattern: exactly(QUEUES.features, QUEUES.yTrue),
+      "apply-to": "queues",
+      priority: 0,
+      definition: workQueue(limits.workQueueMaxLength, limits.workQueueMaxBytes),
+    },
+  ];
+}
 
 /** The policies of the pipeline; applied per vhost. */
-export const POLICIES: readonly Policy[] = [
-  {
-    name: "ml-work-queues",
-    pattern: WORK_QUEUE_PATTERN,
-    "apply-to": "queues",
-    priority: 0,
-    definition: {
-      "delivery-limit": DELIVERY_LIMIT,
-      // A message rejected without requeue, or over its delivery limit, goes to
-      // dead_letter rather than vanishing.
-      "dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-      // Quorum queues keep a dead letter until dead_letter has confirmed it (at-most-once
-      // would drop it if dead_letter were unavailable); RabbitMQ requires reject-publish for
-      // it, which only matters once a length limit is set. Classic queues ignore both keys.
-      "dead-letter-strategy": "at-least-once",
-      "overflow": "reject-publish",
-    },
-  },
-];
+export const POLICIES: readonly Policy[] = pipelinePolicies();
+
+/** The policy RabbitMQ applies to `queue`: the matching one of highest priority. */
+export function policyOf(queue: string): Policy | undefined {
+  return POLICIES.filter((policy) => new RegExp(policy.pattern).test(queue))
+    .sort((a, b) => b.priority - a.priority)[0];
+}
 
 /** The `rabbitmqctl` arguments that set `policy` in `vhost`. */
 export function setPolicyArgs(policy: Policy, vhost: string): string[] {

@@ -158,6 +158,21 @@ Deno.test({
       assert.match((await text("#median"))!, /^\d+\.\d\d$/);
       assert.equal(await text("#unpaired"), "0");
       assert.equal(await text("#dead-lettered"), "0");
+      // "Where the time goes": a row per hop, each with every sample counted.
+      const hopRows = await page.$$eval(
+        "#hops tbody tr",
+        (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)),
+      );
+      assert.deepEqual(hopRows.map((cells) => cells[0]), [
+        "features publish → model receipt",
+        "model handling",
+        "model publish → metric pairing",
+        "metric write + ack",
+      ]);
+      for (const cells of hopRows) {
+        assert.equal(cells.at(-1), String(COUNT), cells[0]!);
+        assert.match(cells[1]!, /^\d+\.\d\d$/, `${cells[0]} mean`);
+      }
       assert.match((await text("#status"))!, /^live/);
 
       // The page's JSON names both model replicas: each gets its own bar.

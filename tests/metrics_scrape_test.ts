@@ -301,6 +301,23 @@ Deno.test({
       assert.equal(x.types.get("ml_metric_latency_seconds"), "histogram");
       assert.equal(value(x, "ml_metric_latency_seconds_count"), COUNT);
       assert.ok(value(x, "ml_metric_latency_seconds_sum") > 0);
+      // Every pair's four hops, from the time stamps features and model carry; one host, one
+      // clock: none negative.
+      assert.equal(x.types.get("ml_metric_hop_seconds"), "histogram");
+      for (const hop of ["features_to_model", "model", "model_to_metric", "metric"]) {
+        assert.equal(value(x, "ml_metric_hop_seconds_count", { hop }), COUNT, hop);
+        assert.equal(value(x, "ml_metric_hop_negative_total", { hop }), 0, hop);
+      }
+      const hopsSum = ["features_to_model", "model", "model_to_metric"]
+        .reduce((sum, hop) => sum + value(x, "ml_metric_hop_seconds_sum", { hop }), 0);
+      const latencySum = value(x, "ml_metric_latency_seconds_sum");
+      assert.ok(
+        Math.abs(hopsSum - latencySum) < 1e-6,
+        `hops add up to ${hopsSum} s, end to end ${latencySum} s`,
+      );
+      // Each timer's time on the event loop is measured, the plot's included.
+      assert.equal(x.types.get("ml_metric_periodic_job_seconds"), "histogram");
+      assert.ok(value(x, "ml_metric_periodic_job_seconds_count", { job: "expiry" }) >= 1);
 
       // The dashboard's JSON agrees with /metrics.
       const stats = JSON.parse((await get(metric, "/api/stats")).text);

@@ -31,6 +31,7 @@ Deno.test("prometheus.yml finds every replica by DNS on the names the alerts' jo
     ["model", "{ names: [model], type: A, port: 8002, refresh_interval: 15s }"],
     ["metric", "{ names: [metric], type: A, port: 8003, refresh_interval: 15s }"],
     ["rabbitmq", "{ names: [rabbitmq], type: A, port: 15692, refresh_interval: 30s }"],
+    ["controller", "{ names: [controller], type: A, port: 8004, refresh_interval: 15s }"],
   ]);
   const rules = await Deno.readTextFile(`${DIR}alerts.yml`);
   for (const [job] of rules.matchAll(/job="(\w+)"/g)) {

@@ -2,11 +2,13 @@
  * The metric service's dashboard, wired to its state: reads the statistics
  * once a second into a {@link DashboardHistory}, serves the page, its assets
  * and `/api/stats` through the service's `route` hook, adds the dashboard's
- * numbers to `/metrics`, and writes `error_distribution.svg` (and, rendered
- * from it, `error_distribution.png`) beside `metric_log.csv` every
- * `plotEveryMs` (when the count changed) and at shutdown. The numbers
- * themselves are computed in `history.ts` and `view.ts`, the gauges defined
- * in `../telemetry.ts`.
+ * numbers to `/metrics`, and writes `error_distribution.svg` and
+ * `error_distribution.png` beside `metric_log.csv` every `plotEveryMs` (when
+ * the count changed) and at shutdown (`plot_writer.ts`). The PNG is rendered
+ * by a Web Worker started here, at start-up (`png_worker_host.ts`), so no
+ * render runs on the event loop that pairs and acknowledges samples. The
+ * numbers themselves are computed in `history.ts` and `view.ts`, the gauges
+ * defined in `../telemetry.ts`.
  *
  * @module
  */
@@ -14,18 +16,21 @@ import { errorText } from "../../stack/async.ts";
 import type { Logger } from "../../stack/log.ts";
 import type { Telemetry } from "../../stack/telemetry.ts";
 import type { ErrorStats } from "../pairing/stats.ts";
-import { registerDashboardGauges } from "../telemetry.ts";
+import { startPeriodic } from "../periodic.ts";
+import { createPlotMetrics, type HopSource, registerDashboardGauges } from "../telemetry.ts";
 import { ASSETS } from "./assets.ts";
 import { DashboardHistory, readingOf } from "./history.ts";
-import { createPngRenderer, PNG_FILE, type PngRenderer } from "./png.ts";
-import { renderHistogramSvg } from "./svg_histogram.ts";
-import { binErrors, type DashboardView, dashboardView } from "./view.ts";
+import { PNG_FONT, RESVG_WASM } from "./png.ts";
+import { PLOT_FILE, plotSvg, PlotWriter, warmUpSvg } from "./plot_writer.ts";
+import { PngWorkerHost, type PngWorkerHostOptions } from "./png_worker_host.ts";
+import { type DashboardView, dashboardView } from "./view.ts";
 
-/** The file written beside `metric_log.csv`. */
-export const PLOT_FILE = "error_distribution.svg";
+export { PLOT_FILE };
 
 /** How often the history takes a reading. */
 const TICK_MS = 1000;
+/** Renders of a histogram each PNG worker makes as it loads: V8 has optimised resvg by then. */
+const WARM_UP_RENDERS = 14;
 
 /** What the dashboard reads and where it writes. */
 export interface DashboardOptions {
@@ -40,6 +45,15 @@ export interface DashboardOptions {
   readonly plotEveryMs: number;
   /** Wall clock (tests pass their own). */
   readonly now?: () => number;
+  /** The per-hop histograms, for "where the time goes"; none leaves the panel empty. */
+  readonly hops?: HopSource;
+  /** Called with the event-loop time of each timer run (`ml_metric_periodic_job_seconds`). */
+  readonly observe?: (job: string, seconds: number) => void;
+  /** How the PNG worker is started and watched (tests inject slow or failing workers). */
+  readonly png?: Pick<
+    PngWorkerHostOptions,
+    "createWorker" | "timeoutMs" | "restartDelayMs" | "warmUp"
+  >;
 }
 
 /** See {@link startDashboard}. */
@@ -50,9 +64,11 @@ export interface Dashboard {
   view(): Promise<DashboardView>;
   /** Takes one reading now (the timer does this every second). */
   tick(): void;
-  /** Writes the SVG if the count changed since the last write; true when it wrote. */
+  /** Writes the SVG (and the PNG) if the count changed since the last write; true when it wrote. */
   writePlot(): Promise<boolean>;
-  /** Stops the timers and writes the plot a last time. */
+  /** Settles once the PNG worker exists (it may still be loading resvg), or failed to start. */
+  readonly ready: Promise<void>;
+  /** Stops the timers, writes the plot a last time and stops the PNG worker. */
   close(): Promise<void>;
 }
 
@@ -67,8 +83,9 @@ const CONTENT_SECURITY_POLICY = [
 ].join("; ");
 
 /**
- * Starts the reading timer and the plot timer and registers the dashboard's
- * gauges on the service's registry. Call {@link Dashboard.close} before exit.
+ * Starts the reading timer, the plot timer and the PNG worker (when the plot
+ * is written periodically), and registers the dashboard's gauges on the
+ * service's registry. Call {@link Dashboard.close} before exit.
  */
 export function startDashboard(options: DashboardOptions): Dashboard {
   const { stats, telemetry, log } = options;
@@ -79,7 +96,15 @@ export function startDashboard(options: DashboardOptions): Dashboard {
 
   const tick = () => history.record(readingOf(stats.snapshot(), now()));
   tick();
-  const ticker = setInterval(tick, TICK_MS);
+  const onError = (job: string, error: unknown) =>
+    log.error("periodic job {job} failed: {error}", { job, error: errorText(error) });
+  const ticker = startPeriodic({
+    name: "stats_reading",
+    everyMs: TICK_MS,
+    run: tick,
+    observe: options.observe,
+    onError,
+  });
 
   async function deadLettered(): Promise<number> {
     const { values } = await telemetry.deadLettered.get();
@@ -93,68 +118,31 @@ export function startDashboard(options: DashboardOptions): Dashboard {
       bins: stats.bins,
       deadLettered: await deadLettered(),
       unpaired: options.unpaired(),
+      hops: await options.hops?.hopHistograms(),
     }, history);
   }
 
-  function svg(): string {
-    const snapshot = stats.snapshot();
-    return renderHistogramSvg(binErrors(stats.bins), snapshot, {
-      title: `Absolute error of ${snapshot.count} predictions`,
-    });
+  const png = options.logDir === undefined ? undefined : pngWorker(options);
+  const writer = options.logDir === undefined
+    ? undefined
+    : new PlotWriter({ stats, log, dir: options.logDir, png });
+  // Drawn once now: the first call compiles the SVG code (~20 ms), better at start than later.
+  plotSvg(stats);
+  // The worker starts now, before any delivery: making its isolate holds this thread for tens of
+  // ms. It loads resvg and warms up on its own thread meanwhile (failures are logged by events).
+  let ready = Promise.resolve();
+  if (options.plotEveryMs > 0 && png) {
+    void png.start().catch(() => {});
+    ready = png.whenStarted();
   }
-
-  // Loaded on the first write, once: the PNG is a convenience, so a renderer
-  // that cannot load (a file missing or not readable) leaves the SVG alone.
-  let renderer: Promise<PngRenderer | undefined> | undefined;
-  function pngRenderer(): Promise<PngRenderer | undefined> {
-    renderer ??= createPngRenderer().catch((error) => {
-      log.warn("cannot render {file}: {error}; writing the SVG only", {
-        file: PNG_FILE,
-        error: errorText(error),
-      });
-      return undefined;
-    });
-    return renderer;
-  }
-
-  let plottedCount = -1;
-  let writing: Promise<boolean> | undefined;
-  async function write(dir: string): Promise<boolean> {
-    const count = stats.count;
-    if (count === plottedCount) return false;
-    const path = `${dir}/${PLOT_FILE}`;
-    // Write aside and rename: a reader never sees a half-written file.
-    const temporary = `${path}.tmp`;
-    let writingTo = path;
-    try {
-      const document = svg();
-      await Deno.writeTextFile(temporary, document);
-      await Deno.rename(temporary, path);
-      const render = await pngRenderer();
-      if (render) {
-        writingTo = `${dir}/${PNG_FILE}`;
-        await Deno.writeFile(`${writingTo}.tmp`, render(document));
-        await Deno.rename(`${writingTo}.tmp`, writingTo);
-      }
-      plottedCount = count;
-      return true;
-    } catch (error) {
-      // The plot is a convenience: failing to write it must not stop the metric.
-      log.error("cannot write {path}: {error}", { path: writingTo, error: errorText(error) });
-      return false;
-    }
-  }
-  function writePlot(): Promise<boolean> {
-    if (options.logDir === undefined) return Promise.resolve(false);
-    // One write at a time; a call during a write waits for it and then checks again.
-    const previous = writing ?? Promise.resolve(false);
-    const next = previous.then(() => write(options.logDir!));
-    writing = next;
-    return next;
-  }
-  const plotter = options.plotEveryMs > 0
-    ? setInterval(() => void writePlot(), options.plotEveryMs)
-    : undefined;
+  const writePlot = () => writer?.write() ?? Promise.resolve(false);
+  const plotter = startPeriodic({
+    name: "plot",
+    everyMs: writer ? options.plotEveryMs : 0,
+    run: writePlot,
+    observe: options.observe,
+    onError,
+  });
 
   function route(request: Request, url: URL): Promise<Response> | Response | undefined {
     const path = url.pathname;
@@ -177,7 +165,7 @@ export function startDashboard(options: DashboardOptions): Dashboard {
     } else if (path === `/${PLOT_FILE}`) {
       headers.set("content-type", "image/svg+xml; charset=utf-8");
       headers.set("cache-control", "no-store");
-      body = svg();
+      body = plotSvg(stats);
     } else {
       const asset = ASSETS.get(path)!;
       headers.set("content-type", asset.contentType);
@@ -196,10 +184,42 @@ export function startDashboard(options: DashboardOptions): Dashboard {
     view,
     tick,
     writePlot,
+    ready,
     async close() {
-      clearInterval(ticker);
-      clearInterval(plotter);
+      ticker.stop();
+      plotter.stop();
       await writePlot();
+      png?.close();
     },
   };
+}
+
+/** The PNG worker of the dashboard, its events logged and counted. */
+function pngWorker(options: DashboardOptions): PngWorkerHost {
+  const { log } = options;
+  const metrics = createPlotMetrics(options.telemetry.registry);
+  return new PngWorkerHost({
+    // Only a worker that renders all along gains from a warm-up; one that renders once, at
+    // shutdown, would only be slower.
+    ...(options.plotEveryMs > 0 ? { warmUp: { svg: warmUpSvg(), renders: WARM_UP_RENDERS } } : {}),
+    ...options.png,
+    readFiles: async () => ({
+      wasm: await Deno.readFile(RESVG_WASM),
+      font: await Deno.readFile(PNG_FONT),
+    }),
+    events: {
+      loaded: (ms) => log.debug("PNG worker ready in {ms} ms", { ms: Math.round(ms) }),
+      rendered: metrics.rendered,
+      failed: (reason, failures, retryInMs) =>
+        log.error("PNG worker stopped ({failures} in a row): {reason}; another in {seconds} s", {
+          failures,
+          reason,
+          seconds: Math.round(retryInMs / 1000),
+        }),
+      restarted: () => {
+        metrics.restarted();
+        log.warn("PNG worker started again", {});
+      },
+    },
+  });
 }

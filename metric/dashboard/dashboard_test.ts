@@ -3,6 +3,7 @@ import { getLogger } from "@logtape/logtape";
 import { createTelemetry } from "../../stack/telemetry.ts";
 import { type Dashboard, PLOT_FILE, startDashboard } from "./dashboard.ts";
 import { PNG_FILE, pngSize } from "./png.ts";
+import { startPngWorker, type WorkerLike } from "./png_worker_host.ts";
 import { ErrorStats } from "../pairing/stats.ts";
 
 async function withDashboard(
@@ -175,6 +176,48 @@ Deno.test("dashboard writes the plot a last time on close", async () => {
     await dashboard.close();
     assert.match(await Deno.readTextFile(`${dir}/${PLOT_FILE}`), /n = 1/);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A worker that loads, then dies of an uncaught error at its first render. */
+function dyingWorker(): WorkerLike {
+  const source = `self.onmessage = ({ data }) => {
+    if (data.kind === "load") return self.postMessage({ kind: "loaded", ms: 0 });
+    throw new Error("out of memory in the render");
+  };`;
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  return new Worker(url, { type: "module", name: "dying-png" });
+}
+
+Deno.test("dashboard starts a PNG worker again after one died, and writes the SVG meanwhile", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ml-dashboard-test-" });
+  const telemetry = createTelemetry("metric", "test");
+  const stats = new ErrorStats();
+  const workers = [dyingWorker, startPngWorker];
+  const dashboard = startDashboard({
+    stats,
+    unpaired: () => 0,
+    telemetry,
+    log: getLogger(["metric-test"]),
+    logDir: dir,
+    plotEveryMs: 0,
+    png: { createWorker: () => workers.shift()!(), restartDelayMs: () => 0 },
+  });
+  try {
+    stats.add({ absoluteError: 3, modelVersion: "v1", replica: "model-a" });
+    assert.equal(await dashboard.writePlot(), false, "the PNG failed with its worker");
+    assert.match(await Deno.readTextFile(`${dir}/${PLOT_FILE}`), /n = 1/, "the SVG is there");
+    assert.equal(await dashboard.writePlot(), true, "a new worker rendered the PNG");
+    assert.deepEqual(pngSize(await Deno.readFile(`${dir}/${PNG_FILE}`)), {
+      width: 720,
+      height: 400,
+    });
+    const text = await telemetry.registry.metrics();
+    assert.match(text, /^ml_metric_plot_worker_restarts_total\{[^}]*\} 1$/m);
+    assert.match(text, /^ml_metric_plot_render_seconds_count\{[^}]*\} 1$/m);
+  } finally {
+    await dashboard.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

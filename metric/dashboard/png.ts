@@ -9,7 +9,9 @@
  *
  * @module
  */
-import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import { FONT_FAMILY, loadResvg, type PngRenderer, pngRendererOf } from "./png_worker.ts";
+
+export type { PngRenderer };
 
 /** Written beside `error_distribution.svg`. */
 export const PNG_FILE = "error_distribution.png";
@@ -17,11 +19,6 @@ export const PNG_FILE = "error_distribution.png";
 export const RESVG_WASM = new URL("../vendor/resvg/index_bg.wasm", import.meta.url);
 /** DejaVu Sans (Bitstream Vera licence, from Debian's fonts-dejavu-core). */
 export const PNG_FONT = new URL("../vendor/fonts/DejaVuSans.ttf", import.meta.url);
-/** The family the font file holds; the SVG's `sans-serif` maps to it. */
-const FONT_FAMILY = "DejaVu Sans";
-
-/** Renders an SVG document to PNG bytes. */
-export type PngRenderer = (svg: string) => Uint8Array;
 
 /** Where the renderer's files are; defaults to the ones shipped in `metric/vendor/`. */
 export interface PngRendererOptions {
@@ -33,13 +30,10 @@ export interface PngRendererOptions {
   background?: string;
 }
 
-// resvg's module may be instantiated once per process.
-let ready: Promise<void> | undefined;
-
 /**
- * Loads resvg and the font once and returns a synchronous renderer. Rejects when a file cannot
- * be read (a missing `--allow-read` names the file), so a caller can log it and go on with the
- * SVG alone.
+ * Loads resvg and the font once and returns a synchronous renderer in this isolate (the metric
+ * service renders in a worker instead: `png_worker_host.ts`). Rejects when a file cannot be read
+ * (a missing `--allow-read` names the file), so a caller can log it and go on with the SVG alone.
  */
 export async function createPngRenderer(options: PngRendererOptions = {}): Promise<PngRenderer> {
   const scale = options.scale ?? 1;
@@ -49,35 +43,8 @@ export async function createPngRenderer(options: PngRendererOptions = {}): Promi
     );
   }
   const font = await Deno.readFile(options.font ?? PNG_FONT);
-  ready ??= Deno.readFile(options.wasm ?? RESVG_WASM).then((bytes) => initWasm(bytes)).catch(
-    (error) => {
-      ready = undefined;
-      throw error;
-    },
-  );
-  await ready;
-  const background = options.background ?? "white";
-  return (svg) => {
-    const resvg = new Resvg(svg, {
-      background,
-      fitTo: scale === 1 ? { mode: "original" } : { mode: "zoom", value: scale },
-      font: {
-        fontBuffers: [font],
-        defaultFontFamily: FONT_FAMILY,
-        sansSerifFamily: FONT_FAMILY,
-      },
-    });
-    try {
-      const image = resvg.render();
-      try {
-        return image.asPng();
-      } finally {
-        image.free();
-      }
-    } finally {
-      resvg.free();
-    }
-  };
+  await loadResvg(() => Deno.readFile(options.wasm ?? RESVG_WASM));
+  return pngRendererOf({ font, fontFamily: FONT_FAMILY, scale, background: options.background });
 }
 
 /** The PNG's width and height from its IHDR chunk; throws a TypeError if it is not a PNG. */

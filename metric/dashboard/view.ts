@@ -10,6 +10,7 @@
  * @module
  */
 import type { StatsSnapshot } from "../pairing/stats.ts";
+import { type Hop, HOP_LABELS, type HopHistogram, HOPS, summarizeHop } from "../hops.ts";
 import type { DashboardHistory, ReplicaThroughput, Series } from "./history.ts";
 
 /** Width of a dashboard histogram bin, in units of the target. */
@@ -86,6 +87,34 @@ export interface DashboardView {
   /** Truths and predictions waiting for their other half. */
   readonly unpaired: number;
   readonly series: Series;
+  /** Where a sample's time goes, hop by hop, since the service started ("where the time goes"). */
+  readonly hops: readonly HopView[];
+}
+
+/** One hop of a sample on the dashboard; times in ms, `null` before the first sample. */
+export interface HopView {
+  readonly hop: Hop;
+  readonly label: string;
+  readonly count: number;
+  readonly meanMs: number | null;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
+/** The dashboard's rows of the per-hop histograms, in the order a sample takes the hops. */
+export function hopViews(histograms: Readonly<Record<Hop, HopHistogram>> | undefined): HopView[] {
+  if (!histograms) return [];
+  return HOPS.map((hop) => {
+    const { count, meanMs, p50Ms, p99Ms } = summarizeHop(histograms[hop]);
+    return {
+      hop,
+      label: HOP_LABELS[hop],
+      count,
+      meanMs: finite(meanMs),
+      p50Ms: finite(p50Ms),
+      p99Ms: finite(p99Ms),
+    };
+  });
 }
 
 /** What {@link dashboardView} reads besides the history. */
@@ -96,6 +125,8 @@ export interface ViewInput {
   readonly bins: ArrayLike<number>;
   readonly deadLettered: number;
   readonly unpaired: number;
+  /** The per-hop histograms (`ml_metric_hop_seconds`), when the service keeps them. */
+  readonly hops?: Readonly<Record<Hop, HopHistogram>>;
 }
 
 /** The dashboard's numbers now: statistics live, rates and series from `history`. */
@@ -124,5 +155,6 @@ export function dashboardView(input: ViewInput, history: DashboardHistory): Dash
     deadLettered: input.deadLettered,
     unpaired: input.unpaired,
     series: history.series(),
+    hops: hopViews(input.hops),
   };
 }

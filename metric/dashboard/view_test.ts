@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ErrorStats, HISTOGRAM_LIMIT } from "../pairing/stats.ts";
 import { DashboardHistory, readingOf } from "./history.ts";
-import { binErrors, dashboardView, finite } from "./view.ts";
+import { binErrors, dashboardView, finite, hopViews } from "./view.ts";
 
 function statsOf(errors: number[], replica = "model-a", version = "v1"): ErrorStats {
   const stats = new ErrorStats();
@@ -111,4 +111,32 @@ Deno.test("dashboardView() names every statistic that is null although samples w
     { version: "v2", count: 1, mae: Number.MAX_VALUE },
   ]);
   assert.deepEqual(JSON.parse(JSON.stringify(view)), view);
+});
+
+Deno.test("hopViews() lists the hops in a sample's order with their mean, p50 and p99", () => {
+  const bounds = [1, 2, 5, Infinity];
+  const empty = { bounds, cumulative: [0, 0, 0, 0], sumMs: 0 };
+  const views = hopViews({
+    features_to_model: { bounds, cumulative: [10, 20, 20, 20], sumMs: 25 },
+    model: empty,
+    model_to_metric: { bounds, cumulative: [0, 0, 100, 100], sumMs: 300 },
+    metric: empty,
+  });
+  assert.deepEqual(views.map((v) => v.hop), [
+    "features_to_model",
+    "model",
+    "model_to_metric",
+    "metric",
+  ]);
+  assert.deepEqual(views[0], {
+    hop: "features_to_model",
+    label: "features publish → model receipt",
+    count: 20,
+    meanMs: 1.25,
+    p50Ms: 1,
+    p99Ms: 1.98,
+  });
+  assert.deepEqual([views[1].meanMs, views[1].p99Ms], [null, null], "nothing seen yet");
+  assert.equal(views[2].p50Ms, 3.5);
+  assert.deepEqual(hopViews(undefined), []);
 });

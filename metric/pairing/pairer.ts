@@ -85,6 +85,16 @@ export class Pairer<T> {
     return this.#seenSet.has(id);
   }
 
+  /** The recorded ids remembered, oldest first: what {@link markRecorded} rebuilds this from. */
+  recordedIds(): string[] {
+    const ids: string[] = [];
+    for (let i = 0; i < this.#seen.length; i++) {
+      const id = this.#seen[(this.#seenNext + i) % this.#seen.length];
+      if (id !== undefined) ids.push(id);
+    }
+    return ids;
+  }
+
   /** Remembers `id` as recorded (also used to restore state from the CSV at start). */
   markRecorded(id: string): void {
     if (this.#seenSet.has(id)) return;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every image the `ml` stack runs, with no container registry needed (`deno task images`).
 #
-#   bash ops/images/build.sh [secrets|base|rabbitmq|prometheus|services|sizes]...
+#   bash ops/images/build.sh [secrets|base|rabbitmq|prometheus|proxy|services|sizes]...
 #                                                             (default: all, in order)
 #
 #   secrets   ops/secrets/rabbitmq_user and rabbitmq_password (ops/secrets/init.sh), if missing
@@ -57,6 +57,9 @@ ROOTFS_IMAGE=ml-rabbitmq-rootfs:bookworm-r$ROOTFS_RECIPE
 PROMETHEUS_IMAGE=ml-prometheus:2.42
 PROMETHEUS_ROOTFS_RECIPE=2
 PROMETHEUS_ROOTFS_IMAGE=ml-prometheus-rootfs:bookworm-r$PROMETHEUS_ROOTFS_RECIPE
+PROXY_IMAGE=ml-docker-proxy:2.6
+PROXY_ROOTFS_RECIPE=1
+PROXY_ROOTFS_IMAGE=ml-docker-proxy-rootfs:bookworm-r$PROXY_ROOTFS_RECIPE
 REGISTRY_IMAGE=ml-registry:2.8
 REGISTRY_ROOTFS_RECIPE=1
 REGISTRY_ROOTFS_IMAGE=ml-registry-rootfs:bookworm-r$REGISTRY_ROOTFS_RECIPE
@@ -185,6 +188,11 @@ step_prometheus() {
   tag_for_registry "$PROMETHEUS_IMAGE"
 }
 
+step_proxy() {
+  build_on_rootfs docker-proxy "$PROXY_IMAGE" "$PROXY_ROOTFS_IMAGE" "$PROXY_ROOTFS_RECIPE" haproxy
+  tag_for_registry "$PROXY_IMAGE"
+}
+
 step_registry() {
   build_on_rootfs registry "$REGISTRY_IMAGE" "$REGISTRY_ROOTFS_IMAGE" "$REGISTRY_ROOTFS_RECIPE" \
     docker-registry
@@ -285,7 +293,7 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
 
 step_sizes() {
   [[ -n $BASE_IMAGE ]] || step_base
-  local refs=("$BASE_IMAGE" "$RABBITMQ_IMAGE" "$PROMETHEUS_IMAGE") svc ref
+  local refs=("$BASE_IMAGE" "$RABBITMQ_IMAGE" "$PROMETHEUS_IMAGE" "$PROXY_IMAGE") svc ref
   for svc in "${SERVICES[@]}"; do refs+=("${IMAGE_OF[$svc]}:$IMAGE_TAG"); done
   echo
   printf '%-32s %-14s %s\n' IMAGE ID SIZE
@@ -321,11 +329,11 @@ main() {
   ((${#SERVICES[@]})) || die "no services listed by ops/images/dockerfile.ts --images"
   docker info >/dev/null 2>&1 || die "no Docker engine answering (start dockerd)"
   local steps=("$@") step
-  ((${#steps[@]})) || steps=(secrets base rabbitmq prometheus services sizes)
+  ((${#steps[@]})) || steps=(secrets base rabbitmq prometheus proxy services sizes)
   for step in "${steps[@]}"; do
     case $step in
-    secrets | base | rabbitmq | prometheus | services | sizes | registry | node) "step_$step" ;;
-    *) die "unknown step '$step' (secrets, base, rabbitmq, prometheus, services, sizes," \
+    secrets | base | rabbitmq | prometheus | proxy | services | sizes | registry | node) "step_$step" ;;
+    *) die "unknown step '$step' (secrets, base, rabbitmq, prometheus, proxy, services, sizes," \
       "registry, node)" ;;
     esac
   done

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type Placement, runArgs } from "../launch.ts";
+import { type Placement, runArgs, usesBroker } from "../launch.ts";
 import { isServiceName, manifestOf, SERVICE_NAMES, type ServiceName } from "../services.ts";
 
 /** Where the stack's clients find the broker: the cluster's members, any of which `AMQP_URL` lists. */
@@ -26,12 +26,15 @@ export const SECRETS_DIR = "/run/secrets";
 /** The UID the services run as in their images. */
 export const SERVICE_UID = 1000;
 
-/** Where `service` runs in its image: the stack's brokers, its default port, the secrets. */
+/**
+ * Where `service` runs in its image: the stack's brokers, its default port, the secrets (the
+ * broker's credentials: none for a service without a broker).
+ */
 export function imagePlacement(service: ServiceName): Placement {
   return {
     broker: STACK_BROKERS,
     httpPort: manifestOf(service).httpPort,
-    extraRead: [SECRETS_DIR],
+    extraRead: usesBroker(service) ? [SECRETS_DIR] : [],
   };
 }
 
@@ -43,6 +46,7 @@ function execForm(args: readonly string[]): string {
 /** `service`'s Dockerfile (build context: the repo root, `.dockerignore` beside it). */
 export function dockerfile(service: ServiceName): string {
   const { name, summary, httpPort, volume, path } = manifestOf(service);
+  const broker = usesBroker(service) ? [`    AMQP_URL=amqp://${STACK_BROKERS[0]} \\`] : [];
   const cmd = [
     "run",
     "--cached-only",
@@ -62,7 +66,7 @@ export function dockerfile(service: ServiceName): string {
       ])
     }`,
     `VOLUME ["/app/${volume}"]`,
-    `ENV ${path.field.env}=${volume}`,
+    `ENV ${path!.field.env}=${volume}`,
   ];
   return [
     `# ml-${name}: ${summary}`,
@@ -75,7 +79,7 @@ export function dockerfile(service: ServiceName): string {
     "WORKDIR /app",
     "ENV DENO_DIR=/app/.deno \\",
     "    DENO_NO_UPDATE_CHECK=1 \\",
-    `    AMQP_URL=amqp://${STACK_BROKERS[0]} \\`,
+    ...broker,
     "    LOG_FORMAT=json",
     "# Dependencies come from .deno/, staged on the host by build.sh: the npm packages the",
     "# services load and deno.lock narrowed to them. The container runs --cached-only --frozen and",
@@ -92,12 +96,14 @@ export function dockerfile(service: ServiceName): string {
     `EXPOSE ${httpPort}`,
     `USER ${SERVICE_UID}`,
     "# Liveness only (/healthz): a replica waiting for the broker is alive and is not restarted",
-    "# for it; readiness is /readyz and ml_broker_connected.",
+    `# for it; readiness is /readyz${usesBroker(service) ? " and ml_broker_connected" : ""}.`,
     "HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \\",
     `  CMD ["/usr/local/bin/ml-entry", "healthz", "${httpPort}", "/healthz"]`,
     "# The entrypoint sizes V8 from the container's memory limit (DENO_V8_FLAGS, unless set) and",
     "# exports MEMORY_LIMIT_BYTES, then execs deno. The permissions are ops/launch.ts's runArgs()",
-    `# for the stack's brokers, port ${httpPort} and ${SECRETS_DIR}.`,
+    usesBroker(service)
+      ? `# for the stack's brokers, port ${httpPort} and ${SECRETS_DIR}.`
+      : `# for what its manifest reaches and port ${httpPort}.`,
     'ENTRYPOINT ["/usr/local/bin/ml-entry", "deno"]',
     `CMD ${execForm(cmd)}`,
     "",

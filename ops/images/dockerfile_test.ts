@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runArgs } from "../launch.ts";
+import { runArgs, usesBroker } from "../launch.ts";
 import { manifestOf, SERVICE_NAMES } from "../services.ts";
 import { dockerfile, imagePlacement, main, SECRETS_DIR, STACK_BROKERS } from "./dockerfile.ts";
 
@@ -29,13 +29,21 @@ Deno.test("dockerfile() runs each service with exactly the permissions runArgs()
 });
 
 Deno.test("dockerfile() places each service on the stack's brokers, its port and the secrets", () => {
-  for (const service of SERVICE_NAMES) {
+  for (const service of SERVICE_NAMES.filter(usesBroker)) {
     const flags = grants(execForm(dockerfile(service), "CMD"));
     const net = flags.find((flag) => flag.startsWith("--allow-net="))!.split("=")[1].split(",");
     assert.deepEqual(net, [...STACK_BROKERS, `0.0.0.0:${manifestOf(service).httpPort}`]);
     const read = flags.find((flag) => flag.startsWith("--allow-read="))!;
     assert.ok(read.endsWith(`,${SECRETS_DIR}`), read);
   }
+});
+
+Deno.test("dockerfile() gives the controller Prometheus, the Docker API filter and its port: no broker, no secrets", () => {
+  const flags = grants(execForm(dockerfile("controller"), "CMD"));
+  assert.deepEqual(flags.filter((flag) => !flag.startsWith("--allow-env=")), [
+    "--allow-net=prometheus:9090,docker-proxy:2375,0.0.0.0:8004",
+  ]);
+  assert.doesNotMatch(dockerfile("controller"), /AMQP_URL/);
 });
 
 Deno.test("dockerfile() checks health on the port the service listens on, as a non-root user", () => {

@@ -1,6 +1,6 @@
-# Debian rootfs images (RabbitMQ, Prometheus, the registry, the Swarm test node): sourced by
-# build.sh, whose variables (ROOT, CACHE_DIR, TMP_DIRS, ...) and helpers (log, die, have_image,
-# label_of, build_quietly, elapsed) it uses. Shared with nothing else.
+# Debian rootfs images (RabbitMQ, Prometheus, the Docker API filter, the registry, the Swarm test
+# node): sourced by build.sh, whose variables (ROOT, CACHE_DIR, TMP_DIRS, ...) and helpers (log,
+# die, have_image, label_of, build_quietly, elapsed) it uses. Shared with nothing else.
 # shellcheck shell=bash
 debian_mirror() {
   # The bookworm mirror this machine's apt already uses, read at run time (never stored).

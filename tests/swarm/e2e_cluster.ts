@@ -29,8 +29,7 @@ import { metricLogPath, type PairRecord } from "../../metric/metric_log/format.t
 import { readMetricLog } from "../../metric/metric_log/reader.ts";
 import { jsonLines } from "../../ops/kit/process.ts";
 import { assertExactlyOnce, sentSamples } from "../harness.ts";
-import { QUEUES } from "../../stack/contracts.ts";
-import { POLICIES } from "../../stack/policies.ts";
+import { POLICIES, policyOf } from "../../stack/policies.ts";
 import { PIPELINE_QUEUES } from "../../stack/topology.ts";
 import {
   buildNodeImage,
@@ -72,7 +71,6 @@ const [node1, node2, node3] = nodes;
 const control = node1.docker;
 /** The broker member each node carries (its ml.rabbitmq label): member 1 on the node killed. */
 const MEMBER_ON = new Map([[node1, "rabbitmq-3"], [node2, "rabbitmq-2"], [node3, "rabbitmq"]]);
-const [WORK_POLICY] = POLICIES;
 /** The wall time this test must stay under, as CI runs it. */
 const WALL_LIMIT_S = 20 * 60;
 
@@ -197,13 +195,13 @@ Deno.test({
         "members",
         "online",
       );
-      // dead_letter too (it takes QUEUE_TYPE), without the work queues' policy.
+      // dead_letter too (it takes QUEUE_TYPE); each queue under its own policy.
       return PIPELINE_QUEUES.flatMap((name) => {
         const q = queues.find((q) => q.name === name);
         if (q === undefined) return [`${name} missing`];
         const members = (q.members ?? []).length;
         const online = (q.online ?? []).length;
-        const policy = name === QUEUES.deadLetter ? "" : WORK_POLICY.name;
+        const policy = policyOf(name)?.name ?? "";
         return q.type === "quorum" && q.policy === policy && members === 3 && online === 3
           ? []
           : [`${name}: ${q.type}, policy '${q.policy}', ${online}/${members} of 3 online`];
@@ -330,11 +328,21 @@ Deno.test({
           STACK,
         ], { env });
         await Deno.remove(pin);
+        // This test scales ml_model by hand: the autoscaler (controller/) holds for it.
+        await control.run([
+          "service",
+          "update",
+          "--detach=false",
+          "--label-add",
+          "ml.hold.e2e=scaled by hand",
+          `${STACK}_model`,
+        ]);
         await waitFor("three broker members in one cluster", async () => await healed(), 240_000);
         await waitFor("every service at its replica count", async () => {
           const lines = (await control.out("stack", "services", STACK, "--format", "{{.Replicas}}"))
             .split("\n");
-          return lines.length === 7 && lines.every((r) => /^(\d+)\/\1/.test(r));
+          // Three broker members, features, model, metric, Prometheus, controller, docker-proxy.
+          return lines.length === 9 && lines.every((r) => /^(\d+)\/\1/.test(r));
         }, 180_000);
         metricCsv = metricLogPath(await nodeVolumePath(node2, `${STACK}_metric-logs`));
         features = followLogs(control, `${STACK}_features`);
@@ -362,26 +370,31 @@ Deno.test({
         }
       });
 
-      await t.step("the policy is on the cluster; work queues are quorum, 3/3 online", async () => {
-        const policies = await rabbitmqctl<
-          { name: string; pattern: string; definition: string | Record<string, unknown> }[]
-        >("list_policies");
-        const policy = policies.find((p) => p.name === WORK_POLICY.name);
-        assert.ok(policy, `no policy ${WORK_POLICY.name}: ${JSON.stringify(policies)}`);
-        assert.equal(policy.pattern, WORK_POLICY.pattern);
-        const definition = typeof policy.definition === "string"
-          ? JSON.parse(policy.definition)
-          : policy.definition;
-        assert.deepEqual(definition, WORK_POLICY.definition);
-        let short: string[] = [];
-        await waitFor("every work queue a quorum queue with 3 members online", async () => {
-          short = await workQueuesShort().catch((error) => [String(error)]);
-          return short.length === 0;
-        }, 60_000).catch((error) => {
-          throw new Error(`${error.message}: ${short.join("; ")}`);
-        });
-        console.log(`connections per member: ${JSON.stringify(await connectionsPerMember())}`);
-      });
+      await t.step(
+        "the policies are on the cluster; work queues are quorum, 3/3 online",
+        async () => {
+          const policies = await rabbitmqctl<
+            { name: string; pattern: string; definition: string | Record<string, unknown> }[]
+          >("list_policies");
+          for (const expected of POLICIES) {
+            const policy = policies.find((p) => p.name === expected.name);
+            assert.ok(policy, `no policy ${expected.name}: ${JSON.stringify(policies)}`);
+            assert.equal(policy.pattern, expected.pattern);
+            const definition = typeof policy.definition === "string"
+              ? JSON.parse(policy.definition)
+              : policy.definition;
+            assert.deepEqual(definition, expected.definition, `policy ${expected.name}`);
+          }
+          let short: string[] = [];
+          await waitFor("every work queue a quorum queue with 3 members online", async () => {
+            short = await workQueuesShort().catch((error) => [String(error)]);
+            return short.length === 0;
+          }, 60_000).catch((error) => {
+            throw new Error(`${error.message}: ${short.join("; ")}`);
+          });
+          console.log(`connections per member: ${JSON.stringify(await connectionsPerMember())}`);
+        },
+      );
 
       await t.step("Prometheus scrapes all three broker members", async () => {
         const api = `http://${node2.ip}:9090/api/v1/targets?state=active`;
@@ -537,8 +550,10 @@ Deno.test({
       await features?.stop();
       await removeAll(nodes);
       for (
-        const image of ["ml-prometheus:2.42"].concat(
-          ["rabbitmq", "features", "model", "metric"].map((s) => `ml-${s}:${IMAGE_TAG}`),
+        const image of ["ml-prometheus:2.42", "ml-docker-proxy:2.6"].concat(
+          ["rabbitmq", "features", "model", "metric", "controller"].map((s) =>
+            `ml-${s}:${IMAGE_TAG}`
+          ),
         )
       ) {
         await outer.run(["image", "rm", `127.0.0.1:${REGISTRY_PORT}/${image}`], {
@@ -546,7 +561,7 @@ Deno.test({
         });
       }
       // Untagged only: their layers stay, Docker's build cache for the next run.
-      for (const service of ["rabbitmq", "features", "model", "metric"]) {
+      for (const service of ["rabbitmq", "features", "model", "metric", "controller"]) {
         await outer.run(["image", "rm", "--no-prune", `ml-${service}:${IMAGE_TAG}`], {
           allowFail: true,
         });

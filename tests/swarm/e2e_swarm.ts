@@ -4,7 +4,8 @@
  * exactly `docker stack deploy -c docker-stack.yml ml`, then scale, kill,
  * restart the broker, roll a new model version, scale down, and check
  * through metric_log.csv that every sample features sent was recorded
- * exactly once with the right error. Prints each phase's duration, and
+ * exactly once with the right error; then hand ml_model to the autoscaler
+ * (tests/swarm/autoscale_phases.ts). Prints each phase's duration, and
  * removes the stack even when a step fails.
  *
  * Not named `*_test.ts` so `deno task test:integration` does not pick it up.
@@ -25,6 +26,7 @@ import {
   mib,
 } from "./container_memory.ts";
 import { loadDiabetes } from "../../stack/dataset.ts";
+import { AutoscalePhases, E2E_HOLD } from "./autoscale_phases.ts";
 import {
   containersOf as containersOn,
   dockerOn,
@@ -122,9 +124,10 @@ async function allHealthy(): Promise<boolean> {
   const states = stdout.trim().split("\n").filter(Boolean);
   const services = (await docker("stack", "services", STACK, "--format", "{{.Replicas}}")).stdout
     .trim().split("\n");
-  // rabbitmq, prometheus, features, model (2), metric: five services, six tasks.
-  return services.length === 5 && services.every((r) => /^(\d+)\/\1/.test(r)) &&
-    states.length >= 6 &&
+  // rabbitmq, prometheus, features, model (2), metric, controller, docker-proxy: seven
+  // services, eight tasks.
+  return services.length === 7 && services.every((r) => /^(\d+)\/\1/.test(r)) &&
+    states.length >= 8 &&
     states.every((s) => s.includes("(healthy)"));
 }
 
@@ -179,6 +182,15 @@ Deno.test({
         async () => {
           await timed("deploy to healthy", async () => {
             await sh("docker", ["stack", "deploy", "-c", "docker-stack.yml", STACK], { env });
+            // The phases below scale ml_model by hand: the autoscaler holds until its own phases.
+            await docker(
+              "service",
+              "update",
+              "--detach=false",
+              "--label-add",
+              `${E2E_HOLD}=scaled by hand until the autoscaling phases`,
+              `${STACK}_model`,
+            );
             await waitFor("every task healthy", allHealthy, 180_000);
           });
         },
@@ -333,6 +345,35 @@ Deno.test({
         "saturation: features at full speed, 3 model replicas, metric restarted before a backlog",
         saturationPhase,
       );
+      const autoscaling = new AutoscalePhases(await stackAccess());
+      await t.step(
+        "autoscaling: the model slowed, the autoscaler takes over",
+        () => timed("autoscaling: hand-over", () => autoscaling.setUp()),
+      );
+      await t.step(
+        "autoscaling: a steady low load changes nothing",
+        () => timed("autoscaling: steady low load", () => autoscaling.steadyLow()),
+      );
+      await t.step(
+        "autoscaling: a step of load is answered within 20 s and drained in time",
+        () => timed("autoscaling: step up and drain", () => autoscaling.stepUp()),
+      );
+      await t.step(
+        "autoscaling: Prometheus stopped for 2 minutes, no scale-down",
+        () => timed("autoscaling: Prometheus away", () => autoscaling.prometheusOutage()),
+      );
+      await t.step(
+        "autoscaling: back to the minimum, the controller killed on the way",
+        () =>
+          timed(
+            "autoscaling: back to min, controller killed",
+            () => autoscaling.backToMinWithKill(),
+          ),
+      );
+      await t.step(
+        "autoscaling: steady again; every sample once, no redelivery",
+        () => timed("autoscaling: steady, counted", () => autoscaling.steadyAgainAndCount()),
+      );
     } finally {
       await t.step("docker stack rm ml leaves nothing behind", async () => {
         await timed("stack rm", removeStack);
@@ -485,6 +526,27 @@ async function taskErrors(): Promise<Set<string>> {
     }
   }
   return errors;
+}
+
+/** What the autoscaling phases need of the stack (tests/swarm/autoscale_phases.ts). */
+async function stackAccess() {
+  const secret = (name: string) => Deno.readTextFile(`ops/secrets/${name}`).then((t) => t.trim());
+  return {
+    stack: STACK,
+    docker,
+    metricRows,
+    followLogs,
+    queueDepths,
+    containersOf,
+    timed,
+    models,
+    management: {
+      url: `http://127.0.0.1:${Deno.env.get("RABBITMQ_UI_PORT") ?? "15672"}`,
+      user: await secret("rabbitmq_user"),
+      password: await secret("rabbitmq_password"),
+    },
+    controllerPort: Number(Deno.env.get("CONTROLLER_PORT") ?? "8004"),
+  };
 }
 
 /** Backlog each of y_true and y_pred must reach before metric comes back (E2E_BACKLOG). */

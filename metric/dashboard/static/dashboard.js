@@ -192,6 +192,37 @@
   const replicas = categoryChart($("replicas"), "samples / s", 1, COLORS.bar);
   const versions = categoryChart($("versions"), "MAE", 2, COLORS.mae);
 
+  // --- where the time goes ---------------------------------------------------
+
+  const HOP_COLORS = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"];
+
+  /** A bar split by each hop's mean time, and a row per hop with its quantiles. */
+  function renderHops(hops) {
+    const total = hops.reduce((sum, h) => sum + (h.meanMs ?? 0), 0);
+    const bar = $("hop-bar");
+    const body = $("hops").tBodies[0];
+    bar.replaceChildren(...hops.map((h, i) => {
+      const part = document.createElement("span");
+      part.style.background = HOP_COLORS[i % HOP_COLORS.length];
+      part.style.flexGrow = String(total > 0 ? (h.meanMs ?? 0) / total : 0);
+      part.title = `${h.label}: ${fmt(h.meanMs, 2)} ms`;
+      return part;
+    }));
+    body.replaceChildren(...hops.map((h, i) => {
+      const row = document.createElement("tr");
+      const name = document.createElement("td");
+      const key = document.createElement("span");
+      key.className = "key";
+      key.style.background = HOP_COLORS[i % HOP_COLORS.length];
+      name.append(key, h.label);
+      row.append(name);
+      for (const text of [fmt(h.meanMs, 2), fmt(h.p50Ms, 2), fmt(h.p99Ms, 2), String(h.count)]) {
+        row.append(Object.assign(document.createElement("td"), { textContent: text }));
+      }
+      return row;
+    }));
+  }
+
   // --- updates ----------------------------------------------------------------
 
   function render(view) {
@@ -227,6 +258,7 @@
     throughputChart.setData([s.t, s.samplesPerSecond]);
     replicas.update(view.replicas.map((r) => r.name), view.replicas.map((r) => r.perSecond));
     versions.update(view.versions.map((v) => v.version), view.versions.map((v) => v.mae));
+    renderHops(view.hops ?? []);
   }
 
   function setStatus(text, isError) {

@@ -1,0 +1,243 @@
+/**
+ * Section 3 of `docs/benchmarks.md`: latency at a fixed rate, as metric ships and with its plot
+ * off, the cold start apart from the steady state, where each sample's time goes hop by hop,
+ * and what metric's periodic jobs cost its event loop. Pure.
+ *
+ * @module
+ */
+import { HOP_LABELS, HOPS } from "../metric/hops.ts";
+import { cpuTable } from "./report_throughput.ts";
+import type { BenchResults, HistogramSummaries, PipelineFigures } from "./results.ts";
+import { formatNumber, formatSummary, markdownTable, type Summary } from "./stats.ts";
+
+const RIGHT = "right" as const;
+
+export function latencySection(r: BenchResults): string {
+  const s = r.settings;
+  const l = r.latency;
+  const steadySeconds = (s.latencySamples - s.latencyWarmupSamples) / s.latencyRatePerSec;
+  return `## 3. Latency at ${formatNumber(s.latencyRatePerSec)} samples/s
+
+features sends on a steady schedule of \`RATE_PER_SEC=${s.latencyRatePerSec}\` (timers fire in whole
+milliseconds, so \`INTERVAL_MS=1\` cannot hold 1,000/s; features sends what fell due on each tick),
+${formatNumber(s.latencySamples)} samples per run. Latency is metric's \`latency_ms\` column: from
+features stamping the sample just before publishing it to metric pairing truth and prediction,
+across three hops through the broker and the model. The first ${
+    formatNumber(s.latencyWarmupSamples)
+  } samples of each run are its cold start (JIT warm-up of three fresh processes), reported apart;
+the percentiles are those of the ${
+    formatNumber(steadySeconds)
+  } s of steady state after it. A minute holds every periodic job of metric several times: the
+plot (SVG, and the PNG on its worker) every 10 s, the MAE log line every 5 s, the dashboard's
+reading and the expiry of unpaired halves every second. Each round runs metric as it ships and
+with its plot off (\`PLOT_EVERY_MS=0\`), in alternating order; the last column divides the first
+p99 by the second.
+
+${shippedVsPlotOff(l)}
+
+${coldStart(l)}
+
+${hopsSection(r)}
+
+${periodicJobs(l)}
+
+Where the tail comes from: the samples over 10 ms, grouped into runs of consecutive samples (in
+recording order). Few long runs mean pauses that held up everything in flight at once (a stalled
+process: the broker, a service, or the CPU taken away), not every sample being a little slow.
+
+${
+    markdownTable(
+      ["", "Samples over 10 ms", "Pauses", "Longest pause (samples)"],
+      [
+        ...l.runs.map((f, i) => slowRow(`run ${i + 1}, as shipped`, f, s.latencyWarmupSamples)),
+        ...(l.plotOff?.runs ?? []).map((f, i) =>
+          slowRow(`run ${i + 1}, plot off`, f, s.latencyWarmupSamples)
+        ),
+      ],
+      ["left", RIGHT, RIGHT, RIGHT],
+    )
+  }
+
+CPU per sample at this rate, as shipped (no batching happens at 1 sample per ms, so every message
+pays its own wake-ups, system calls and TCP segments):
+
+${cpuTable(l.cpuUsPerSample)}
+
+At ${formatNumber(l.offeredPerSecond.median)} samples/s that is ${
+    formatNumber(cpuCores(l.cpuUsPerSample, l.offeredPerSecond.median), 2)
+  } of the machine's ${r.machine.cores} cores busy. At full speed a sample costs ${
+    formatNumber(cpuCores(r.throughput.cpuUsPerSample, 1e6))
+  } µs in all (section 2), as messages arrive in bursts and one wake-up, one read and one write
+serve many of them. On this VM a wake-up of a Deno event loop costs ~80 µs of
+CPU (a 1 ms timer loop: 86 µs per tick) and an async file write ~64 µs, so at an even 1 sample per
+millisecond the processes queue for the CPU. The tail of the latency is that queueing: the slow
+samples come in short pauses (the table above) in which one process of the chain waited for a core,
+and every sample in flight through it waited too.`;
+}
+
+/** Each round's run as shipped next to the same round's with the plot off. */
+function shippedVsPlotOff(l: BenchResults["latency"]): string {
+  const off = l.plotOff;
+  const run = (f: PipelineFigures | undefined) =>
+    f
+      ? [
+        formatNumber(f.latencyMs.p50, 2),
+        formatNumber(f.latencyMs.p99, 2),
+        formatNumber(f.latencyMs.max, 1),
+      ]
+      : ["–", "–", "–"];
+  return markdownTable(
+    [
+      "",
+      "Offered (samples/s)",
+      "p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "max ms",
+      "plot off: p50 ms",
+      "p99 ms",
+      "max ms",
+      "p99 ÷ plot off",
+    ],
+    [
+      [
+        "median (min–max)",
+        formatSummary(l.offeredPerSecond),
+        formatSummary(l.p50, 2),
+        formatSummary(l.p95, 2),
+        formatSummary(l.p99, 2),
+        formatSummary(l.max, 1),
+        off ? formatSummary(off.p50, 2) : "–",
+        off ? formatSummary(off.p99, 2) : "–",
+        off ? formatSummary(off.max, 1) : "–",
+        l.p99OverPlotOff ? formatSummary(l.p99OverPlotOff, 2) : "–",
+      ],
+      ...l.runs.map((f, i) => [
+        `round ${i + 1} (others' load ${formatNumber(f.otherCores, 2)} / ${
+          formatNumber(off?.runs[i]?.otherCores ?? Number.NaN, 2)
+        } cores)`,
+        formatNumber(f.samplesPerSecond),
+        formatNumber(f.latencyMs.p50, 2),
+        formatNumber(f.latencyMs.p95, 2),
+        formatNumber(f.latencyMs.p99, 2),
+        formatNumber(f.latencyMs.max, 1),
+        ...run(off?.runs[i]).slice(0, 3),
+        formatNumber(l.p99OverPlotOff?.runs[i] ?? Number.NaN, 2),
+      ]),
+    ],
+    ["left", RIGHT, RIGHT, RIGHT, RIGHT, RIGHT, RIGHT, RIGHT, RIGHT, RIGHT],
+  );
+}
+
+function coldStart(l: BenchResults["latency"]): string {
+  if (!l.cold) return "";
+  return `**Cold start** (the first samples of each run as shipped, left out above): three fresh
+processes compiling their code as the first samples arrive.
+
+${
+    markdownTable(
+      ["", "p50 ms", "p99 ms", "max ms"],
+      [[
+        "median (min–max)",
+        formatSummary(l.cold.p50, 2),
+        formatSummary(l.cold.p99, 2),
+        formatSummary(l.cold.max, 1),
+      ]],
+      ["left", RIGHT, RIGHT, RIGHT],
+    )
+  }`;
+}
+
+function hopsSection(r: BenchResults): string {
+  const hops = r.latency.hops;
+  if (!hops) return "";
+  const cells = (summaries: HistogramSummaries | undefined) =>
+    summaries
+      ? [
+        formatSummary(summaries.p50, 2),
+        formatSummary(summaries.p99, 2),
+        formatSummary(summaries.mean, 2),
+      ]
+      : ["–", "–", "–"];
+  return `### Where the time goes
+
+Each hop of a sample from the time stamps its messages carry (\`metric/hops.ts\`): features'
+\`sent-at-ms\`, model's \`received-at-ms\` and \`predicted-at-ms\`, metric's pairing and its row
+written with both halves acked. metric observes them into \`ml_metric_hop_seconds\` (buckets of 1,
+1.5, 2, 3, 5, 7.5, 10, 15, 20, 30 and 50 ms); the bench scrapes it at the end of the cold start and
+at the end of the run, and the steady state is the difference. p50 and p99 are interpolated inside
+a bucket, as PromQL's \`histogram_quantile\` does, so they are good to about half a bucket; the
+means are exact. On one machine the hops subtract one clock. Across machines hops 1 and 3 each
+carry the skew between two hosts' clocks (a hop shorter than the skew comes out negative and is
+counted in \`ml_metric_hop_negative_total\` instead); their sum with hop 2 is the end-to-end latency
+whatever model's clock says, and hops 2 and 4 are measured on one process's clock.
+
+${
+    markdownTable(
+      [
+        "Hop",
+        "as shipped: p50 ms",
+        "p99 ms",
+        "mean ms",
+        "plot off: p50 ms",
+        "p99 ms",
+        "mean ms",
+        "cold start: p99 ms",
+      ],
+      HOPS.map((hop) => [
+        HOP_LABELS[hop],
+        ...cells(hops.on[hop]),
+        ...cells(hops.off[hop]),
+        hops.cold[hop] ? formatSummary(hops.cold[hop].p99, 2) : "–",
+      ]),
+      ["left", RIGHT, RIGHT, RIGHT, RIGHT, RIGHT, RIGHT, RIGHT],
+    )
+  }`;
+}
+
+function periodicJobs(l: BenchResults["latency"]): string {
+  const jobs = l.periodicJobs;
+  if (!jobs) return "";
+  const renders = l.plotRenders;
+  return `### metric's periodic jobs
+
+How long each run of each of metric's timers held its event loop, the loop that pairs samples and
+acknowledges them (\`ml_metric_periodic_job_seconds\`, the synchronous part of each run), in the
+steady state of the runs as shipped. "Longest" is the upper bound of the highest bucket a run fell
+in (buckets of 0.05, 0.1, 0.25, 0.5, 1 and 2 ms): no run took longer. The plot's part on the loop
+is drawing the SVG and handing it to the PNG worker; the PNG itself is rendered on the worker's
+thread${
+    renders && renders.count.median > 0
+      ? ` (${formatSummary(renders.count)} renders per run, ${
+        formatSummary(renders.mean, 1)
+      } ms each on average)`
+      : ""
+  }.
+
+${
+    markdownTable(
+      ["Job", "Runs", "p99 ms", "Longest ms (≤)"],
+      Object.entries(jobs).sort(([a], [b]) => a.localeCompare(b)).map(([job, s]) => [
+        job,
+        formatSummary(s.count),
+        formatSummary(s.p99, 3),
+        formatSummary(s.maxBound, 2),
+      ]),
+      ["left", RIGHT, RIGHT, RIGHT],
+    )
+  }`;
+}
+
+function slowRow(label: string, f: PipelineFigures, warmup: number): string[] {
+  return [
+    label,
+    `${formatNumber(f.over10ms.slow)} of ${formatNumber(f.samples - warmup)}`,
+    formatNumber(f.over10ms.runs),
+    formatNumber(f.over10ms.longest),
+  ];
+}
+
+/** Cores busy at `perSecond` samples per second, from CPU µs per sample. */
+function cpuCores(cpu: Readonly<Record<string, Summary>>, perSecond: number): number {
+  return (Object.values(cpu).reduce((sum, s) => sum + s.median, 0) * perSecond) / 1e6;
+}

@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import type { DecisionPoint } from "./autoscale_loop.ts";
+import { dashboardRoute, DecisionHistory } from "./dashboard.ts";
+
+function point(atMs: number, service = "ml_model"): DecisionPoint {
+  return {
+    atMs,
+    service,
+    replicas: 2,
+    running: 2,
+    direction: "hold",
+    reason: "steady",
+    backlog: 5,
+  };
+}
+
+Deno.test("DecisionHistory keeps each service's last hour", () => {
+  const history = new DecisionHistory(60_000);
+  for (let s = 0; s <= 120; s += 10) history.add(point(s * 1000));
+  history.add(point(5_000, "ml_other"));
+  const json = history.toJSON();
+  assert.deepEqual(json.ml_model.map((p) => p.atMs / 1000), [60, 70, 80, 90, 100, 110, 120]);
+  assert.equal(json.ml_other.length, 1);
+});
+
+Deno.test("dashboardRoute() serves the page and the history, and nothing else", async () => {
+  const history = new DecisionHistory();
+  history.add(point(1));
+  const page = dashboardRoute(history, new URL("http://c/"))!;
+  assert.match(page.headers.get("content-type")!, /text\/html/);
+  const html = await page.text();
+  assert.match(html, /replicas over time beside the backlog/i);
+  assert.doesNotMatch(html, /<script src=/, "no script from elsewhere");
+  const data = await dashboardRoute(history, new URL("http://c/history.json"))!.json();
+  assert.equal(data.ml_model[0].reason, "steady");
+  assert.equal(dashboardRoute(history, new URL("http://c/metrics")), undefined);
+});

@@ -1,0 +1,146 @@
+/**
+ * The Docker Engine API calls the controller makes, and only those: list services, list a
+ * service's tasks, list nodes, update a service. They go over HTTP to the filtering proxy
+ * (`ops/images/docker-proxy/haproxy.cfg`), which refuses every other call with 403; the
+ * controller never mounts the Docker socket.
+ *
+ * An update sends back the whole spec read with the service, with its version: Swarm refuses
+ * it ("update out of sequence") when anyone changed the service in between, so two loops, a
+ * person and the controller never overwrite each other's change.
+ *
+ * @module
+ */
+
+/** The API version of Debian bookworm's engine (20.10); newer engines serve it too. */
+export const DOCKER_API_VERSION = "v1.41";
+
+/** A Swarm service as the controller needs it. */
+export interface SwarmService {
+  readonly id: string;
+  /** The spec's version index: an update must name it. */
+  readonly version: number;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Replicated services only; undefined for global ones. */
+  readonly replicas: number | undefined;
+  /** The containers' environment, `NAME=value`. */
+  readonly env: readonly string[];
+  /** Swarm's rolling-update state (`updating`, `paused`, `completed`, ...), if any. */
+  readonly updateState: string | undefined;
+  /** The spec as read, sent back (changed) by an update. */
+  readonly spec: Readonly<Record<string, unknown>>;
+}
+
+/** The Docker calls the controller makes; tests pass plain objects. */
+export interface SwarmPort {
+  services(): Promise<SwarmService[]>;
+  /** Tasks of `serviceName` that Swarm wants running and that run. */
+  runningTasks(serviceName: string): Promise<number>;
+  /** Nodes of the swarm: hostname, role and state. */
+  nodes(): Promise<{ hostname: string; role: string; state: string }[]>;
+  /** Sets `service`'s replicas and labels, at the version it was read. */
+  update(
+    service: SwarmService,
+    change: { replicas: number; labels: Record<string, string> },
+  ): Promise<void>;
+}
+
+interface RawService {
+  ID: string;
+  Version: { Index: number };
+  Spec: {
+    Name: string;
+    Labels?: Record<string, string>;
+    Mode?: { Replicated?: { Replicas?: number } };
+    TaskTemplate?: { ContainerSpec?: { Env?: string[] } };
+  };
+  UpdateStatus?: { State?: string };
+}
+
+/** Reads the API's service object. */
+export function serviceOf(raw: RawService): SwarmService {
+  return {
+    id: raw.ID,
+    version: raw.Version.Index,
+    name: raw.Spec.Name,
+    labels: raw.Spec.Labels ?? {},
+    replicas: raw.Spec.Mode?.Replicated?.Replicas,
+    env: raw.Spec.TaskTemplate?.ContainerSpec?.Env ?? [],
+    updateState: raw.UpdateStatus?.State,
+    spec: raw.Spec as unknown as Record<string, unknown>,
+  };
+}
+
+/** `service`'s spec with `change` applied: what an update sends. */
+export function updatedSpec(
+  service: SwarmService,
+  change: { replicas: number; labels: Record<string, string> },
+): Record<string, unknown> {
+  const spec = structuredClone(service.spec) as RawService["Spec"] & Record<string, unknown>;
+  spec.Labels = change.labels;
+  spec.Mode = { ...spec.Mode, Replicated: { ...spec.Mode?.Replicated, Replicas: change.replicas } };
+  return spec;
+}
+
+/** A {@link SwarmPort} talking HTTP to `baseUrl` (`http://docker-proxy:2375`). */
+export function dockerClient(
+  baseUrl: URL,
+  options: { timeoutMs: number; fetch?: typeof fetch },
+): SwarmPort {
+  const send = options.fetch ?? fetch;
+  async function call(method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> {
+    const url = new URL(`${DOCKER_API_VERSION}${path}`, baseUrl);
+    let response: Response;
+    try {
+      response = await send(url, {
+        method,
+        headers: body === undefined ? undefined : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+    } catch (error) {
+      throw new Error(`Cannot ${method} ${url.pathname}: ${(error as Error).message}`);
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      let message = text.trim();
+      try {
+        message = JSON.parse(text).message ?? message;
+      } catch { /* not JSON: a proxy's page */ }
+      throw new Error(`Cannot ${method} ${url.pathname}: HTTP ${response.status}, ${message}`);
+    }
+    return text === "" ? undefined : JSON.parse(text);
+  }
+  const query = (filters: Record<string, string[]>) => encodeURIComponent(JSON.stringify(filters));
+  return {
+    async services() {
+      return ((await call("GET", "/services")) as RawService[]).map(serviceOf);
+    },
+    async runningTasks(serviceName) {
+      const tasks = await call(
+        "GET",
+        `/tasks?filters=${query({ service: [serviceName], "desired-state": ["running"] })}`,
+      ) as { Status?: { State?: string } }[];
+      return tasks.filter((task) => task.Status?.State === "running").length;
+    },
+    async nodes() {
+      const nodes = await call("GET", "/nodes") as {
+        Description?: { Hostname?: string };
+        Spec?: { Role?: string };
+        Status?: { State?: string };
+      }[];
+      return nodes.map((node) => ({
+        hostname: node.Description?.Hostname ?? "?",
+        role: node.Spec?.Role ?? "?",
+        state: node.Status?.State ?? "?",
+      }));
+    },
+    async update(service, change) {
+      await call(
+        "POST",
+        `/services/${encodeURIComponent(service.id)}/update?version=${service.version}`,
+        updatedSpec(service, change),
+      );
+    },
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * What metric needs to go on after a restart, kept beside its log so that a
+ * restart costs the same on day 30 as on day 1: the running statistics (with
+ * the version and replica labels), the recorded ids a broker redelivery can
+ * still bring (`dedup_window.ts`), and where in `metric_log.csv` the rows
+ * they cover end. At start, `restore.ts` takes the snapshot and reads only
+ * the rows written after it.
+ *
+ * The snapshot is written whole or not at all: to a temporary file, synced,
+ * then renamed over the last one. A crash leaves the old snapshot or the new
+ * one, never half of one; a snapshot that is missing, does not parse or does
+ * not match the log makes the restore read the log's files instead, and say
+ * why.
+ *
+ * It is taken when the log's writer is idle, in one synchronous step, so the
+ * statistics and ids are exactly those of the rows before its position: the
+ * service adds a pair to its statistics and hands its row to the writer in
+ * the same step, so nothing counted can be unwritten at that moment.
+ *
+ * @module
+ */
+import type { ErrorStatsState } from "../pairing/stats.ts";
+import type { LogPosition } from "./writer.ts";
+
+/** The snapshot's file, beside `metric_log.csv` in `LOG_DIR`. */
+export const SNAPSHOT_FILE = "metric_state.json";
+
+/** The version of the snapshot's layout; another one is not read (the log is). */
+export const SNAPSHOT_VERSION = 1;
+
+/** The path of the snapshot in `logDir`. */
+export function snapshotPath(logDir: string): string {
+  return `${logDir.replace(/\/+$/, "")}/${SNAPSHOT_FILE}`;
+}
+
+/** See the module documentation. */
+export interface MetricSnapshot {
+  readonly version: typeof SNAPSHOT_VERSION;
+  /** Wall-clock ms when it was taken. */
+  readonly takenAtMs: number;
+  /** Where the rows it covers end in `metric_log.csv`'s files (`writer.ts`). */
+  readonly log: LogPosition;
+  /** The running statistics (`ErrorStats.state`); checked when restored. */
+  readonly stats: ErrorStatsState;
+  /** The recorded ids remembered for de-duplication, oldest first; the last is the last row's. */
+  readonly seen: readonly string[];
+}
+
+/**
+ * The snapshot in `text`. Throws a `SyntaxError` naming what is wrong when
+ * it is not one (its statistics are checked by `ErrorStats.fromState`).
+ */
+export function parseSnapshot(text: string): MetricSnapshot {
+  let value: Partial<MetricSnapshot>;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(
+      `Cannot read the snapshot as it is not JSON: ${(error as Error).message}`,
+    );
+  }
+  const fail = (what: string, current: unknown): never => {
+    throw new SyntaxError(
+      `Cannot read the snapshot as ${what}: current value is ${JSON.stringify(current)}`,
+    );
+  };
+  if (typeof value !== "object" || value === null) fail("it is not an object", value);
+  if (value.version !== SNAPSHOT_VERSION) {
+    fail(`its version is not ${SNAPSHOT_VERSION}`, value.version);
+  }
+  if (!Number.isFinite(value.takenAtMs)) fail("'takenAtMs' is not a time", value.takenAtMs);
+  const log = value.log;
+  if (
+    typeof log !== "object" || log === null || !Number.isSafeInteger(log.seq) || log.seq < 1 ||
+    !Number.isSafeInteger(log.offset) || log.offset < 0
+  ) fail("'log' is not a file number and an offset", log);
+  if (!Array.isArray(value.seen) || !value.seen.every((id) => typeof id === "string")) {
+    fail("'seen' is not a list of ids", typeof value.seen);
+  }
+  if (typeof value.stats !== "object" || value.stats === null) {
+    fail("'stats' is missing", value.stats);
+  }
+  return value as MetricSnapshot;
+}
+
+/** Writes `snapshot` to `path` atomically (temporary file, sync, rename). */
+export async function writeSnapshot(path: string, snapshot: MetricSnapshot): Promise<void> {
+  const temporary = `${path}.tmp`;
+  const file = await Deno.open(temporary, { write: true, create: true, truncate: true });
+  try {
+    const bytes = new TextEncoder().encode(JSON.stringify(snapshot) + "\n");
+    let written = 0;
+    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    // On disk before the rename makes it the snapshot: a power cut never leaves an empty one.
+    await file.syncData();
+  } finally {
+    file.close();
+  }
+  await Deno.rename(temporary, path);
+}
+
+/** What {@link readSnapshot} found. */
+export type SnapshotRead =
+  | { readonly ok: true; readonly snapshot: MetricSnapshot }
+  | { readonly ok: false; readonly missing: boolean; readonly reason: string };
+
+/** The snapshot at `path`, or why there is none to use. */
+export async function readSnapshot(path: string): Promise<SnapshotRead> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return { ok: false, missing: true, reason: `there is no snapshot ${path}` };
+    }
+    return {
+      ok: false,
+      missing: false,
+      reason: `cannot read ${path}: ${(error as Error).message}`,
+    };
+  }
+  try {
+    return { ok: true, snapshot: parseSnapshot(text) };
+  } catch (error) {
+    return { ok: false, missing: false, reason: `${path}: ${(error as Error).message}` };
+  }
+}
+
+/** What {@link SnapshotTaker} takes a snapshot of. */
+export interface SnapshotSources {
+  /** The CSV's writer: the snapshot waits until it is idle and takes its position. */
+  readonly writer: {
+    readonly idle: boolean;
+    readonly position: LogPosition;
+    flush(): Promise<void>;
+  };
+  /** The statistics and remembered ids now; called in the same step as the position is read. */
+  state(): { stats: ErrorStatsState; seen: readonly string[]; count: number };
+  /** Wall-clock ms. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** Takes snapshots to one path, one at a time, skipping those that would say nothing new. */
+export class SnapshotTaker {
+  readonly path: string;
+  readonly #sources: SnapshotSources;
+  #taking: Promise<boolean> | undefined;
+  #last: { seq: number; offset: number; count: number } | undefined;
+
+  constructor(path: string, sources: SnapshotSources) {
+    this.path = path;
+    this.#sources = sources;
+  }
+
+  /**
+   * Takes a snapshot once the writer is idle; resolves true when it wrote
+   * one, false when nothing changed since the last. A call while one is
+   * being taken waits for that one.
+   */
+  take(): Promise<boolean> {
+    this.#taking ??= this.#take().finally(() => (this.#taking = undefined));
+    return this.#taking;
+  }
+
+  async #take(): Promise<boolean> {
+    const { writer } = this.#sources;
+    // Appends may come while the flush runs: check idle again in the same step as the read.
+    while (!writer.idle) await writer.flush();
+    const { seq, offset } = writer.position;
+    const { stats, seen, count } = this.#sources.state();
+    const last = this.#last;
+    if (last && last.seq === seq && last.offset === offset && last.count === count) return false;
+    const snapshot: MetricSnapshot = {
+      version: SNAPSHOT_VERSION,
+      takenAtMs: (this.#sources.now ?? Date.now)(),
+      log: { seq, offset },
+      stats,
+      seen: [...seen],
+    };
+    await writeSnapshot(this.path, snapshot);
+    this.#last = { seq, offset, count };
+    return true;
+  }
+}

@@ -1,0 +1,111 @@
+import assert from "node:assert/strict";
+import { ErrorStats } from "../pairing/stats.ts";
+import {
+  type MetricSnapshot,
+  parseSnapshot,
+  readSnapshot,
+  SNAPSHOT_VERSION,
+  snapshotPath,
+  SnapshotTaker,
+  writeSnapshot,
+} from "./snapshot.ts";
+import { LogWriter } from "./writer.ts";
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "snapshot_test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const SNAPSHOT: MetricSnapshot = {
+  version: SNAPSHOT_VERSION,
+  takenAtMs: 1_700_000_000_000,
+  log: { seq: 3, offset: 1234 },
+  stats: new ErrorStats().state(),
+  seen: ["a", "b"],
+};
+
+Deno.test("parseSnapshot() reads what writeSnapshot() wrote and refuses anything else", async (t) => {
+  await withTempDir(async (dir) => {
+    const path = snapshotPath(`${dir}/`);
+    assert.equal(path, `${dir}/metric_state.json`);
+    await writeSnapshot(path, SNAPSHOT);
+    assert.deepEqual(await readSnapshot(path), { ok: true, snapshot: SNAPSHOT });
+    const text = await Deno.readTextFile(path);
+    const cases: [string, string, RegExp][] = [
+      ["torn", text.slice(0, text.length / 2), /not JSON/],
+      ["empty", "", /not JSON/],
+      ["another version", JSON.stringify({ ...SNAPSHOT, version: 2 }), /version is not 1/],
+      ["no position", JSON.stringify({ ...SNAPSHOT, log: { seq: 0, offset: 1 } }), /'log'/],
+      ["ids not strings", JSON.stringify({ ...SNAPSHOT, seen: [1] }), /'seen'/],
+      ["no statistics", JSON.stringify({ ...SNAPSHOT, stats: undefined }), /'stats'/],
+    ];
+    for (const [name, damaged, reason] of cases) {
+      await t.step(name, async () => {
+        assert.throws(() => parseSnapshot(damaged), reason);
+        await Deno.writeTextFile(path, damaged);
+        const read = await readSnapshot(path);
+        assert.equal(read.ok, false);
+        assert.match(!read.ok ? read.reason : "", reason);
+      });
+    }
+    await Deno.remove(path);
+    assert.deepEqual(await readSnapshot(path), {
+      ok: false,
+      missing: true,
+      reason: `there is no snapshot ${path}`,
+    });
+  });
+});
+
+Deno.test("writeSnapshot() replaces the snapshot whole and leaves no temporary file", async () => {
+  await withTempDir(async (dir) => {
+    const path = snapshotPath(dir);
+    await writeSnapshot(path, SNAPSHOT);
+    await writeSnapshot(path, { ...SNAPSHOT, seen: ["c"] });
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["metric_state.json"]);
+    assert.deepEqual(await readSnapshot(path), {
+      ok: true,
+      snapshot: { ...SNAPSHOT, seen: ["c"] },
+    });
+  });
+});
+
+Deno.test("SnapshotTaker waits for the writer to be idle and takes the rows written, no more", async () => {
+  await withTempDir(async (dir) => {
+    const writer = await LogWriter.open(`${dir}/metric_log.csv`, "h");
+    const stats = new ErrorStats();
+    const seen: string[] = [];
+    const taker = new SnapshotTaker(snapshotPath(dir), {
+      writer,
+      state: () => ({ stats: stats.state(), seen, count: stats.count }),
+      now: () => 42,
+    });
+    // As the recorder does: count, remember and hand the row to the writer in one step.
+    const record = (id: string) => {
+      stats.add({ absoluteError: 1, modelVersion: "v", replica: "r" });
+      seen.push(id);
+      return writer.append(id);
+    };
+    record("a");
+    record("b");
+    const taking = taker.take();
+    assert.equal(writer.idle, false);
+    assert.equal(await taking, true);
+    const read = await readSnapshot(snapshotPath(dir));
+    assert.ok(read.ok);
+    assert.deepEqual(read.snapshot.log, { seq: 1, offset: 6 });
+    assert.deepEqual(read.snapshot.seen, ["a", "b"]);
+    assert.equal(read.snapshot.stats.count, 2);
+    assert.equal(read.snapshot.takenAtMs, 42);
+    assert.equal(await taker.take(), false, "nothing new: no second write");
+    await record("c");
+    const [first, second] = [taker.take(), taker.take()];
+    assert.equal(first, second, "a take while one runs waits for it");
+    assert.equal(await first, true);
+    await writer.close();
+  });
+});
