@@ -13,6 +13,12 @@
  *   --verbose                  every step on stderr
  *   --keep                     keep each run's directory (metric_log.csv, services' output)
  *   --render                   only re-render benchmarks.md from DIR/benchmarks.json
+ *   deno task bench --soak M   instead: one run at 1,000 samples/s for M minutes, the services as
+ *                              shipped, a reading each minute (a tenth of M under 10 min) of each
+ *                              service's RSS, metric's log directory on disk, the queues and the
+ *                              interval's p50/p99, and whether the last third stayed as flat as the
+ *                              middle one: soak.md and soak.json in --out (default a temporary
+ *                              directory, never docs/)
  *
  * @module
  */
@@ -47,6 +53,8 @@ import {
 import { formatNumber } from "./stats.ts";
 import { benchResults, settingsOf } from "./summary.ts";
 import { pipelineFigures } from "./figures.ts";
+import type { PipelineRun } from "./pipeline.ts";
+import { runSoak } from "./soak.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 /** The comparison run: V8's own defaults (sized from the host's memory), as before the sizing. */
@@ -64,7 +72,9 @@ export async function main(args: readonly string[]): Promise<number> {
   const options = parseBenchArgs(args);
   const plan = benchPlan(options);
   const outDir = options.out ??
-    (plan.quick ? await Deno.makeTempDir({ prefix: "bench-" }) : `${ROOT}/docs`);
+    (plan.quick || options.soak
+      ? await Deno.makeTempDir({ prefix: options.soak ? "soak-" : "bench-" })
+      : `${ROOT}/docs`);
   if (options.render) {
     // Re-render the markdown from the JSON of an earlier run, measuring nothing.
     const results = JSON.parse(await Deno.readTextFile(`${outDir}/benchmarks.json`));
@@ -80,6 +90,24 @@ export async function main(args: readonly string[]): Promise<number> {
   try {
     const brokerPid = broker.local ? await localBrokerPid(broker.local) : undefined;
     const trace = options.verbose ? (step: string) => console.error(`  · ${step}`) : undefined;
+    if (options.soak) {
+      const url = broker.urls[0].href;
+      const machine = await describeMachine(url);
+      const { sized } = await stackSizing();
+      say(`soak of ${options.soak} min; soak.md and soak.json go to ${outDir}`);
+      const soak = await runSoak({
+        minutes: options.soak,
+        url,
+        outDir,
+        machine:
+          `${machine.cpuModel}, ${machine.cores} cores; Deno ${machine.deno}; RabbitMQ ${machine.rabbitmq}`,
+        v8Flags: sized,
+        pipeline: benchPipeline({ url, brokerPid, keep: options.keep, trace, v8: sized }),
+        say,
+      });
+      say(`wrote ${outDir}/soak.md and soak.json; verdict: ${soak.verdict.text}`);
+      return 0;
+    }
     const results = await bench({
       plan,
       url: broker.urls[0].href,
@@ -123,15 +151,7 @@ async function bench(run: {
       formatNumber(machine.memoryBytes / 2 ** 30, 1)
     } GiB; Deno ${machine.deno}; RabbitMQ ${machine.rabbitmq}; ${plan.runs} run(s) per figure`,
   );
-  // The memory limits of docker-stack.yml and the V8 flags the images' entrypoint derives from
-  // them: every run sizes V8 as the containers do, so the figures describe production.
-  const limits = stackMemoryLimits(await Deno.readTextFile(`${ROOT}/docker-stack.yml`));
-  const sized: Record<ServiceName, string> = {
-    features: v8FlagsFor(limits.features),
-    model: v8FlagsFor(limits.model),
-    metric: v8FlagsFor(limits.metric),
-    controller: v8FlagsFor(limits.controller),
-  };
+  const { limits, sized } = await stackSizing();
   const context: Bench = {
     plan,
     url,
@@ -141,25 +161,7 @@ async function bench(run: {
     ceilingPrefetch: SERVICE_DEFAULTS.modelPrefetch,
     unsized: UNSIZED,
     say,
-    pipeline: (count, settings, v8 = sized) => {
-      const withV8 = (service: ServiceName, env: Record<string, string> | undefined) =>
-        v8[service] ? { DENO_V8_FLAGS: v8[service], ...env } : { ...env };
-      return runPipeline({
-        url,
-        root: ROOT,
-        count,
-        replicas: 1,
-        logLevel: LOG_LEVEL,
-        timeoutMs: 240_000,
-        brokerPid,
-        trace: run.trace,
-        keep: run.keep,
-        ...settings,
-        features: withV8("features", settings.features ?? { INTERVAL_MS: "0" }),
-        model: withV8("model", settings.model),
-        metric: withV8("metric", settings.metric),
-      });
-    },
+    pipeline: benchPipeline({ url, brokerPid, keep: run.keep, trace: run.trace, v8: sized }),
   };
   const rounds = await throughputRounds(context);
   const latency = await latencyRounds(context);
@@ -195,6 +197,54 @@ async function bench(run: {
     scaling: { delayed, cpuBound },
     queueTypes,
   });
+}
+
+/**
+ * The memory limits of docker-stack.yml and the V8 flags the images' entrypoint derives from
+ * them: every run sizes V8 as the containers do, so the figures describe production.
+ */
+async function stackSizing(): Promise<{
+  limits: Record<ServiceName, number>;
+  sized: Record<ServiceName, string>;
+}> {
+  const limits = stackMemoryLimits(await Deno.readTextFile(`${ROOT}/docker-stack.yml`));
+  const sized = Object.fromEntries(
+    SERVICE_NAMES.map((name) => [name, v8FlagsFor(limits[name])]),
+  ) as Record<ServiceName, string>;
+  return { limits, sized };
+}
+
+/**
+ * One pipeline run of `count` samples with the bench's defaults (one model replica, features as
+ * fast as it can unless `settings` says otherwise) and `settings`, each service's V8 sized by `v8`
+ * (default: `defaults.v8`).
+ */
+function benchPipeline(defaults: {
+  url: string;
+  brokerPid: number | undefined;
+  keep: boolean;
+  trace?: (step: string) => void;
+  v8: Record<ServiceName, string>;
+}): Bench["pipeline"] {
+  return (count, settings: Partial<PipelineRun>, v8 = defaults.v8) => {
+    const withV8 = (service: ServiceName, env: Record<string, string> | undefined) =>
+      v8[service] ? { DENO_V8_FLAGS: v8[service], ...env } : { ...env };
+    return runPipeline({
+      url: defaults.url,
+      root: ROOT,
+      count,
+      replicas: 1,
+      logLevel: LOG_LEVEL,
+      timeoutMs: 240_000,
+      brokerPid: defaults.brokerPid,
+      trace: defaults.trace,
+      keep: defaults.keep,
+      ...settings,
+      features: withV8("features", settings.features ?? { INTERVAL_MS: "0" }),
+      model: withV8("model", settings.model),
+      metric: withV8("metric", settings.metric),
+    });
+  };
 }
 
 /** A features message of the data set's first row, as the pipeline sends it. */

@@ -24,9 +24,17 @@ export interface BenchArgs {
   readonly render: boolean;
   /** Keep each run's directory (metric_log.csv, services' output). */
   readonly keep: boolean;
+  /**
+   * Minutes of one soak run at {@link LATENCY_RATE} instead of the bench, its readings written to
+   * `out` (default a temporary directory) as soak.md and soak.json.
+   */
+  readonly soak?: number;
 }
 
-/** Reads the flags of `deno task bench`; throws on an unknown flag or a bad `--runs`. */
+/**
+ * Reads the flags of `deno task bench`; throws on an unknown flag, a bad `--runs` or `--soak`, or
+ * `--soak` with `--quick` or `--render`.
+ */
 export function parseBenchArgs(args: readonly string[]): BenchArgs {
   const { values } = parseArgs({
     args: [...args],
@@ -37,6 +45,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
       verbose: { type: "boolean", default: false },
       render: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
+      soak: { type: "string" },
     },
   });
   const runs = Number(values.runs ?? (values.quick ? 1 : 3));
@@ -45,7 +54,19 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
       `Cannot run the bench as --runs must be a positive integer: current value is "${values.runs}"`,
     );
   }
+  const soak = values.soak === undefined ? undefined : Number(values.soak);
+  if (soak !== undefined && !(Number.isFinite(soak) && soak > 0 && values.soak!.trim() !== "")) {
+    throw new RangeError(
+      `Cannot run the soak as --soak must be a positive number of minutes: current value is "${values.soak}"`,
+    );
+  }
+  if (soak !== undefined && (values.quick || values.render)) {
+    throw new RangeError(
+      `Cannot run the soak with --${values.quick ? "quick" : "render"}: --soak is a run of its own`,
+    );
+  }
   return {
+    ...(soak === undefined ? {} : { soak }),
     quick: values.quick,
     runs,
     out: values.out,

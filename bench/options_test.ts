@@ -65,3 +65,24 @@ Deno.test("benchPlan() sizes a quick bench smaller than the full one", () => {
   assert.equal(quick.latencyWarmup, 500);
   assert.equal(quick.runs, 1);
 });
+
+Deno.test("parseBenchArgs() reads --soak as minutes", () => {
+  assert.equal(parseBenchArgs([]).soak, undefined);
+  assert.equal(parseBenchArgs(["--soak", "10"]).soak, 10);
+  assert.equal(parseBenchArgs(["--soak=0.5", "--out", "/tmp/s"]).soak, 0.5);
+});
+
+Deno.test("parseBenchArgs() refuses a --soak that is not a positive number, quoting it", () => {
+  for (const value of ["0", "-1", "ten", "", "Infinity"]) {
+    assert.throws(
+      () => parseBenchArgs([`--soak=${value}`]),
+      new RangeError(
+        `Cannot run the soak as --soak must be a positive number of minutes: current value is "${value}"`,
+      ),
+    );
+  }
+  assert.throws(
+    () => parseBenchArgs(["--soak", "2", "--quick"]),
+    /Cannot run the soak with --quick/,
+  );
+});

@@ -7,10 +7,8 @@
  *
  * @module
  */
-import { connectClient } from "../stack/amqp_client.ts";
-import { QUEUES } from "../stack/contracts.ts";
 import { readProc, readProcFile } from "../ops/kit/proc.ts";
-import { metricLogPath } from "../metric/metric_log/format.ts";
+import { metricLogPath, type PairRecord } from "../metric/metric_log/format.ts";
 import { MetricLogTail } from "../metric/metric_log/reader.ts";
 import { sleep } from "../stack/async.ts";
 import { freePort } from "../ops/kit/local_broker.ts";
@@ -18,13 +16,8 @@ import type { ServiceName } from "../ops/launch.ts";
 import { PipelineDriver } from "../ops/kit/pipeline.ts";
 import { type MetricScrape, metricScraper } from "./metric_scraper.ts";
 import { type ServiceProcess, waitReady } from "../ops/kit/process.ts";
-import {
-  declareTopology,
-  PIPELINE_QUEUES,
-  type QueueType,
-  TopologyMismatch,
-  WORK_QUEUES,
-} from "../stack/topology.ts";
+import type { QueueType } from "../stack/topology.ts";
+import { resetQueues } from "./broker_queues.ts";
 import {
   anonRssBytes,
   cpuMsOfStat,
@@ -78,6 +71,21 @@ export interface PipelineRun {
    * when it holds them all (before the services stop): `metricScrapes` of the result.
    */
   scrapeMetricAt?: readonly number[];
+  /**
+   * Called at each poll while the samples are recorded (every 200 ms, every 25 ms for the last
+   * tenth), from the moment features starts: a soak's periodic readings. The run waits for it.
+   */
+  watch?: (progress: PipelineProgress) => Promise<void>;
+}
+
+/** What a run has seen so far, handed to {@link PipelineRun.watch}. */
+export interface PipelineProgress {
+  /** Every row in metric's log so far, rotated files included, in the order written. */
+  readonly records: readonly PairRecord[];
+  /** Each process's resident set now and its peak so far (VmHWM), bytes, e.g. `model-1`. */
+  readonly memory: Readonly<Record<string, { rssBytes: number; peakRssBytes: number }>>;
+  /** metric's `LOG_DIR`. */
+  readonly logDir: string;
 }
 
 /** What one run measured. */
@@ -187,7 +195,11 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
     const scrapes = run.scrapeMetricAt
       ? metricScraper(consumers[0].process.httpPort, run.scrapeMetricAt)
       : undefined;
-    await untilRecorded(run.count, metricLog, running, features, deadline, scrapes?.at);
+    const onPoll = async (records: readonly PairRecord[]) => {
+      await scrapes?.at(records.length);
+      await run.watch?.({ records, memory: memoryOf(running), logDir });
+    };
+    await untilRecorded(run.count, metricLog, running, features, deadline, onPoll);
     await scrapes?.at(run.count, true);
     const wallMs = performance.now() - wallStart;
     const after = await cpuMark(run.brokerPid);
@@ -281,6 +293,15 @@ async function sampleUsage(running: readonly Measured[]): Promise<void> {
   }
 }
 
+/** The resident set now and at its peak of every process started. */
+function memoryOf(
+  running: readonly Measured[],
+): Record<string, { rssBytes: number; peakRssBytes: number }> {
+  return Object.fromEntries(
+    running.map((m) => [m.process.name, { rssBytes: m.rss, peakRssBytes: m.peakRss }]),
+  );
+}
+
 /** The CPU time so far of the broker (when its pid is known), the machine and this process. */
 async function cpuMark(brokerPid: number | undefined): Promise<CpuMark> {
   return {
@@ -292,7 +313,7 @@ async function cpuMark(brokerPid: number | undefined): Promise<CpuMark> {
 
 /**
  * Resolves once `metric_log.csv` holds `count` pairs, sampling every
- * service's usage meanwhile (and calling `onRows` with the pairs so far);
+ * service's usage meanwhile (and calling `onPoll` with the pairs so far);
  * throws when a service fails or at `deadline`.
  */
 async function untilRecorded(
@@ -301,12 +322,13 @@ async function untilRecorded(
   running: readonly Measured[],
   features: Measured,
   deadline: number,
-  onRows?: (rows: number) => Promise<void>,
+  onPoll?: (records: readonly PairRecord[]) => Promise<void>,
 ): Promise<void> {
   for (;;) {
     await sampleUsage(running);
-    const rows = (await metricLog.read()).length;
-    await onRows?.(rows);
+    await metricLog.read();
+    const rows = metricLog.records.length;
+    await onPoll?.(metricLog.records);
     if (rows >= count) {
       await sampleUsage(running);
       return;
@@ -321,32 +343,6 @@ async function untilRecorded(
       }
     }
     await sleep(rows > count * 0.9 ? 25 : 200);
-  }
-}
-
-/**
- * Declares the topology (work queues of `queueType`; those of another type
- * are deleted and declared anew), purges the three work queues; returns the
- * dead-letter count.
- */
-export async function resetQueues(url: string, queueType?: QueueType): Promise<number> {
-  const client = await connectClient(url);
-  try {
-    let channel = await client.channel();
-    try {
-      await declareTopology(channel, queueType);
-    } catch (error) {
-      if (!(error instanceof TopologyMismatch)) throw error;
-      // The failed declare closed the channel. The bench owns these queues: switch their type.
-      channel = await client.channel();
-      for (const queue of PIPELINE_QUEUES) await channel.queueDelete(queue);
-      await declareTopology(channel, queueType);
-    }
-    for (const queue of WORK_QUEUES) await channel.queuePurge(queue);
-    const dead = await channel.queueDeclare(QUEUES.deadLetter, { passive: true });
-    return dead.messageCount;
-  } finally {
-    await client.close().catch(() => {});
   }
 }
 
