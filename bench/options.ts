@@ -136,7 +136,7 @@ export const LOG_LEVEL = "warning";
 /** Footprint targets (MiB): at full throughput and at the latency runs' 1,000 samples/s. */
 export const PEAK_TARGET_MIB = 80;
 export const PEAK_AT_RATE_TARGET_MIB = 64;
-/** metric's own footprint target at full throughput (MiB): it also renders the plot. */
+/** metric's own footprint target at full throughput (MiB): it also serves the dashboard. */
 export const METRIC_PEAK_TARGET_MIB = 100;
 /** Latency targets at 1,000 samples/s, every periodic job running (ms), and plot on ÷ plot off. */
 export const P50_TARGET_MS = 2;

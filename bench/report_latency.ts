@@ -28,7 +28,7 @@ across three hops through the broker and the model. The first ${
 the percentiles are those of the ${
     formatNumber(steadySeconds)
   } s of steady state after it. A minute holds every periodic job of metric several times: the
-plot (SVG, and the PNG on its worker) every 10 s, the MAE log line every 5 s, the dashboard's
+plot (the SVG file; a PNG only when the dashboard is asked for one) every 10 s, the MAE log line every 5 s, the dashboard's
 reading and the expiry of unpaired halves every second. Each round runs metric as it ships and
 with its plot off (\`PLOT_EVERY_MS=0\`), in alternating order; the last column divides the first
 p99 by the second.
@@ -205,8 +205,8 @@ How long each run of each of metric's timers held its event loop, the loop that 
 acknowledges them (\`ml_metric_periodic_job_seconds\`, the synchronous part of each run), in the
 steady state of the runs as shipped. "Longest" is the upper bound of the highest bucket a run fell
 in (buckets of 0.05, 0.1, 0.25, 0.5, 1 and 2 ms): no run took longer. The plot's part on the loop
-is drawing the SVG and handing it to the PNG worker; the PNG itself is rendered on the worker's
-thread${
+is drawing the SVG and writing it; a PNG is rendered only when the dashboard is asked for one, on a
+worker's thread${
     renders && renders.count.median > 0
       ? ` (${formatSummary(renders.count)} renders per run, ${
         formatSummary(renders.mean, 1)

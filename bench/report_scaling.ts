@@ -68,7 +68,7 @@ before any message. Every run gives each service the \`DENO_V8_FLAGS\` its conta
 images' entrypoint (\`ops/images/ml_entry.c\`) derives them from the memory limit in
 \`docker-stack.yml\` (old space a quarter of the limit, 1 MiB semi-spaces), and the bench reads the
 same limits (\`bench/v8_sizing.ts\`). Targets: ≤ ${f.targetsMiB.peak} MiB at full throughput (metric,
-which also runs the PNG worker: ≤ ${
+which also serves the dashboard: ≤ ${
     f.targetsMiB.metricPeak ?? f.targetsMiB.peak
   } MiB), ≤ ${f.targetsMiB.atRate} MiB at ${
     formatNumber(r.settings.latencyRatePerSec)

@@ -36,7 +36,7 @@ export interface PipelineFigures {
   readonly coldHopsMs?: Readonly<Record<string, HistogramFigures>>;
   /** Each periodic job's runs on metric's event loop after the cold start. */
   readonly periodicJobsMs?: Readonly<Record<string, HistogramFigures>>;
-  /** PNG renders on metric's PNG worker after the cold start. */
+  /** PNG renders on metric's PNG worker after the cold start (only on a request for the PNG). */
   readonly plotRendersMs?: HistogramFigures;
 }
 

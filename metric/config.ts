@@ -69,4 +69,10 @@ export const metricSchema = {
     doc:
       "How often to rewrite error_distribution.svg when new samples came in; 0 writes it only at shutdown",
   }),
+  pngIdleMs: intField("PNG_IDLE_MS", 60_000, {
+    min: 1000,
+    max: 86_400_000,
+    doc:
+      "How long the worker that renders /error_distribution.png on request lives after the last request",
+  }),
 };

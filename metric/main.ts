@@ -52,9 +52,8 @@ await runService({
       plotEveryMs: config.plotEveryMs,
       hops: metrics,
       observe,
+      png: { idleMs: config.pngIdleMs },
     });
-    // The PNG worker's isolate is made before the first delivery, so making it delays no sample.
-    await dashboard.ready;
 
     const recorder = new Recorder({
       pairer,

@@ -12,7 +12,7 @@
  * - {@link registerDashboardGauges}: the dashboard's other statistics and its
  *   throughput, read at scrape time (`dashboard/dashboard.ts`).
  * - {@link createPeriodicMetrics} and {@link createPlotMetrics}: how long each timer's run held
- *   the event loop (`periodic.ts`), and the PNG worker's renders and restarts
+ *   the event loop (`periodic.ts`), and the PNG worker's renders, restarts and lifetime
  *   (`dashboard/png_worker_host.ts`).
  *
  * Labels stay few and bounded: the model version (one per trained model) and
@@ -290,9 +290,13 @@ export function createPeriodicMetrics(
 export interface PlotMetrics {
   rendered(ms: number): void;
   restarted(): void;
+  running(running: boolean): void;
 }
 
-/** Registers `ml_metric_plot_render_seconds` and `ml_metric_plot_worker_restarts_total`. */
+/**
+ * Registers `ml_metric_plot_render_seconds`, `ml_metric_plot_worker_restarts_total` and
+ * `ml_metric_plot_worker_running` (1 while a worker, and its memory, is alive).
+ */
 export function createPlotMetrics(registry: Registry): PlotMetrics {
   const registers = [registry];
   const renders = new Histogram({
@@ -307,8 +311,15 @@ export function createPlotMetrics(registry: Registry): PlotMetrics {
     registers,
   });
   restarts.inc(0);
+  const alive = new Gauge({
+    name: "ml_metric_plot_worker_running",
+    help: "1 while the PNG worker is alive: started by a request for the PNG, stopped when idle",
+    registers,
+  });
+  alive.set(0);
   return {
     rendered: (ms) => renders.observe(ms / 1000),
     restarted: () => restarts.inc(),
+    running: (running) => alive.set(running ? 1 : 0),
   };
 }

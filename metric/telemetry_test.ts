@@ -105,12 +105,15 @@ Deno.test("createPeriodicMetrics() and createPlotMetrics() say what the timers a
   const plot = createPlotMetrics(registry);
   observe("plot", 0.0004);
   observe("expiry", 0.00002);
+  assert.match(await registry.metrics(), /^ml_metric_plot_worker_running 0$/m);
   plot.rendered(42);
   plot.restarted();
+  plot.running(true);
   const text = await registry.metrics();
   assert.match(text, /^ml_metric_periodic_job_seconds_bucket\{le="0.0005",job="plot"\} 1$/m);
   assert.match(text, /^ml_metric_periodic_job_seconds_bucket\{le="0.00025",job="plot"\} 0$/m);
   assert.match(text, /^ml_metric_periodic_job_seconds_count\{job="expiry"\} 1$/m);
   assert.match(text, /^ml_metric_plot_render_seconds_bucket\{le="0.05"\} 1$/m);
   assert.match(text, /^ml_metric_plot_worker_restarts_total 1$/m);
+  assert.match(text, /^ml_metric_plot_worker_running 1$/m);
 });

@@ -1,14 +1,18 @@
 /**
  * The metric service's dashboard, wired to its state: reads the statistics
- * once a second into a {@link DashboardHistory}, serves the page, its assets
- * and `/api/stats` through the service's `route` hook, adds the dashboard's
- * numbers to `/metrics`, and writes `error_distribution.svg` and
- * `error_distribution.png` beside `metric_log.csv` every `plotEveryMs` (when
- * the count changed) and at shutdown (`plot_writer.ts`). The PNG is rendered
- * by a Web Worker started here, at start-up (`png_worker_host.ts`), so no
- * render runs on the event loop that pairs and acknowledges samples. The
- * numbers themselves are computed in `history.ts` and `view.ts`, the gauges
- * defined in `../telemetry.ts`.
+ * once a second into a {@link DashboardHistory}, serves the page, its assets,
+ * `/api/stats` and the histogram as SVG and PNG through the service's `route`
+ * hook, adds the dashboard's numbers to `/metrics`, and writes
+ * `error_distribution.svg` beside `metric_log.csv` every `plotEveryMs` (when
+ * the count changed) and at shutdown (`plot_writer.ts`).
+ *
+ * Nothing on a timer renders a PNG: `/error_distribution.png` is rendered when
+ * asked for, cached until the count changes (and at least a second,
+ * `png_cache.ts`), by a Web Worker
+ * started at the first request and stopped after `png.idleMs` without one
+ * (`png_worker_host.ts`), so the worker's memory is spent only while someone
+ * looks. The numbers themselves are computed in `history.ts` and `view.ts`,
+ * the gauges defined in `../telemetry.ts`.
  *
  * @module
  */
@@ -20,17 +24,16 @@ import { startPeriodic } from "../periodic.ts";
 import { createPlotMetrics, type HopSource, registerDashboardGauges } from "../telemetry.ts";
 import { ASSETS } from "./assets.ts";
 import { DashboardHistory, readingOf } from "./history.ts";
-import { PNG_FONT, RESVG_WASM } from "./png.ts";
-import { PLOT_FILE, plotSvg, PlotWriter, warmUpSvg } from "./plot_writer.ts";
+import { PNG_FILE, PNG_FONT, RESVG_WASM } from "./png.ts";
+import { PngCache, type PngCacheOptions } from "./png_cache.ts";
+import { PLOT_FILE, plotSvg, PlotWriter } from "./plot_writer.ts";
 import { PngWorkerHost, type PngWorkerHostOptions } from "./png_worker_host.ts";
 import { type DashboardView, dashboardView } from "./view.ts";
 
-export { PLOT_FILE };
+export { PLOT_FILE, PNG_FILE };
 
 /** How often the history takes a reading. */
 const TICK_MS = 1000;
-/** Renders of a histogram each PNG worker makes as it loads: V8 has optimised resvg by then. */
-const WARM_UP_RENDERS = 14;
 
 /** What the dashboard reads and where it writes. */
 export interface DashboardOptions {
@@ -49,25 +52,30 @@ export interface DashboardOptions {
   readonly hops?: HopSource;
   /** Called with the event-loop time of each timer run (`ml_metric_periodic_job_seconds`). */
   readonly observe?: (job: string, seconds: number) => void;
-  /** How the PNG worker is started and watched (tests inject slow or failing workers). */
-  readonly png?: Pick<
-    PngWorkerHostOptions,
-    "createWorker" | "timeoutMs" | "restartDelayMs" | "warmUp"
-  >;
+  /**
+   * How the PNG worker is started, watched and stopped when idle (`PNG_IDLE_MS`; tests inject
+   * slow or failing workers).
+   */
+  readonly png?:
+    & Pick<PngWorkerHostOptions, "createWorker" | "timeoutMs" | "restartDelayMs" | "idleMs">
+    & Pick<PngCacheOptions, "minIntervalMs">;
 }
 
 /** See {@link startDashboard}. */
 export interface Dashboard {
-  /** The service's `route` hook: the page, its assets, `/api/stats` and the live SVG. */
+  /**
+   * The service's `route` hook: the page, its assets, `/api/stats`, the live SVG and its PNG
+   * (503 when the PNG cannot be rendered).
+   */
   route(request: Request, url: URL): Promise<Response> | Response | undefined;
   /** The numbers `/api/stats` returns. */
   view(): Promise<DashboardView>;
   /** Takes one reading now (the timer does this every second). */
   tick(): void;
-  /** Writes the SVG (and the PNG) if the count changed since the last write; true when it wrote. */
+  /** Writes the SVG if the count changed since the last write; true when it wrote. */
   writePlot(): Promise<boolean>;
-  /** Settles once the PNG worker exists (it may still be loading resvg), or failed to start. */
-  readonly ready: Promise<void>;
+  /** Whether a PNG worker is alive now (one asked for the PNG less than `png.idleMs` ago). */
+  readonly pngWorkerRunning: boolean;
   /** Stops the timers, writes the plot a last time and stops the PNG worker. */
   close(): Promise<void>;
 }
@@ -83,9 +91,9 @@ const CONTENT_SECURITY_POLICY = [
 ].join("; ");
 
 /**
- * Starts the reading timer, the plot timer and the PNG worker (when the plot
- * is written periodically), and registers the dashboard's gauges on the
- * service's registry. Call {@link Dashboard.close} before exit.
+ * Starts the reading timer and the plot timer, and registers the dashboard's
+ * gauges on the service's registry; no PNG worker until the PNG is asked for.
+ * Call {@link Dashboard.close} before exit.
  */
 export function startDashboard(options: DashboardOptions): Dashboard {
   const { stats, telemetry, log } = options;
@@ -122,19 +130,18 @@ export function startDashboard(options: DashboardOptions): Dashboard {
     }, history);
   }
 
-  const png = options.logDir === undefined ? undefined : pngWorker(options);
+  const png = pngWorker(options);
+  const pngCache = new PngCache({
+    version: () => stats.count,
+    svg: () => plotSvg(stats),
+    render: (svg) => png.render(svg),
+    minIntervalMs: options.png?.minIntervalMs,
+  });
   const writer = options.logDir === undefined
     ? undefined
-    : new PlotWriter({ stats, log, dir: options.logDir, png });
+    : new PlotWriter({ stats, log, dir: options.logDir });
   // Drawn once now: the first call compiles the SVG code (~20 ms), better at start than later.
   plotSvg(stats);
-  // The worker starts now, before any delivery: making its isolate holds this thread for tens of
-  // ms. It loads resvg and warms up on its own thread meanwhile (failures are logged by events).
-  let ready = Promise.resolve();
-  if (options.plotEveryMs > 0 && png) {
-    void png.start().catch(() => {});
-    ready = png.whenStarted();
-  }
   const writePlot = () => writer?.write() ?? Promise.resolve(false);
   const plotter = startPeriodic({
     name: "plot",
@@ -146,7 +153,8 @@ export function startDashboard(options: DashboardOptions): Dashboard {
 
   function route(request: Request, url: URL): Promise<Response> | Response | undefined {
     const path = url.pathname;
-    const known = path === "/api/stats" || path === `/${PLOT_FILE}` || ASSETS.has(path);
+    const known = path === "/api/stats" || path === `/${PLOT_FILE}` || path === `/${PNG_FILE}` ||
+      ASSETS.has(path);
     // Unknown paths fall through to the service's 404.
     if (!known) return undefined;
     if (request.method !== "GET" && request.method !== "HEAD") {
@@ -157,8 +165,23 @@ export function startDashboard(options: DashboardOptions): Dashboard {
 
   async function serve(request: Request, path: string): Promise<Response> {
     const headers = new Headers({ "x-content-type-options": "nosniff" });
-    let body: string;
-    if (path === "/api/stats") {
+    let body: string | Uint8Array<ArrayBuffer>;
+    if (path === `/${PNG_FILE}`) {
+      try {
+        body = (await pngCache.get()) as Uint8Array<ArrayBuffer>;
+      } catch (error) {
+        log.error("cannot render {file} for a request: {error}", {
+          file: PNG_FILE,
+          error: errorText(error),
+        });
+        return new Response(`cannot render ${PNG_FILE}: ${errorText(error)}\n`, {
+          status: 503,
+          headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
+        });
+      }
+      headers.set("content-type", "image/png");
+      headers.set("cache-control", "no-store");
+    } else if (path === "/api/stats") {
       headers.set("content-type", "application/json; charset=utf-8");
       headers.set("cache-control", "no-store");
       body = JSON.stringify(await view());
@@ -184,12 +207,14 @@ export function startDashboard(options: DashboardOptions): Dashboard {
     view,
     tick,
     writePlot,
-    ready,
+    get pngWorkerRunning() {
+      return png.running;
+    },
     async close() {
       ticker.stop();
       plotter.stop();
       await writePlot();
-      png?.close();
+      png.close();
     },
   };
 }
@@ -199,9 +224,6 @@ function pngWorker(options: DashboardOptions): PngWorkerHost {
   const { log } = options;
   const metrics = createPlotMetrics(options.telemetry.registry);
   return new PngWorkerHost({
-    // Only a worker that renders all along gains from a warm-up; one that renders once, at
-    // shutdown, would only be slower.
-    ...(options.plotEveryMs > 0 ? { warmUp: { svg: warmUpSvg(), renders: WARM_UP_RENDERS } } : {}),
     ...options.png,
     readFiles: async () => ({
       wasm: await Deno.readFile(RESVG_WASM),
@@ -209,6 +231,10 @@ function pngWorker(options: DashboardOptions): PngWorkerHost {
     }),
     events: {
       loaded: (ms) => log.debug("PNG worker ready in {ms} ms", { ms: Math.round(ms) }),
+      running(running) {
+        metrics.running(running);
+        log.debug(running ? "PNG worker started" : "PNG worker stopped", {});
+      },
       rendered: metrics.rendered,
       failed: (reason, failures, retryInMs) =>
         log.error("PNG worker stopped ({failures} in a row): {reason}; another in {seconds} s", {

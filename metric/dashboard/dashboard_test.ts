@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@logtape/logtape";
 import { createTelemetry } from "../../stack/telemetry.ts";
-import { type Dashboard, PLOT_FILE, startDashboard } from "./dashboard.ts";
+import type { Logger } from "../../stack/log.ts";
+import { type Dashboard, type DashboardOptions, PLOT_FILE, startDashboard } from "./dashboard.ts";
 import { PNG_FILE, pngSize } from "./png.ts";
 import { startPngWorker, type WorkerLike } from "./png_worker_host.ts";
 import { ErrorStats } from "../pairing/stats.ts";
@@ -142,20 +143,13 @@ Deno.test("dashboard writes error_distribution.svg when the count changed", asyn
       assert.match(svg, /n = 1/);
       assert.equal(svg.match(/class="bar"/g)?.length, 1);
     });
-    await t.step("the PNG is rendered from the same SVG, beside it", async () => {
-      const png = await Deno.readFile(`${dir}/${PNG_FILE}`);
-      const svg = await Deno.readTextFile(path);
-      const [width, height] = ["width", "height"].map((a) =>
-        Number(svg.match(new RegExp(`<svg[^>]* ${a}="(\\d+)"`))![1])
-      );
-      assert.deepEqual(pngSize(png), { width, height });
-    });
     await t.step("when two writes overlap", async () => {
       stats.add({ absoluteError: 17, modelVersion: "v1", replica: "model-a" });
       const results = await Promise.all([dashboard.writePlot(), dashboard.writePlot()]);
       assert.deepEqual(results, [true, false]);
       const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
-      assert.deepEqual(names, [PNG_FILE, PLOT_FILE], "no temporary file left behind");
+      assert.deepEqual(names, [PLOT_FILE], "no PNG and no temporary file");
+      assert.equal(dashboard.pngWorkerRunning, false, "writing the plot starts no PNG worker");
     });
   });
 });
@@ -190,34 +184,113 @@ function dyingWorker(): WorkerLike {
   return new Worker(url, { type: "module", name: "dying-png" });
 }
 
-Deno.test("dashboard starts a PNG worker again after one died, and writes the SVG meanwhile", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "ml-dashboard-test-" });
+/** A dashboard with no log directory whose PNG worker lives `idleMs`, and what it logged. */
+function pngDashboard(png: DashboardOptions["png"]) {
   const telemetry = createTelemetry("metric", "test");
   const stats = new ErrorStats();
-  const workers = [dyingWorker, startPngWorker];
+  const errors: string[] = [];
+  const quiet = () => {};
+  const log = {
+    debug: quiet,
+    info: quiet,
+    warn: quiet,
+    error: (message: string, properties: Record<string, unknown>) =>
+      errors.push(message.replace(/\{(\w+)\}/g, (_, key) => String(properties[key]))),
+  } as unknown as Logger;
   const dashboard = startDashboard({
     stats,
     unpaired: () => 0,
     telemetry,
-    log: getLogger(["metric-test"]),
-    logDir: dir,
+    log,
     plotEveryMs: 0,
-    png: { createWorker: () => workers.shift()!(), restartDelayMs: () => 0 },
+    png,
+  });
+  const metric = async (name: string) => {
+    const text = await telemetry.registry.metrics();
+    return Number(text.match(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, "m"))?.[1]);
+  };
+  return { dashboard, stats, errors, metric };
+}
+
+Deno.test("dashboard renders error_distribution.png on request, in a worker that lives while asked", async (t) => {
+  const { dashboard, stats, metric } = pngDashboard({ idleMs: 1000, minIntervalMs: 0 });
+  try {
+    stats.add({ absoluteError: 3, modelVersion: "v1", replica: "model-a" });
+    await t.step("when nobody asked, there is no worker", async () => {
+      await dashboard.writePlot();
+      assert.equal(dashboard.pngWorkerRunning, false);
+      assert.equal(await metric("ml_metric_plot_worker_running"), 0);
+    });
+    await t.step("when the PNG is asked for, a worker starts and renders it", async () => {
+      const response = (await get(dashboard, `/${PNG_FILE}`))!;
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "image/png");
+      assert.deepEqual(pngSize(await response.bytes()), { width: 720, height: 400 });
+      assert.equal(dashboard.pngWorkerRunning, true);
+      assert.equal(await metric("ml_metric_plot_worker_running"), 1);
+      assert.equal(await metric("ml_metric_plot_render_seconds_count"), 1);
+    });
+    await t.step("when asked again with the same count, the cached PNG is served", async () => {
+      const again = await (await get(dashboard, `/${PNG_FILE}`))!.bytes();
+      assert.deepEqual(pngSize(again), { width: 720, height: 400 });
+      assert.equal(await metric("ml_metric_plot_render_seconds_count"), 1);
+    });
+    await t.step("when the count changed, concurrent requests share one new render", async () => {
+      stats.add({ absoluteError: 250, modelVersion: "v1", replica: "model-a" });
+      const responses = await Promise.all([1, 2, 3].map(() => get(dashboard, `/${PNG_FILE}`)!));
+      const bodies = await Promise.all(responses.map((r) => r.bytes()));
+      assert.deepEqual(responses.map((r) => r.status), [200, 200, 200]);
+      assert.ok(bodies.every((b) => b.byteLength === bodies[0].byteLength));
+      assert.equal(await metric("ml_metric_plot_render_seconds_count"), 2);
+    });
+    await t.step("when nobody asks for idleMs, the worker is stopped", async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(dashboard.pngWorkerRunning, false);
+      assert.equal(await metric("ml_metric_plot_worker_running"), 0);
+    });
+  } finally {
+    await dashboard.close();
+  }
+});
+
+Deno.test("dashboard answers 503 when the PNG worker fails, and keeps serving", async (t) => {
+  const workers = [dyingWorker, startPngWorker];
+  const { dashboard, stats, errors, metric } = pngDashboard({
+    createWorker: () => workers.shift()!(),
+    restartDelayMs: () => 0,
+    minIntervalMs: 0,
   });
   try {
     stats.add({ absoluteError: 3, modelVersion: "v1", replica: "model-a" });
-    assert.equal(await dashboard.writePlot(), false, "the PNG failed with its worker");
-    assert.match(await Deno.readTextFile(`${dir}/${PLOT_FILE}`), /n = 1/, "the SVG is there");
-    assert.equal(await dashboard.writePlot(), true, "a new worker rendered the PNG");
-    assert.deepEqual(pngSize(await Deno.readFile(`${dir}/${PNG_FILE}`)), {
-      width: 720,
-      height: 400,
+    await t.step(
+      "when the worker dies in the render, the request gets a 503 and a log line",
+      async () => {
+        const response = (await get(dashboard, `/${PNG_FILE}`))!;
+        assert.equal(response.status, 503);
+        assert.match(
+          await response.text(),
+          /cannot render error_distribution.png: .*out of memory/,
+        );
+        assert.ok(
+          errors.some((e) =>
+            /cannot render error_distribution.png for a request: .*out of memory/.test(e)
+          ),
+          errors.join("\n"),
+        );
+      },
+    );
+    await t.step("when the rest of the dashboard is asked for, it answers", async () => {
+      const response = (await get(dashboard, "/api/stats"))!;
+      assert.equal(response.status, 200);
+      assert.equal((await response.json()).count, 1);
     });
-    const text = await telemetry.registry.metrics();
-    assert.match(text, /^ml_metric_plot_worker_restarts_total\{[^}]*\} 1$/m);
-    assert.match(text, /^ml_metric_plot_render_seconds_count\{[^}]*\} 1$/m);
+    await t.step("when the PNG is asked for again, a new worker renders it", async () => {
+      const response = (await get(dashboard, `/${PNG_FILE}`))!;
+      assert.equal(response.status, 200);
+      assert.deepEqual(pngSize(await response.bytes()), { width: 720, height: 400 });
+      assert.equal(await metric("ml_metric_plot_worker_restarts_total"), 1);
+    });
   } finally {
     await dashboard.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -2,9 +2,9 @@
  * What renders `error_distribution.png`: resvg (`@resvg/resvg-wasm`, pinned in deno.json) turning
  * the histogram's SVG into PNG bytes, and the message loop that does it in a Web Worker.
  *
- * The metric service runs this module as a worker (`png_worker_host.ts`) so that a render, tens
- * of milliseconds of WebAssembly, never holds up the event loop that pairs and acknowledges
- * samples. The host loads it from a `blob:` URL made of its text, so this module imports nothing
+ * The metric service runs this module as a worker (`png_worker_host.ts`), started when someone asks
+ * for the picture, so that a render, tens of milliseconds of WebAssembly, never holds up the event
+ * loop that pairs and acknowledges samples. The host loads it from a `blob:` URL made of its text, so this module imports nothing
  * but the npm package: a worker started from a file needs `--allow-read` of every local module it
  * loads, and it reads no file either. The host reads resvg's binary and the font and sends their
  * bytes. `png.ts` imports the renderer from here for the same picture in-process (tests, tools).
@@ -72,16 +72,8 @@ export function pngRendererOf(settings: PngRenderSettings): PngRenderer {
 
 /** What the host sends the worker. */
 export type PngRequest =
-  /**
-   * Load resvg and the font, then render `warmUp` (a picture like the real ones) `renders`
-   * times: see {@link servePngRequests}.
-   */
-  | {
-    readonly kind: "load";
-    readonly wasm: Uint8Array;
-    readonly font: Uint8Array;
-    readonly warmUp?: { readonly svg: string; readonly renders: number };
-  }
+  /** Load resvg and the font: see {@link servePngRequests}. */
+  | { readonly kind: "load"; readonly wasm: Uint8Array; readonly font: Uint8Array }
   | { readonly kind: "render"; readonly id: number; readonly svg: string };
 
 /** What the worker answers. */
@@ -112,12 +104,11 @@ const WARM_UP_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="64" height="
 /**
  * Answers {@link PngRequest}s on `scope` until the host terminates the worker.
  *
- * Loading includes the warm-up. V8 runs resvg's WebAssembly first as compiled by its baseline
- * compiler and recompiles the functions that turn out hot with its optimising one, on background
- * threads: measured on a 2-core VM, the first five renders of a histogram cost about a second of
- * CPU in all (450 ms for the first), the later ones 20–40 ms each. Rendering a picture like the
- * real ones a few times at start-up spends that second before the service takes any sample, not
- * in the middle of its work.
+ * Loading includes one render of a small picture, so that a failure to render at all shows as a
+ * failed load. V8 runs resvg's WebAssembly first as compiled by its baseline compiler and
+ * recompiles the hot functions later: measured on a 2-core VM, a fresh worker's first histogram
+ * costs about 450 ms of its thread, the later ones 20–40 ms, which is why the host keeps a worker
+ * while requests come and the dashboard caches the picture.
  */
 export function servePngRequests(scope: WorkerScopeLike): void {
   let render: PngRenderer | undefined;
@@ -128,7 +119,6 @@ export function servePngRequests(scope: WorkerScopeLike): void {
         await loadResvg(() => request.wasm);
         render = pngRendererOf({ font: request.font });
         render(WARM_UP_SVG);
-        for (let i = 0; i < (request.warmUp?.renders ?? 0); i++) render(request.warmUp!.svg);
         scope.postMessage({ kind: "loaded", ms: performance.now() - started });
       } catch (error) {
         scope.postMessage({ kind: "failed", error: messageOf(error) });

@@ -1,20 +1,26 @@
 /**
- * The metric service's side of the PNG worker (`png_worker.ts`): starts it, hands it resvg's
- * binary and the font, sends it one SVG at a time and gets the PNG bytes back, so the event loop
- * that pairs and acknowledges samples never runs resvg. A render takes tens of milliseconds of
- * WebAssembly (the first, which compiles it, several times that); on the worker's thread it
- * delays nothing but the picture.
+ * The metric service's side of the PNG worker (`png_worker.ts`): starts it at the first render,
+ * hands it resvg's binary and the font, sends it one SVG at a time and gets the PNG bytes back, so
+ * the event loop that pairs and acknowledges samples never runs resvg. A render takes tens of
+ * milliseconds of WebAssembly (the first, which compiles it, several times that); on the worker's
+ * thread it delays nothing but the picture.
+ *
+ * A worker costs memory as long as it lives (its own V8 isolate plus resvg's WebAssembly heap,
+ * 50–100 MiB in the metric service), so it is terminated once no render came for `idleMs`,
+ * and the next render starts another: memory is spent while someone looks at the picture only.
  *
  * Failures, and what follows:
  * - resvg's files cannot be read, or resvg does not load: {@link PngUnavailable}, for good (the
- *   caller writes the SVG alone, as before the worker);
+ *   dashboard answers every request for the PNG with a 503; the SVG is unaffected);
  * - the worker dies (an uncaught error, its module failing to load) or a render outlasts
  *   `timeoutMs` (a stuck worker): the worker is terminated and the render rejected; the next
  *   render starts a new worker, after a delay that doubles with each failure in a row
  *   ({@link restartDelayMs}; renders meanwhile reject with {@link PngWorkerDown}), so a worker
- *   that keeps failing costs little. Starting a worker
- *   blocks the calling thread for tens of milliseconds (V8 makes the isolate there), which is
- *   why the service starts it at start-up and a restart is the exception.
+ *   that keeps failing costs little.
+ *
+ * Starting a worker blocks the calling thread for tens of milliseconds (V8 makes the isolate
+ * there; 20–100 ms measured on a busy 2-core VM): paid at the first request after an idle stop,
+ * never on a timer.
  *
  * @module
  */
@@ -45,18 +51,20 @@ export interface PngWorkerEvents {
   failed?(reason: string, failures: number, retryInMs: number): void;
   /** A worker was started again after a failure. */
   restarted?(): void;
+  /** A worker was started (`true`) or stopped, by idleness, a failure or {@link PngWorkerHost.close}. */
+  running?(running: boolean): void;
 }
 
 /** Settings of {@link PngWorkerHost}. */
 export interface PngWorkerHostOptions {
   /** Reads resvg's binary and the font (the service has `--allow-read` of both). */
   readFiles(): Promise<RendererFiles>;
-  /** A picture like the real ones, rendered `renders` times as each worker loads (`png_worker.ts`). */
-  warmUp?: { readonly svg: string; readonly renders: number };
   /** Starts a worker (default: {@link startPngWorker}). */
   createWorker?(): WorkerLike;
   /** A load or render that takes longer is abandoned and its worker replaced (default 30 s). */
   timeoutMs?: number;
+  /** The worker is terminated once no render came for this long (default 60 s). */
+  idleMs?: number;
   /** The wait before starting a worker again after `failures` failures in a row. */
   restartDelayMs?(failures: number): number;
   /** A monotonic clock in ms (default `performance.now`). */
@@ -107,6 +115,7 @@ interface Waiting {
 export class PngWorkerHost {
   readonly #options: PngWorkerHostOptions;
   readonly #timeoutMs: number;
+  readonly #idleMs: number;
   readonly #now: () => number;
   #worker: WorkerLike | undefined;
   #loaded: Promise<void> | undefined;
@@ -118,31 +127,35 @@ export class PngWorkerHost {
   #unavailable: PngUnavailable | undefined;
   #closed = false;
   #started = 0;
+  #pending = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
-  readonly #firstStart = Promise.withResolvers<void>();
 
   constructor(options: PngWorkerHostOptions) {
     this.#options = options;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#idleMs = options.idleMs ?? 60_000;
     this.#now = options.now ?? (() => performance.now());
   }
 
-  /** Workers started so far, the first included. */
+  /** Workers started so far. */
   get started(): number {
     return this.#started;
   }
 
-  /**
-   * Starts the worker and loads resvg now rather than at the first render; resolves once loaded.
-   * Rejects like {@link render} when it cannot.
-   */
-  start(): Promise<void> {
-    return this.#serialized(() => this.#ready());
+  /** Whether a worker is alive now (loading, rendering or waiting out its idle time). */
+  get running(): boolean {
+    return this.#worker !== undefined;
   }
 
-  /** The PNG of `svg`, rendered on the worker; renders run one at a time, in call order. */
+  /**
+   * The PNG of `svg`, rendered on the worker (started if none is alive); renders run one at a
+   * time, in call order. The worker is stopped `idleMs` after the last one settles.
+   */
   render(svg: string): Promise<Uint8Array> {
-    return this.#serialized(async () => {
+    this.#pending++;
+    clearTimeout(this.#idleTimer);
+    const rendering = this.#serialized(async () => {
       await this.#ready();
       const reply = await this.#ask({ kind: "render", id: this.#nextId++, svg });
       if (reply.kind !== "rendered") {
@@ -153,21 +166,17 @@ export class PngWorkerHost {
       this.#options.events?.rendered?.(reply.ms);
       return reply.png;
     });
-  }
-
-  /**
-   * Settles once the first worker exists (its isolate made; it may still be loading), or once
-   * starting one failed: what a caller waits for before work that must not be held up by the
-   * tens of milliseconds `new Worker()` takes on the calling thread. Never rejects.
-   */
-  whenStarted(): Promise<void> {
-    return this.#firstStart.promise;
+    void rendering.catch(() => {}).finally(() => {
+      if (--this.#pending === 0 && this.#worker && !this.#closed) {
+        this.#idleTimer = setTimeout(() => this.#stop(new Error("idle")), this.#idleMs);
+      }
+    });
+    return rendering;
   }
 
   /** Terminates the worker; renders after this reject. */
   close(): void {
     this.#closed = true;
-    this.#firstStart.resolve();
     this.#stop(new Error("the PNG worker was closed"));
   }
 
@@ -198,20 +207,16 @@ export class PngWorkerHost {
 
   async #load(): Promise<void> {
     let files: RendererFiles;
-    let worker: WorkerLike;
     try {
       files = await this.#options.readFiles();
     } catch (error) {
-      this.#firstStart.resolve();
       throw this.#giveUp(error);
     }
-    try {
-      worker = (this.#options.createWorker ?? startPngWorker)();
-    } finally {
-      this.#firstStart.resolve();
-    }
+    const worker = (this.#options.createWorker ?? startPngWorker)();
     this.#worker = worker;
-    if (this.#started++ > 0) this.#options.events?.restarted?.();
+    this.#started++;
+    this.#options.events?.running?.(true);
+    if (this.#failures > 0) this.#options.events?.restarted?.();
     worker.onmessage = ({ data }) => {
       const waiting = this.#waiting;
       // A reply from a worker already replaced answers nothing.
@@ -226,7 +231,7 @@ export class PngWorkerHost {
       if (this.#worker === worker) this.#fail(`the PNG worker failed: ${event.message}`);
     };
     const reply = await this.#ask(
-      { kind: "load", wasm: files.wasm, font: files.font, warmUp: this.#options.warmUp },
+      { kind: "load", wasm: files.wasm, font: files.font },
       [files.wasm, files.font].flatMap(ownedBuffer),
     );
     if (reply.kind === "failed") throw this.#giveUp(new Error(reply.error));
@@ -274,11 +279,17 @@ export class PngWorkerHost {
   }
 
   #stop(why: Error): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     const waiting = this.#waiting;
+    const worker = this.#worker;
     this.#waiting = undefined;
-    this.#worker?.terminate();
     this.#worker = undefined;
     this.#loaded = undefined;
+    if (worker) {
+      worker.terminate();
+      this.#options.events?.running?.(false);
+    }
     waiting?.settle(why);
   }
 }

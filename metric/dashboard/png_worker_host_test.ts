@@ -76,26 +76,76 @@ function harness(overrides: Partial<PngWorkerHostOptions> = {}) {
       failed: (reason, failures, retryInMs) =>
         events.push(`failed ${failures} (${reason}), again in ${retryInMs}`),
       restarted: () => events.push("restarted"),
+      running: (running) => events.push(running ? "running" : "stopped"),
     },
     ...overrides,
   });
   return { host, workers, events, clock };
 }
 
-Deno.test("PngWorkerHost loads resvg in its worker and renders there", async () => {
+Deno.test("PngWorkerHost starts its worker at the first render, loads resvg there and renders", async () => {
   const h = harness();
-  const started = h.host.start();
-  (await sent(h.workers, 0, 1)).answer();
-  await started;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(h.workers.length, 0, "no worker before a render is asked for");
+  assert.equal(h.host.running, false);
   const rendering = h.host.render("<svg/>");
+  (await sent(h.workers, 0, 1)).answer();
   const worker = await sent(h.workers, 0, 2);
   assert.deepEqual(worker.received.map((m) => m.kind), ["load", "render"]);
   worker.answer();
   assert.equal(new TextDecoder().decode(await rendering), "png of <svg/>");
-  assert.deepEqual(h.events, ["loaded 5", "rendered 2"]);
+  assert.deepEqual(h.events, ["running", "loaded 5", "rendered 2"]);
   assert.equal(h.host.started, 1);
+  assert.equal(h.host.running, true);
   h.host.close();
   assert.equal(worker.terminated, true);
+  assert.equal(h.host.running, false);
+});
+
+Deno.test("PngWorkerHost stops its worker once no render came for idleMs", async (t) => {
+  const h = harness({ idleMs: 300 });
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const renderNow = async (index: number, svg: string) => {
+    const rendering = h.host.render(svg);
+    const worker = h.workers[index];
+    const before = worker?.received.length ?? 0;
+    if (!worker || worker.terminated) (await sent(h.workers, index, 1)).answer();
+    (await sent(h.workers, index, worker && !worker.terminated ? before + 1 : 2)).answer();
+    return await rendering;
+  };
+  await t.step(
+    "when renders come closer together than idleMs, one worker does them all",
+    async () => {
+      await renderNow(0, "<svg>1</svg>");
+      await wait(150);
+      await renderNow(0, "<svg>2</svg>");
+      // 350 ms after the first render: only a timer put off by the second keeps the worker.
+      await wait(200);
+      assert.equal(h.host.running, true, "the second render put the idle stop off");
+      assert.equal(h.workers[0].terminated, false);
+    },
+  );
+  await t.step("when idleMs passes without a render, the worker is terminated", async () => {
+    await wait(250);
+    assert.equal(h.host.running, false);
+    assert.equal(h.workers[0].terminated, true);
+    assert.deepEqual(h.events.filter((e) => e === "running" || e === "stopped"), [
+      "running",
+      "stopped",
+    ]);
+  });
+  await t.step(
+    "when a render comes after that, a new worker starts and it is no restart",
+    async () => {
+      assert.equal(
+        new TextDecoder().decode(await renderNow(1, "<svg>3</svg>")),
+        "png of <svg>3</svg>",
+      );
+      assert.equal(h.host.started, 2);
+      assert.ok(!h.events.includes("restarted"), "an idle stop is not a failure");
+    },
+  );
+  h.host.close();
 });
 
 Deno.test("PngWorkerHost replaces a worker that dies, after a delay", async (t) => {
@@ -109,7 +159,9 @@ Deno.test("PngWorkerHost replaces a worker that dies, after a delay", async (t) 
     await assert.rejects(first, /the PNG worker failed: wasm trap: unreachable/);
     assert.equal(worker.terminated, true);
     assert.deepEqual(h.events, [
+      "running",
       "loaded 5",
+      "stopped",
       "failed 1 (the PNG worker failed: wasm trap: unreachable), again in 1000",
     ]);
   });
@@ -157,7 +209,7 @@ Deno.test("PngWorkerHost says for good when resvg cannot load", async (t) => {
     (await sent(h.workers, 0, 1)).reply({ kind: "failed", error: "CompileError: bad magic" });
     await assert.rejects(rendering, PngUnavailable);
     assert.equal(h.workers[0].terminated, true);
-    await assert.rejects(h.host.start(), /bad magic/);
+    await assert.rejects(h.host.render("<svg/>"), /bad magic/);
     assert.equal(h.workers.length, 1, "not started again");
   });
 });
@@ -200,23 +252,4 @@ Deno.test("startPngWorker() renders the histogram in a real worker", async () =>
   } finally {
     host.close();
   }
-});
-
-Deno.test("PngWorkerHost.whenStarted() settles once the worker exists, before it has loaded", async (t) => {
-  await t.step("when the worker starts", async () => {
-    const h = harness();
-    const loading = h.host.start();
-    await h.host.whenStarted();
-    assert.equal(h.workers.length, 1);
-    assert.deepEqual(h.events, [], "not loaded yet");
-    (await sent(h.workers, 0, 1)).answer();
-    await loading;
-    h.host.close();
-  });
-  await t.step("when its files cannot be read", async () => {
-    const h = harness({ readFiles: () => Promise.reject(new Error("gone")) });
-    const loading = h.host.start();
-    await h.host.whenStarted();
-    await assert.rejects(loading, PngUnavailable);
-  });
 });
