@@ -35,7 +35,7 @@ await runService({
       seenCapacity: store.window,
     });
     for (const id of store.seen) pairer.markRecorded(id);
-    const snapshots = store.snapshots(() => pairer.recordedIds());
+    const snapshots = store.snapshots((last) => pairer.recordedIds(last));
 
     registerPairingGauges(telemetry.registry, { stats, unpaired: () => pairer.pendingCount });
     const metrics = createRecorderMetrics(telemetry.registry);

@@ -54,7 +54,7 @@ export interface MetricStore {
    * What takes snapshots of `stats` and the last of the ids `recordedIds()` gives (the
    * redelivery window, `dedup_window.ts`), at the CSV's position.
    */
-  snapshots(recordedIds: () => readonly string[]): SnapshotTaker;
+  snapshots(recordedIds: (last: number) => readonly string[]): SnapshotTaker;
 }
 
 /** The rotation settings of the service's options. */
@@ -164,7 +164,9 @@ export async function openMetricStore(options: StoreOptions, log: StoreLog): Pro
         writer: csv,
         state: () => ({
           stats: stats.state(),
-          seen: recordedIds().slice(-redeliveryWindow(options.prefetch)),
+          seen: recordedIds(redeliveryWindow(options.prefetch)).slice(
+            -redeliveryWindow(options.prefetch),
+          ),
           count: stats.count,
         }),
         now: options.now,

@@ -85,11 +85,16 @@ export class Pairer<T> {
     return this.#seenSet.has(id);
   }
 
-  /** The recorded ids remembered, oldest first: what {@link markRecorded} rebuilds this from. */
-  recordedIds(): string[] {
+  /**
+   * The last `last` recorded ids remembered (all by default), oldest first: what
+   * {@link markRecorded} rebuilds this from. The snapshot asks for the few it carries, so it
+   * does not copy the whole window on metric's event loop.
+   */
+  recordedIds(last = Infinity): string[] {
+    const size = this.#seen.length;
     const ids: string[] = [];
-    for (let i = 0; i < this.#seen.length; i++) {
-      const id = this.#seen[(this.#seenNext + i) % this.#seen.length];
+    for (let i = Math.max(0, size - last); i < size; i++) {
+      const id = this.#seen[(this.#seenNext + i) % size];
       if (id !== undefined) ids.push(id);
     }
     return ids;

@@ -261,3 +261,15 @@ Deno.test("pairingFault() names what cannot be recorded", async (t) => {
     });
   }
 });
+
+Deno.test("Pairer.recordedIds(last) gives the newest ids, oldest first, before and after the ring wraps", () => {
+  const pairer = new Pairer<string>({ ttlMs: 1000, seenCapacity: 5 });
+  for (const id of ["a", "b", "c"]) pairer.markRecorded(id);
+  assert.deepEqual(pairer.recordedIds(), ["a", "b", "c"]);
+  assert.deepEqual(pairer.recordedIds(2), ["b", "c"]);
+  assert.deepEqual(pairer.recordedIds(10), ["a", "b", "c"]);
+  for (const id of ["d", "e", "f", "g"]) pairer.markRecorded(id);
+  assert.deepEqual(pairer.recordedIds(), ["c", "d", "e", "f", "g"]);
+  assert.deepEqual(pairer.recordedIds(3), ["e", "f", "g"]);
+  assert.deepEqual(pairer.recordedIds(0), []);
+});
