@@ -70,7 +70,10 @@ export class Recorder {
     for (const half of pairer.expire(this.#options.now())) {
       if (!half.token.live) continue;
       const other = half.side === "y_true" ? "y_pred" : "y_true";
-      half.token.deadLetter(`unpaired: no ${other} for this id within ${unpairedTtlMs} ms`)
+      half.token.deadLetter(
+        "unpaired",
+        `unpaired: no ${other} for this id within ${unpairedTtlMs} ms`,
+      )
         .catch((error) =>
           log.error("could not dead-letter {id}: {error}", { id: half.id, error: errorText(error) })
         );
@@ -93,7 +96,7 @@ export class Recorder {
   #receive(side: Side, delivery: Delivery): Promise<void> | undefined {
     const { log, pairer } = this.#options;
     const half = parseHalf(side, delivery.body, delivery.properties, this.#options.maxBodyBytes);
-    if (!half.ok) throw new DeadLetter(half.reason);
+    if (!half.ok) throw new DeadLetter(half.code, half.reason);
     const line = `received ${half.value} from queue ${delivery.queue}`;
     // labels_log.txt records every value; on stdout it is debug, or at full speed two lines per
     // sample would bury everything else (and rotate the container's log away within seconds).
@@ -133,8 +136,8 @@ export class Recorder {
 
   /** Dead-letters the halves of a pair that cannot be recorded; this delivery goes by the throw. */
   async #refuse(reason: string, waiting: Half<Delivery>[]): Promise<void> {
-    await Promise.all(waiting.map((half) => half.token.deadLetter(reason)));
-    throw new DeadLetter(reason);
+    await Promise.all(waiting.map((half) => half.token.deadLetter("not_pairable", reason)));
+    throw new DeadLetter("not_pairable", reason);
   }
 
   async #record(truth: Half<Delivery>, prediction: Half<Delivery>): Promise<void> {

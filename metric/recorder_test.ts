@@ -28,8 +28,8 @@ function delivery(
       settled.push("ack");
       return Promise.resolve();
     },
-    deadLetter(reason) {
-      settled.push(`dead-letter: ${reason}`);
+    deadLetter(code, reason) {
+      settled.push(`dead-letter ${code}: ${reason}`);
       return Promise.resolve();
     },
   };
@@ -134,7 +134,9 @@ Deno.test("Recorder drops duplicates and dead-letters what it cannot use", async
     const h = harness();
     assert.throws(
       () => h.recorder.handler("y_pred")(delivery("y_pred", "1", { messageId: "x" })),
-      (error) => error instanceof DeadLetter && error.reason === "missing correlationId",
+      (error) =>
+        error instanceof DeadLetter && error.code === "missing_id" &&
+        error.reason === "missing correlationId",
     );
     assert.deepEqual(h.lines, []);
   });
@@ -172,7 +174,7 @@ Deno.test("Recorder drops duplicates and dead-letters what it cannot use", async
     h.clock.time = 101;
     h.recorder.expire();
     assert.deepEqual(lonely.settled, [
-      "dead-letter: unpaired: no y_pred for this id within 100 ms",
+      "dead-letter unpaired: unpaired: no y_pred for this id within 100 ms",
     ]);
     assert.deepEqual(gone.settled, [], "a closed channel's delivery comes again by itself");
   });

@@ -53,7 +53,13 @@ export function infer(
   const vector = parseFeatureVector(body, context.maxBodyBytes);
   if (!vector.ok) return vector;
   const predicted = checkTarget(predict(context.model, vector.value));
-  if (!predicted.ok) return { ok: false, reason: `prediction ${predicted.reason}` };
+  if (!predicted.ok) {
+    return {
+      ok: false,
+      code: "prediction_out_of_range",
+      reason: `prediction ${predicted.reason}`,
+    };
+  }
   const prediction = predicted.value;
   const sentAt = numberHeader(properties.headers, HEADERS.sentAtMs);
   return {

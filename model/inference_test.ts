@@ -4,6 +4,7 @@ import { FEATURE_NAMES } from "../stack/dataset.ts";
 import { loadModelArtifact } from "./artifact.ts";
 import { infer, type InferenceContext, stampPredictedAt } from "./inference.ts";
 import { type ModelArtifact, predict } from "./linear.ts";
+import { isReasonCode } from "../stack/dead_letter_reasons.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);
@@ -148,7 +149,10 @@ Deno.test("infer() gives the reason to dead-letter every bad input", async (t) =
   ];
   for (const [name, body, properties, reason] of cases) {
     await t.step(name, () => {
-      assert.deepEqual(infer(body, properties, CONTEXT), { ok: false, reason });
+      const result = infer(body, properties, CONTEXT);
+      assert.equal(result.ok, false);
+      assert.ok(isReasonCode((result as { code: unknown }).code));
+      assert.equal((result as { reason: string }).reason, reason);
     });
   }
   await t.step("not JSON", () => {
@@ -159,6 +163,7 @@ Deno.test("infer() gives the reason to dead-letter every bad input", async (t) =
   await t.step("the service's own body limit applies", () => {
     assert.deepEqual(infer(good, FEATURES_PROPERTIES, { ...CONTEXT, maxBodyBytes: 20 }), {
       ok: false,
+      code: "too_large",
       reason: "body too large: 21 bytes, limit 20",
     });
   });
@@ -173,6 +178,7 @@ Deno.test("infer() dead-letters an input whose prediction is not a valid output"
     });
     assert.deepEqual(result, {
       ok: false,
+      code: "prediction_out_of_range",
       reason: "prediction value is not a finite number: Infinity",
     });
   });
@@ -183,6 +189,7 @@ Deno.test("infer() dead-letters an input whose prediction is not a valid output"
     });
     assert.deepEqual(result, {
       ok: false,
+      code: "prediction_out_of_range",
       reason: "prediction value out of range: 10000000000100, limit ±1000000000000",
     });
   });
@@ -190,6 +197,7 @@ Deno.test("infer() dead-letters an input whose prediction is not a valid output"
     const result = infer(bytes("[1.7e308,1,1,1,1,1,1,1,1,1]"), FEATURES_PROPERTIES, CONTEXT);
     assert.deepEqual(result, {
       ok: false,
+      code: "out_of_range",
       reason: "feature 0 out of range: 1.7e+308, limit ±1000000",
     });
   });

@@ -45,7 +45,7 @@ await runService({
         now: new Date(),
         receivedAtMs,
       });
-      if (!result.ok) throw new DeadLetter(result.reason);
+      if (!result.ok) throw new DeadLetter(result.code, result.reason);
       if (config.inferenceDelayMs > 0) await sleep(config.inferenceDelayMs, signal);
       const properties = stampPredictedAt(result.value.properties, wallClockMs());
       await broker.publish(QUEUES.yPred, result.value.body, properties);

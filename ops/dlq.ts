@@ -1,15 +1,17 @@
 /**
  * `deno task dlq`: look into the dead-letter queue and replay from it.
  *
- *   deno task dlq list [--json]
+ *   deno task dlq list [--json] [--each]
  *   deno task dlq replay [--reason TEXT] [--limit N] [--rate N]
  *   deno task dlq purge --yes
  *
- * `list` groups the messages in `dead_letter` by source queue and reason, with a count and an
- * example of each, and leaves every message where it was.
+ * `list` groups the messages in `dead_letter` by source queue and reason code, with a count, the
+ * first and last time and an example of each (`--each`: one line a message), and leaves every
+ * message where it was. Whatever it prints from a message is made printable first: dead letters
+ * hold what anyone published, and a terminal obeys control characters.
  *
- * `replay` sends dead letters back to the queue they came from: those whose reason contains
- * `--reason` (all when absent), at most `--limit` of them, at most `--rate` per second. Each
+ * `replay` sends dead letters back to the queue they came from: those whose reason code is
+ * `--reason` or whose detail contains it (all when absent), at most `--limit` of them, at most `--rate` per second. Each
  * dead letter goes only once the broker has confirmed its copy, so a replay killed at any point
  * loses nothing (`ops/dlq/operations.ts` says how).
  *
@@ -36,7 +38,8 @@ import { brokerAddress, brokerUrls, commonSchema } from "../stack/common_config.
 import { ConfigError, envNames, loadConfig } from "../stack/config.ts";
 import { QUEUES } from "../stack/contracts.ts";
 import { type Command, parseArgs, USAGE } from "./dlq/args.ts";
-import { formatGroups, formatReplay } from "./dlq/format.ts";
+import { formatEntries, formatGroups, formatReplay } from "./dlq/format.ts";
+import { printable } from "../stack/printable.ts";
 import { depth, list, purge, replay } from "./dlq/operations.ts";
 
 /** The settings `dlq` reads: the broker, as the services read it. */
@@ -117,16 +120,18 @@ export async function main(args: readonly string[]): Promise<number> {
   try {
     switch (command.name) {
       case "list": {
-        const { total, groups } = await list(client);
-        console.log(
-          command.json ? JSON.stringify({ total, groups }, null, 2) : formatGroups(groups, total),
-        );
+        const { total, groups, entries } = await list(client);
+        if (command.json) {
+          console.log(
+            JSON.stringify(command.each ? { total, entries } : { total, groups }, null, 2),
+          );
+        } else console.log(command.each ? formatEntries(entries) : formatGroups(groups, total));
         return 0;
       }
       case "replay": {
         const result = await replay(client, command, (queue, id) => {
           if (Deno.stdout.isTerminal()) return;
-          console.log(`replayed ${JSON.stringify(id)} to ${queue}`);
+          console.log(`replayed '${printable(id)}' to ${printable(queue)}`);
         });
         for (const line of formatReplay(result)) console.log(line);
         return 0;

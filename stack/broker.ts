@@ -52,7 +52,7 @@ import { connectClient } from "./amqp_client.ts";
 import { type ConsumerSpec, RunLoop } from "./run_loop.ts";
 import { createDelivery, type Handler, settle, type SettleContext } from "./settle.ts";
 
-export { DeadLetter, type Delivery, type Handler, reasonLabel } from "./settle.ts";
+export { DeadLetter, type Delivery, type Handler } from "./settle.ts";
 
 /** How a consumer settles and how much it may hold. */
 export interface ConsumeOptions {

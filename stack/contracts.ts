@@ -40,8 +40,12 @@ export const HEADERS = {
   modelVersion: "model-version",
   /** The process that published the message. */
   replica: "replica",
-  /** Why a message was dead-lettered. */
+  /** Why a message was dead-lettered: one of `REASON_CODES` (`dead_letter_reasons.ts`). */
+  deadLetterCode: "dead-letter-code",
+  /** Why a message was dead-lettered, in words: printable, at most 200 characters. */
   deadLetterReason: "dead-letter-reason",
+  /** Wall-clock ms when a service dead-lettered the message. */
+  deadLetteredAtMs: "dead-lettered-at-ms",
   /** The queue a dead-lettered message was consumed from. */
   deadLetterQueue: "dead-letter-queue",
   /**
@@ -60,6 +64,8 @@ export const HEADERS = {
 // The data set owns the vector length; the contract repeats it for its readers.
 export { FEATURE_COUNT } from "./dataset.ts";
 import { FEATURE_COUNT } from "./dataset.ts";
+import type { ReasonCode } from "./dead_letter_reasons.ts";
+import { hasControlCharacter } from "./printable.ts";
 /** Default bound on a body's size; a feature vector is about 220 bytes. */
 export const DEFAULT_MAX_BODY_BYTES = 4096;
 /** Longest accepted message id. */
@@ -89,29 +95,34 @@ export const MAX_FEATURE_MAGNITUDE = 1e6;
 /** Largest accepted magnitude of a target or prediction; see the comment above. */
 export const MAX_TARGET_MAGNITUDE = 1e12;
 
-/** A parse result: the value, or why the message must be dead-lettered. */
-export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+/**
+ * A parse result: the value, or why the message must be dead-lettered: a
+ * {@link ReasonCode} and the detail (which may quote the message).
+ */
+export type Parsed<T> =
+  | { ok: true; value: T }
+  | { ok: false; code: ReasonCode; reason: string };
 
-function fail<T>(reason: string): Parsed<T> {
-  return { ok: false, reason };
+function fail<T>(code: ReasonCode, reason: string): Parsed<T> {
+  return { ok: false, code, reason };
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 function parseJson(body: Uint8Array | null, maxBytes: number): Parsed<unknown> {
   const size = body?.byteLength ?? 0;
-  if (size > maxBytes) return fail(`body too large: ${size} bytes, limit ${maxBytes}`);
-  if (size === 0) return fail("empty body");
+  if (size > maxBytes) return fail("too_large", `body too large: ${size} bytes, limit ${maxBytes}`);
+  if (size === 0) return fail("empty_body", "empty body");
   let text: string;
   try {
     text = decoder.decode(body!);
   } catch {
-    return fail("body is not UTF-8");
+    return fail("not_utf8", "body is not UTF-8");
   }
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (error) {
-    return fail(`body is not JSON: ${(error as SyntaxError).message}`);
+    return fail("malformed_json", `body is not JSON: ${(error as SyntaxError).message}`);
   }
 }
 
@@ -120,12 +131,16 @@ function parseJson(body: Uint8Array | null, maxBytes: number): Parsed<unknown> {
  * Ids are opaque text up to {@link MAX_ID_LENGTH} characters.
  */
 export function parseId(raw: unknown, property: string): Parsed<string> {
-  if (typeof raw !== "string" || raw.length === 0) return fail(`missing ${property}`);
-  // Ids land in CSV cells and log lines: no control characters (newlines would split a row).
-  // deno-lint-ignore no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(raw)) return fail(`${property} contains a control character`);
+  if (typeof raw !== "string" || raw.length === 0) return fail("missing_id", `missing ${property}`);
+  // Ids land in CSV cells, log lines and terminals: no control characters (a newline would
+  // split a row, ESC or C1 would drive the terminal, a bidi control would disguise the id).
+  // Refused rather than escaped: an escaped id is another id, and features never sends one.
+  if (hasControlCharacter(raw)) return fail("bad_id", `${property} contains a control character`);
+  // A lone surrogate cannot be written as UTF-8: the CSV would hold another id than the one
+  // de-duplicated, and a redelivery after a restart would be recorded twice.
+  if (!raw.isWellFormed()) return fail("bad_id", `${property} contains a lone surrogate`);
   if (raw.length > MAX_ID_LENGTH) {
-    return fail(`${property} too long: ${raw.length} characters, limit ${MAX_ID_LENGTH}`);
+    return fail("bad_id", `${property} too long: ${raw.length} characters, limit ${MAX_ID_LENGTH}`);
   }
   return { ok: true, value: raw };
 }
@@ -138,16 +153,21 @@ export function parseFeatureVector(
   const json = parseJson(body, maxBytes);
   if (!json.ok) return json;
   const value = json.value;
-  if (!Array.isArray(value)) return fail(`expected an array of ${FEATURE_COUNT} numbers`);
+  if (!Array.isArray(value)) {
+    return fail("wrong_type", `expected an array of ${FEATURE_COUNT} numbers`);
+  }
   if (value.length !== FEATURE_COUNT) {
-    return fail(`expected ${FEATURE_COUNT} features, got ${value.length}`);
+    return fail("wrong_length", `expected ${FEATURE_COUNT} features, got ${value.length}`);
   }
   for (let i = 0; i < value.length; i++) {
     if (typeof value[i] !== "number" || !Number.isFinite(value[i])) {
-      return fail(`feature ${i} is not a finite number: ${JSON.stringify(value[i])}`);
+      return fail("not_finite", `feature ${i} is not a finite number: ${JSON.stringify(value[i])}`);
     }
     if (Math.abs(value[i]) > MAX_FEATURE_MAGNITUDE) {
-      return fail(`feature ${i} out of range: ${value[i]}, limit ±${MAX_FEATURE_MAGNITUDE}`);
+      return fail(
+        "out_of_range",
+        `feature ${i} out of range: ${value[i]}, limit ±${MAX_FEATURE_MAGNITUDE}`,
+      );
     }
   }
   return { ok: true, value: value as number[] };
@@ -161,7 +181,10 @@ export function parseScalar(
   const json = parseJson(body, maxBytes);
   if (!json.ok) return json;
   if (typeof json.value !== "number" || !Number.isFinite(json.value)) {
-    return fail(`expected one finite number, got ${JSON.stringify(json.value).slice(0, 40)}`);
+    return fail(
+      typeof json.value === "number" ? "not_finite" : "wrong_type",
+      `expected one finite number, got ${JSON.stringify(json.value).slice(0, 40)}`,
+    );
   }
   return checkTarget(json.value);
 }
@@ -171,9 +194,9 @@ export function parseScalar(
  * Used on input (`parseScalar`) and on output (model's prediction).
  */
 export function checkTarget(value: number): Parsed<number> {
-  if (!Number.isFinite(value)) return fail(`value is not a finite number: ${value}`);
+  if (!Number.isFinite(value)) return fail("not_finite", `value is not a finite number: ${value}`);
   if (Math.abs(value) > MAX_TARGET_MAGNITUDE) {
-    return fail(`value out of range: ${value}, limit ±${MAX_TARGET_MAGNITUDE}`);
+    return fail("out_of_range", `value out of range: ${value}, limit ±${MAX_TARGET_MAGNITUDE}`);
   }
   return { ok: true, value };
 }

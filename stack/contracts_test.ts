@@ -9,16 +9,23 @@ import {
   MAX_ID_LENGTH,
   MAX_TARGET_MAGNITUDE,
   numberHeader,
+  type Parsed,
   parseFeatureVector,
   parseId,
   parseScalar,
   QUEUES,
   textHeader,
 } from "./contracts.ts";
+import type { ReasonCode } from "./dead_letter_reasons.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);
 const VECTOR = [0.038, -0.044, 0.061, 0.021, -0.044, -0.034, -0.043, -0.002, 0.019, -0.017];
+
+/** A parse result without its code: the tables below are about the words. */
+function withoutCode<T>(result: Parsed<T>): { ok: true; value: T } | { ok: false; reason: string } {
+  return result.ok ? result : { ok: false, reason: result.reason };
+}
 
 Deno.test("the contract names its queues and headers once", () => {
   assert.deepEqual(QUEUES, {
@@ -101,7 +108,7 @@ Deno.test("parseFeatureVector() gives the reason for every bad body", async (t) 
   ];
   for (const [name, body, reason] of cases) {
     await t.step(name, () => {
-      assert.deepEqual(parseFeatureVector(body), { ok: false, reason });
+      assert.deepEqual(withoutCode(parseFeatureVector(body)), { ok: false, reason });
     });
   }
 
@@ -121,12 +128,12 @@ Deno.test("parseFeatureVector() gives the reason for every bad body", async (t) 
   }
 
   await t.step("over the size limit, before it is read", () => {
-    assert.deepEqual(parseFeatureVector(new Uint8Array(4097)), {
+    assert.deepEqual(withoutCode(parseFeatureVector(new Uint8Array(4097))), {
       ok: false,
       reason: "body too large: 4097 bytes, limit 4096",
     });
     const body = bytes(encodeBody(VECTOR));
-    assert.deepEqual(parseFeatureVector(body, body.byteLength - 1), {
+    assert.deepEqual(withoutCode(parseFeatureVector(body, body.byteLength - 1)), {
       ok: false,
       reason: `body too large: ${body.byteLength} bytes, limit ${body.byteLength - 1}`,
     });
@@ -180,7 +187,7 @@ Deno.test("parseScalar() gives the reason for every bad body", async (t) => {
   ];
   for (const [name, body, reason] of cases) {
     await t.step(name, () => {
-      assert.deepEqual(parseScalar(body), { ok: false, reason });
+      assert.deepEqual(withoutCode(parseScalar(body)), { ok: false, reason });
     });
   }
   await t.step("not JSON", () => {
@@ -191,7 +198,7 @@ Deno.test("parseScalar() gives the reason for every bad body", async (t) => {
     }
   });
   await t.step("a custom limit", () => {
-    assert.deepEqual(parseScalar(bytes("302"), 2), {
+    assert.deepEqual(withoutCode(parseScalar(bytes("302"), 2)), {
       ok: false,
       reason: "body too large: 3 bytes, limit 2",
     });
@@ -217,10 +224,42 @@ Deno.test("parseId() takes opaque text of 1 to 128 characters", async (t) => {
     ["129 characters", "x".repeat(129), "correlationId too long: 129 characters, limit 128"],
     ["a newline", "a\nb", "correlationId contains a control character"],
     ["a NUL", "a\u0000", "correlationId contains a control character"],
+    ["an ESC", "a\x1b[31m", "correlationId contains a control character"],
+    ["a C1 CSI", "a\x9b31m", "correlationId contains a control character"],
+    ["a right-to-left override", "a\u202eb", "correlationId contains a control character"],
+    ["a first-strong isolate", "a\u2068b", "correlationId contains a control character"],
+    ["a lone surrogate", "a\ud800b", "correlationId contains a lone surrogate"],
   ];
   for (const [name, raw, reason] of bad) {
     await t.step(name, () => {
-      assert.deepEqual(parseId(raw, "correlationId"), { ok: false, reason });
+      assert.deepEqual(withoutCode(parseId(raw, "correlationId")), { ok: false, reason });
+    });
+  }
+});
+
+Deno.test("the parsers give one code for each kind of fault", async (t) => {
+  const withValue = (value: string) => `[${value},1,2,3,4,5,6,7,8,9]`;
+  const cases: [string, Parsed<unknown>, ReasonCode][] = [
+    ["too large", parseScalar(bytes("1".repeat(4097))), "too_large"],
+    ["no body", parseScalar(null), "empty_body"],
+    ["not UTF-8", parseScalar(new Uint8Array([0xff])), "not_utf8"],
+    ["not JSON", parseScalar(bytes("3O2")), "malformed_json"],
+    ["an object for a vector", parseFeatureVector(bytes("{}")), "wrong_type"],
+    ["text for a number", parseScalar(bytes('"302"')), "wrong_type"],
+    ["JSON null for a number", parseScalar(bytes("null")), "wrong_type"],
+    ["nine features", parseFeatureVector(bytes(encodeBody(VECTOR.slice(0, 9)))), "wrong_length"],
+    ["a feature as text", parseFeatureVector(bytes(withValue('"1"'))), "not_finite"],
+    ["a number past the doubles", parseScalar(bytes("1e400")), "not_finite"],
+    ["a feature out of range", parseFeatureVector(bytes(withValue("2e6"))), "out_of_range"],
+    ["a target out of range", parseScalar(bytes("1e13")), "out_of_range"],
+    ["no id", parseId(undefined, "messageId"), "missing_id"],
+    ["a long id", parseId("x".repeat(129), "messageId"), "bad_id"],
+    ["an id with a control", parseId("a\x85", "messageId"), "bad_id"],
+  ];
+  for (const [name, result, code] of cases) {
+    await t.step(name, () => {
+      assert.equal(result.ok, false);
+      assert.equal((result as { code: ReasonCode }).code, code);
     });
   }
 });
@@ -267,7 +306,10 @@ Deno.test("checkTarget() holds outputs to the range inputs are held to", async (
   ];
   for (const [value, reason] of cases) {
     await t.step(String(value), () => {
-      assert.deepEqual(checkTarget(value), reason ? { ok: false, reason } : { ok: true, value });
+      assert.deepEqual(
+        withoutCode(checkTarget(value)),
+        reason ? { ok: false, reason } : { ok: true, value },
+      );
     });
   }
 });

@@ -26,6 +26,8 @@
  */
 import type { AMQPProperties, Field } from "@cloudamqp/amqp-client";
 import { HEADERS, parseId } from "./contracts.ts";
+import { type ReasonCode, reasonDetail } from "./dead_letter_reasons.ts";
+import { printable } from "./printable.ts";
 
 /** Bounds of a dead-letter copy. */
 export interface DeadLetterLimits {
@@ -53,8 +55,8 @@ export const DEAD_LETTER_LIMITS: DeadLetterLimits = {
 /** Body bytes kept in a minimal envelope. */
 export const MINIMAL_BODY_BYTES = 1024;
 
-/** Reasons are ours, but may quote an error: cut to this many characters. */
-const MAX_REASON_CHARS = 512;
+/** Why a minimal envelope was needed: an error of ours, cut to this many characters. */
+const MAX_FAILURE_CHARS = 512;
 
 /** A message about to be dead-lettered. */
 export interface DeadLetterInput {
@@ -62,9 +64,13 @@ export interface DeadLetterInput {
   readonly properties: AMQPProperties;
   /** The queue it was consumed from. */
   readonly queue: string;
+  readonly code: ReasonCode;
+  /** The detail of `code`; may quote the message, so made printable and cut here. */
   readonly reason: string;
   /** The process dead-lettering it. */
   readonly replica: string;
+  /** Wall-clock ms when it is dead-lettered. */
+  readonly atMs: number;
 }
 
 /** A message to publish to the dead-letter exchange. */
@@ -177,7 +183,9 @@ function defined(properties: AMQPProperties): AMQPProperties {
 /** The headers every dead letter carries, after the original's so they win. */
 function ownHeaders(input: DeadLetterInput): Record<string, Field> {
   return {
-    [HEADERS.deadLetterReason]: cut(input.reason, MAX_REASON_CHARS),
+    [HEADERS.deadLetterCode]: input.code,
+    [HEADERS.deadLetterReason]: reasonDetail(input.reason),
+    [HEADERS.deadLetteredAtMs]: input.atMs,
     [HEADERS.deadLetterQueue]: cut(input.queue, 255),
     [HEADERS.deadLetterReplica]: cut(input.replica, 255),
   };
@@ -186,7 +194,7 @@ function ownHeaders(input: DeadLetterInput): Record<string, Field> {
 /**
  * The dead-letter copy of a message: its body (cut to `maxBodyBytes`), the
  * defined properties of the module documentation and bounded headers, plus
- * the reason, the source queue and the replica. Says what was cut in
+ * the reason code and its detail, the time, the source queue and the replica. Says what was cut in
  * {@link HEADERS.deadLetterTruncated} (the original body size) and
  * {@link HEADERS.deadLetterHeadersCut}.
  */
@@ -230,7 +238,7 @@ export function deadLetterCopy(
 
 /**
  * The last resort when the copy could not be encoded or published: the
- * reason, the source queue, the message id if it is a valid id, why the copy
+ * reason code and detail, the time, the source queue, the message id if it is a valid id, why the copy
  * failed ({@link HEADERS.deadLetterMinimal}), and the first
  * {@link MINIMAL_BODY_BYTES} of the body. Nothing else of the original.
  */
@@ -245,7 +253,7 @@ export function minimalEnvelope(input: DeadLetterInput, failure: string): Outgoi
       deliveryMode: 2,
       headers: {
         ...ownHeaders(input),
-        [HEADERS.deadLetterMinimal]: cut(failure, MAX_REASON_CHARS),
+        [HEADERS.deadLetterMinimal]: cut(printable(failure), MAX_FAILURE_CHARS),
         ...(bodyCut ? { [HEADERS.deadLetterTruncated]: bodyBytes } : {}),
       },
     }),

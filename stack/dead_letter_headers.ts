@@ -15,14 +15,17 @@
  */
 import type { AMQPProperties } from "@cloudamqp/amqp-client";
 import { HEADERS } from "./contracts.ts";
+import { isReasonCode, type ReasonCode } from "./dead_letter_reasons.ts";
 
 /**
  * The headers `stack/dead_letter.ts` sets on a dead letter: always the
- * reason, queue and replica; the others when it cut something or fell back
- * to a minimal envelope.
+ * reason code and detail, the time, queue and replica; the others when it
+ * cut something or fell back to a minimal envelope.
  */
 export const OWN_DEAD_LETTER_HEADERS: readonly string[] = [
+  HEADERS.deadLetterCode,
   HEADERS.deadLetterReason,
+  HEADERS.deadLetteredAtMs,
   HEADERS.deadLetterQueue,
   HEADERS.deadLetterTruncated,
   HEADERS.deadLetterHeadersCut,
@@ -57,8 +60,12 @@ export const DEAD_LETTER_HEADERS: readonly string[] = [
 export interface DeadLetterInfo {
   /** The queue it was consumed from; "" when no header says. */
   readonly source: string;
-  /** Why it was dead-lettered, in full. */
+  /** Why it was dead-lettered, as a code; `unknown` when no header says. */
+  readonly code: ReasonCode;
+  /** Why it was dead-lettered, in words, as the headers say it: may hold anything. */
   readonly reason: string;
+  /** Wall-clock ms when it was dead-lettered, if a header says. */
+  readonly atMs?: number;
   /** True when the body was cut before dead-lettering: replaying it would send garbage. */
   readonly truncated: boolean;
 }
@@ -73,15 +80,38 @@ const BROKER_REASONS: Readonly<Record<string, string>> = {
     "(each time rejected with requeue, or held by a consumer that died)",
 };
 
+/** The broker's reasons that are codes; `maxlen` and the others it may add are not told apart. */
+function brokerCode(reason: string | undefined): ReasonCode | undefined {
+  return reason === undefined ? undefined : isReasonCode(reason) ? reason : "unknown";
+}
+
+function time(value: unknown): number | undefined {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
+  const ms = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  return typeof ms === "number" && Number.isFinite(ms) ? ms : undefined;
+}
+
+/** When the broker last dead-lettered it: the newest `x-death` entry comes first. */
+function brokerTime(death: unknown): number | undefined {
+  const newest = Array.isArray(death) ? death[0] : undefined;
+  return newest && typeof newest === "object"
+    ? time((newest as { time?: unknown }).time)
+    : undefined;
+}
+
 /** Where a dead letter came from and why, from its headers (ours first, then the broker's). */
 export function describeDeadLetter(
   headers: Record<string, unknown> | undefined,
 ): DeadLetterInfo {
   const h = headers ?? {};
   const brokerReason = text(h[BROKER_DEAD_LETTER_HEADERS.firstDeathReason]);
+  const ownCode = h[HEADERS.deadLetterCode];
+  const atMs = time(h[HEADERS.deadLetteredAtMs]) ?? brokerTime(h[BROKER_DEAD_LETTER_HEADERS.death]);
   return {
     source: text(h[HEADERS.deadLetterQueue]) ??
       text(h[BROKER_DEAD_LETTER_HEADERS.firstDeathQueue]) ?? "",
+    code: isReasonCode(ownCode) ? ownCode : brokerCode(brokerReason) ?? "unknown",
+    ...(atMs === undefined ? {} : { atMs }),
     reason: text(h[HEADERS.deadLetterReason]) ??
       (brokerReason
         ? `${brokerReason} by the broker${

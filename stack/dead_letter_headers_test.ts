@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { reasonLabel } from "./broker.ts";
 import {
   DEAD_LETTER_LIMITS,
   deadLetterCopy,
@@ -26,22 +25,52 @@ const INPUT: DeadLetterInput = {
     headers: { "sent-at-ms": 1.5, "model-version": "v1", replica: "model-1" },
   },
   queue: "y_pred",
+  code: "malformed_json",
   reason: "body is not JSON: Unexpected token",
   replica: "metric-1",
+  atMs: 1_717_000_000_500,
 };
 
 Deno.test("describeDeadLetter() reads the services' headers, then the broker's", async (t) => {
   await t.step("ours", () => {
     assert.deepEqual(
-      describeDeadLetter({ "dead-letter-reason": "empty body", "dead-letter-queue": "features" }),
-      { source: "features", reason: "empty body", truncated: false },
+      describeDeadLetter({
+        "dead-letter-code": "empty_body",
+        "dead-letter-reason": "empty body",
+        "dead-letter-queue": "features",
+        "dead-lettered-at-ms": 1_717_000_000_500,
+      }),
+      {
+        source: "features",
+        code: "empty_body",
+        reason: "empty body",
+        atMs: 1_717_000_000_500,
+        truncated: false,
+      },
     );
+  });
+  await t.step("ours without a code, or with one not in the set, say unknown", () => {
+    for (const code of [undefined, "expected 10 features, got 9", 7]) {
+      const headers = { "dead-letter-code": code, "dead-letter-reason": "expected 10 features" };
+      assert.equal(describeDeadLetter(headers).code, "unknown");
+    }
   });
   await t.step("the broker's, for a reject without requeue", () => {
     assert.deepEqual(
       describeDeadLetter({ "x-first-death-queue": "y_true", "x-first-death-reason": "rejected" }),
-      { source: "y_true", reason: "rejected by the broker", truncated: false },
+      { source: "y_true", code: "rejected", reason: "rejected by the broker", truncated: false },
     );
+  });
+  await t.step("the broker's time comes from its newest x-death entry", () => {
+    const info = describeDeadLetter({
+      "x-death": [{ time: new Date(2_000) }, { time: new Date(1_000) }],
+      "x-first-death-reason": "expired",
+    });
+    assert.equal(info.code, "expired");
+    assert.equal(info.atMs, 2_000);
+  });
+  await t.step("a broker reason not in the set is unknown", () => {
+    assert.equal(describeDeadLetter({ "x-first-death-reason": "\x1b[31m" }).code, "unknown");
   });
   await t.step("the broker's, for a quorum queue's delivery limit, explained", () => {
     const info = describeDeadLetter({
@@ -50,12 +79,13 @@ Deno.test("describeDeadLetter() reads the services' headers, then the broker's",
     });
     assert.equal(info.source, "features");
     assert.match(info.reason, /^delivery_limit by the broker: delivered more times than/);
-    assert.equal(reasonLabel(info.reason), "delivery_limit by the broker");
+    assert.equal(info.code, "delivery_limit");
   });
   await t.step("truncated, and nothing known", () => {
     assert.equal(describeDeadLetter({ "dead-letter-truncated": 70000 }).truncated, true);
     assert.deepEqual(describeDeadLetter(undefined), {
       source: "",
+      code: "unknown",
       reason: "unknown",
       truncated: false,
     });
@@ -101,7 +131,9 @@ Deno.test("a dead-letter copy reads back as its source, reason and original head
     const copy = deadLetterCopy(INPUT);
     assert.deepEqual(describeDeadLetter(copy.properties.headers), {
       source: "y_pred",
+      code: "malformed_json",
       reason: "body is not JSON: Unexpected token",
+      atMs: 1_717_000_000_500,
       truncated: false,
     });
     assert.deepEqual(replayProperties(copy.properties), INPUT.properties);
@@ -119,7 +151,9 @@ Deno.test("a dead-letter copy reads back as its source, reason and original head
     );
     assert.deepEqual(describeDeadLetter(envelope.properties.headers), {
       source: "y_pred",
+      code: "malformed_json",
       reason: "body is not JSON: Unexpected token",
+      atMs: 1_717_000_000_500,
       truncated: true,
     });
     assert.deepEqual(replayProperties(envelope.properties).headers, {});
@@ -140,12 +174,14 @@ Deno.test("every header the dead-letter writer adds is one the reader strips", (
   assert.deepEqual(
     [...new Set(written)].sort(),
     [
+      "dead-letter-code",
       "dead-letter-headers-cut",
       "dead-letter-minimal",
       "dead-letter-queue",
       "dead-letter-reason",
       "dead-letter-replica",
       "dead-letter-truncated",
+      "dead-lettered-at-ms",
     ],
   );
   for (const name of written) assert.ok(DEAD_LETTER_HEADERS.includes(name), name);

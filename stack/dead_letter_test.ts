@@ -29,8 +29,10 @@ const HOSTILE: DeadLetterInput = {
     headers: { "sent-at-ms": 1.5, replica: "features-1", "dead-letter-reason": "spoofed" },
   },
   queue: "features",
+  code: "malformed_json",
   reason: "body is not JSON: Unexpected token",
   replica: "model-1",
+  atMs: 1_717_000_000_500,
 };
 
 Deno.test("deadLetterCopy() carries a defined set of properties", async (t) => {
@@ -60,7 +62,9 @@ Deno.test("deadLetterCopy() carries a defined set of properties", async (t) => {
       assert.deepEqual(copy.properties.headers, {
         "sent-at-ms": 1.5,
         replica: "features-1",
+        "dead-letter-code": "malformed_json",
         "dead-letter-reason": "body is not JSON: Unexpected token",
+        "dead-lettered-at-ms": 1_717_000_000_500,
         "dead-letter-queue": "features",
         "dead-letter-replica": "model-1",
       });
@@ -164,6 +168,15 @@ Deno.test("boundHeaders() keeps what fits and counts the rest", async (t) => {
   });
 });
 
+Deno.test("deadLetterCopy() heads the reason printable and at most 200 characters", () => {
+  const reason = `expected one finite number, got "\x1b]0;pwned\x07\x1b[31m${"x".repeat(300)}"`;
+  const headers = deadLetterCopy({ ...HOSTILE, reason }).properties.headers!;
+  const shown = String(headers["dead-letter-reason"]);
+  assert.ok(shown.startsWith('expected one finite number, got "\\u{1b}]0;pwned\\u{7}\\u{1b}[31m'));
+  assert.equal(shown.length, 200);
+  assert.equal(headers["dead-letter-code"], "malformed_json");
+});
+
 Deno.test("minimalEnvelope() keeps the reason, queue, a safe id and the start of the body", async (t) => {
   await t.step("with a valid id", () => {
     const envelope = minimalEnvelope(
@@ -174,7 +187,9 @@ Deno.test("minimalEnvelope() keeps the reason, queue, a safe id and the start of
       messageId: "f-1",
       deliveryMode: 2,
       headers: {
+        "dead-letter-code": "malformed_json",
         "dead-letter-reason": "body is not JSON: Unexpected token",
+        "dead-lettered-at-ms": 1_717_000_000_500,
         "dead-letter-queue": "features",
         "dead-letter-replica": "model-1",
         "dead-letter-minimal": "Offset is outside the bounds of the DataView",

@@ -23,6 +23,7 @@ import {
   type TextFormatterOptions,
 } from "@logtape/logtape";
 import type { LogFormat, LogLevel } from "./common_config.ts";
+import { printable } from "./printable.ts";
 
 export type { Logger };
 
@@ -47,14 +48,23 @@ const RESET = "\x1b[0m";
  *
  * Time (local), level, service/replica, the sentence, and the message id when
  * the sentence does not already show it. `colors` adds LogTape's ANSI colours
- * (level by severity, the rest dimmed).
+ * (level by severity, the rest dimmed). Every value shown goes through
+ * {@link printable}: the message is our words, the values may be anyone's.
  */
 export function prettyFormatter(options: { colors: boolean }): TextFormatter {
   const dim = (text: string) => options.colors ? `${DIM}${text}${RESET}` : text;
   const shared: TextFormatterOptions = {
     timestamp: "time",
     timeZone: null,
-    value: "bare",
+    // Values may come from the network (an id, a dead-letter detail): text is shown
+    // printable, so no control or bidi character reaches the terminal; numbers keep colour.
+    value(value, inspect) {
+      if (typeof value === "string") return printable(value);
+      if (typeof value === "number" || typeof value === "boolean") {
+        return inspect(value, { colors: options.colors });
+      }
+      return printable(inspect(value));
+    },
     format({ timestamp, level, category, message, record }) {
       const replica = stringProperty(record, "replica");
       const id = stringProperty(record, "id");
@@ -72,7 +82,7 @@ export function prettyFormatter(options: { colors: boolean }): TextFormatter {
 
 function stringProperty(record: LogRecord, key: string): string | undefined {
   const value = record.properties[key];
-  return value === undefined || value === null ? undefined : String(value);
+  return value === undefined || value === null ? undefined : printable(String(value));
 }
 
 /**

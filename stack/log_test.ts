@@ -66,6 +66,22 @@ Deno.test("prettyFormatter() shows time, level, service/replica, the sentence an
   });
 });
 
+Deno.test("prettyFormatter() shows values and the id printable", async (t) => {
+  const hostile = "\x1b]0;pwned\x07\x1b[31mred\x9b2J\u202e";
+  const shown = "\\u{1b}]0;pwned\\u{7}\\u{1b}[31mred\\u{9b}2J\\u{202e}";
+  for (const colors of [false, true]) {
+    await t.step(colors ? "with colours" : "plain", () => {
+      const line = prettyFormatter({ colors })(
+        record("dead-lettered: {reason}", { id: hostile, reason: hostile }),
+      );
+      assert.equal(
+        line.replace(ANSI_SGR, ""),
+        `14:02:07.120 INF model/model-4123: dead-lettered: ${shown} (id ${shown})\n`,
+      );
+    });
+  }
+});
+
 Deno.test("boundedSink() counts the lines it drops and says so", async (t) => {
   const chunks: string[] = [];
   let release!: () => void;

@@ -3,9 +3,9 @@
  * the handler threw ({@link DeadLetter} for bad input, or any other error),
  * so dead-letter it down a ladder that always ends settled:
  *
- * 1. a copy to the dead-letter exchange with the reason in a header
- *    (`dead_letter.ts`'s {@link deadLetterCopy}: defined properties, bounded
- *    headers), then ack;
+ * 1. a copy to the dead-letter exchange with the reason code and its detail
+ *    in headers (`dead_letter.ts`'s {@link deadLetterCopy}: defined
+ *    properties, bounded headers), then ack;
  * 2. if that cannot be encoded or confirmed, a minimal envelope
  *    ({@link minimalEnvelope}), then ack;
  * 3. if even that fails, reject without requeue: the broker dead-letters it
@@ -14,6 +14,12 @@
  * A failure is not the message's fault when the channel it came on has
  * closed, or the publish channel has (the connection is being recycled): the
  * broker delivers it again, so it is left alone.
+ *
+ * The `reason` label of `ml_dead_lettered_total` is the {@link ReasonCode}
+ * only: the detail may quote the message, and a label value made of message
+ * content would add a series, kept for the life of the process, per distinct
+ * message. The detail goes to the header and the log line, printable and cut
+ * ({@link reasonDetail}), as does the message id, which is not parsed yet.
  *
  * Written against the small {@link MessageLike} and {@link PublisherLike}
  * (amqp-client's `AMQPMessage` and confirm-mode `AMQPChannel` fit), so tests
@@ -30,15 +36,19 @@ import {
   minimalEnvelope,
   type Outgoing,
 } from "./dead_letter.ts";
+import { isReasonCode, type ReasonCode, reasonDetail } from "./dead_letter_reasons.ts";
+import { printable } from "./printable.ts";
 import type { Telemetry } from "./telemetry.ts";
 import { DEAD_LETTER_EXCHANGE } from "./topology.ts";
 
-/** Thrown by a handler to dead-letter its message with `reason`. */
+/** Thrown by a handler to dead-letter its message with `code` and the detail `reason`. */
 export class DeadLetter extends Error {
+  readonly code: ReasonCode;
   readonly reason: string;
-  constructor(reason: string) {
-    super(reason);
+  constructor(code: ReasonCode, reason: string) {
+    super(`${code}: ${reason}`);
     this.name = "DeadLetter";
+    this.code = code;
     this.reason = reason;
   }
 }
@@ -56,17 +66,12 @@ export interface Delivery {
   readonly live: boolean;
   /** Acknowledge: the broker forgets the message. */
   ack(): Promise<void>;
-  /** Copy to the dead-letter queue with `reason`, then acknowledge. */
-  deadLetter(reason: string): Promise<void>;
+  /** Copy to the dead-letter queue with `code` and the detail `reason`, then acknowledge. */
+  deadLetter(code: ReasonCode, reason: string): Promise<void>;
 }
 
 /** Called for each delivery. Returning acks it unless `manualSettle` is set. */
 export type Handler = (delivery: Delivery) => Promise<void> | void;
-
-/** A low-cardinality label for a reason: its words before the first ':'. */
-export function reasonLabel(reason: string): string {
-  return reason.split(":")[0].trim().slice(0, 40);
-}
 
 /** What settling needs of a delivered message: amqp-client's `AMQPMessage` fits. */
 export interface MessageLike {
@@ -110,6 +115,8 @@ export interface SettleContext {
   readonly deadLetterTimeoutMs?: number;
   /** Default `performance.now`. */
   readonly now?: () => number;
+  /** Wall-clock ms stamped on dead letters. Default `Date.now`. */
+  readonly wallClockMs?: () => number;
 }
 
 const DEAD_LETTER_TIMEOUT_MS = 10_000;
@@ -132,7 +139,8 @@ export function createDelivery(
   let settled = false;
   const observe = () => telemetry.handlerSeconds.observe({ queue }, (now() - receivedAt) / 1000);
   const channel = message.channel;
-  const id = message.properties.messageId ?? "";
+  // Not parsed yet: anything a publisher sent, so only ever logged printable.
+  const id = printable(String(message.properties.messageId ?? ""));
   const publishDeadLetter = async ({ body, properties }: Outgoing): Promise<void> => {
     const target = context.publisher();
     if (!target || target.closed) throw new Error("not connected");
@@ -158,20 +166,25 @@ export function createDelivery(
       await message.ack();
       observe();
     },
-    async deadLetter(reason: string) {
+    async deadLetter(given: ReasonCode, reason: string) {
       if (settled) return;
+      // The label must stay a closed set, also for a caller the type checker did not see.
+      const code: ReasonCode = isReasonCode(given) ? given : "unknown";
       if (!canPublish(context)) {
         // Not this message's fault: the connection is being recycled and
         // the broker delivers the message again.
         throw new Error(`Cannot dead-letter message '${id}': not connected`);
       }
       settled = true;
+      const detail = reasonDetail(reason);
       const input: DeadLetterInput = {
         body: message.body,
         properties: message.properties,
         queue,
-        reason,
+        code,
+        reason: detail,
         replica,
+        atMs: (context.wallClockMs ?? Date.now)(),
       };
       let how = "a copy";
       try {
@@ -198,10 +211,10 @@ export function createDelivery(
       if (how === "the broker") await message.reject(false);
       else await message.ack();
       observe();
-      telemetry.deadLettered.inc({ queue, reason: reasonLabel(reason) });
+      telemetry.deadLettered.inc({ queue, reason: code });
       log.warn(
-        "dead-lettered message {id} from queue {queue} to {deadLetterQueue} as {how}: {reason}",
-        { id, queue, deadLetterQueue: QUEUES.deadLetter, how, reason },
+        "dead-lettered message {id} from queue {queue} to {deadLetterQueue} as {how}: {code}: {reason}",
+        { id, queue, deadLetterQueue: QUEUES.deadLetter, how, code, reason: detail },
       );
     },
   };
@@ -237,18 +250,20 @@ async function settleFailure(
     // the publish channel did and the connection is being recycled: the
     // broker puts the message back; it is not the message's fault.
     log.info("left message {id} from queue {queue} to be redelivered: {error}", {
-      id: delivery.properties.messageId ?? "",
+      id: printable(String(delivery.properties.messageId ?? "")),
       queue: delivery.queue,
       error: errorText(error),
     });
     return;
   }
-  const reason = error instanceof DeadLetter ? error.reason : `handler failed: ${errorText(error)}`;
+  const [code, reason]: [ReasonCode, string] = error instanceof DeadLetter
+    ? [error.code, error.reason]
+    : ["handler_failed", `handler failed: ${errorText(error)}`];
   try {
-    await delivery.deadLetter(reason);
+    await delivery.deadLetter(code, reason);
   } catch (deadLetterError) {
     log.error("could not dead-letter message {id} from queue {queue}: {error}", {
-      id: delivery.properties.messageId ?? "",
+      id: printable(String(delivery.properties.messageId ?? "")),
       queue: delivery.queue,
       error: errorText(deadLetterError),
     });

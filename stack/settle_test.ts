@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import type { AMQPProperties } from "@cloudamqp/amqp-client";
 import { deadLetterCopy, type DeadLetterInput, minimalEnvelope } from "./dead_letter.ts";
+import { REASON_CODES, type ReasonCode } from "./dead_letter_reasons.ts";
 import {
   createDelivery,
   DeadLetter,
   type Handler,
   type MessageLike,
   type PublisherLike,
-  reasonLabel,
   settle,
   type SettleContext,
 } from "./settle.ts";
@@ -18,9 +18,32 @@ const QUEUE = "features";
 const BODY = new TextEncoder().encode("[1,2,3]");
 const PROPERTIES: AMQPProperties = { messageId: "m-1", headers: { "x-origin": "test" } };
 
-/** What the dead-letter input of the test message is, with `reason`. */
-function input(reason: string): DeadLetterInput {
-  return { body: BODY, properties: PROPERTIES, queue: QUEUE, reason, replica: "model-1" };
+/** The wall clock of every dead letter in these tests. */
+const NOW_MS = 1_717_000_000_500;
+
+/** What the dead-letter input of the test message is, with `code` and `reason`. */
+function input(code: ReasonCode, reason: string): DeadLetterInput {
+  return {
+    body: BODY,
+    properties: PROPERTIES,
+    queue: QUEUE,
+    code,
+    reason,
+    replica: "model-1",
+    atMs: NOW_MS,
+  };
+}
+
+/** A message that settles without a trace: for tests that count, not watch. */
+function fakeMessage(): MessageLike {
+  return {
+    body: BODY,
+    properties: PROPERTIES,
+    redelivered: false,
+    channel: { closed: false },
+    ack: () => Promise.resolve(),
+    reject: () => Promise.resolve(),
+  };
 }
 
 /** How the publish channel answers each publish, in turn (then: confirm). */
@@ -70,6 +93,7 @@ function fakes(outcomes: Outcome[] = [], options: { clock?: number[] } = {}) {
     publisher: () => connected,
     deadLetterTimeoutMs: 5,
     now: () => clock.shift() ?? 0,
+    wallClockMs: () => NOW_MS,
   };
   const delivery = createDelivery(QUEUE, message, context);
   return {
@@ -111,20 +135,65 @@ Deno.test("settle() leaves a delivery to a handler that settles it itself", asyn
   assert.deepEqual(f.settled, ["ack"]);
 });
 
-Deno.test("settle() dead-letters a copy with the reason of a DeadLetter, then acks", async () => {
+Deno.test("settle() dead-letters a copy with the code and reason of a DeadLetter, then acks", async () => {
   const f = fakes();
-  await f.run(fail(new DeadLetter("expected 10 features, got 9")));
-  const copy = deadLetterCopy(input("expected 10 features, got 9"));
+  await f.run(fail(new DeadLetter("wrong_length", "expected 10 features, got 9")));
+  const copy = deadLetterCopy(input("wrong_length", "expected 10 features, got 9"));
   assert.deepEqual(f.published, [
     { exchange: DEAD_LETTER_EXCHANGE, routingKey: QUEUE, ...copy },
   ]);
   assert.deepEqual(f.settled, ["ack"]);
   assert.deepEqual(await f.deadLettered(), [
-    { labels: { queue: QUEUE, reason: "expected 10 features, got 9" }, value: 1 },
+    { labels: { queue: QUEUE, reason: "wrong_length" }, value: 1 },
   ]);
   const warning = f.logs.find((line) => line.level === "warn");
   assert.equal(warning?.properties.how, "a copy");
   assert.equal(warning?.properties.deadLetterQueue, "dead_letter");
+  assert.equal(warning?.properties.code, "wrong_length");
+  assert.equal(warning?.properties.reason, "expected 10 features, got 9");
+});
+
+Deno.test("settle() labels dead letters by code only, however many details", async () => {
+  const f = fakes();
+  for (let length = 11; length < 311; length++) {
+    const delivery = createDelivery(QUEUE, { ...fakeMessage(), properties: PROPERTIES }, f.context);
+    await settle(
+      fail(new DeadLetter("wrong_length", `expected 10 features, got ${length}`)),
+      delivery,
+      false,
+      f.context,
+    );
+  }
+  const series = await f.deadLettered();
+  assert.deepEqual(series, [{ labels: { queue: QUEUE, reason: "wrong_length" }, value: 300 }]);
+  assert.ok(REASON_CODES.includes(series[0].labels.reason as ReasonCode));
+});
+
+Deno.test("Delivery.deadLetter() labels a code outside the set as unknown", async () => {
+  const f = fakes();
+  await f.delivery.deadLetter("expected 10 features, got 9" as ReasonCode, "from untyped code");
+  assert.deepEqual((await f.deadLettered())[0].labels, { queue: QUEUE, reason: "unknown" });
+});
+
+Deno.test("settle() logs and heads a dead letter with its detail and id printable", async () => {
+  const f = fakes();
+  const hostile = { ...PROPERTIES, messageId: "m-\x1b]0;pwned\x07" };
+  const delivery = createDelivery(QUEUE, { ...fakeMessage(), properties: hostile }, f.context);
+  await settle(
+    fail(new DeadLetter("wrong_type", 'expected one finite number, got "\x1b[31m\u202e"')),
+    delivery,
+    false,
+    f.context,
+  );
+  const warning = f.logs.find((line) => line.level === "warn");
+  assert.equal(warning?.properties.id, "m-\\u{1b}]0;pwned\\u{7}");
+  assert.equal(
+    warning?.properties.reason,
+    'expected one finite number, got "\\u{1b}[31m\\u{202e}"',
+  );
+  const headers = (f.published[0].properties as AMQPProperties).headers!;
+  assert.equal(headers["dead-letter-reason"], warning?.properties.reason);
+  assert.equal(headers["dead-letter-code"], "wrong_type");
 });
 
 Deno.test("settle() dead-letters a copy of a message whose handler failed otherwise", async () => {
@@ -132,10 +201,10 @@ Deno.test("settle() dead-letters a copy of a message whose handler failed otherw
   await f.run(fail(new TypeError("boom")));
   assert.deepEqual(
     f.published[0]?.properties,
-    deadLetterCopy(input("handler failed: boom")).properties,
+    deadLetterCopy(input("handler_failed", "handler failed: boom")).properties,
   );
   assert.deepEqual(f.settled, ["ack"]);
-  assert.deepEqual((await f.deadLettered())[0].labels, { queue: QUEUE, reason: "handler failed" });
+  assert.deepEqual((await f.deadLettered())[0].labels, { queue: QUEUE, reason: "handler_failed" });
 });
 
 Deno.test("settle() falls back to a minimal envelope when the copy is not confirmed", async (t) => {
@@ -147,8 +216,8 @@ Deno.test("settle() falls back to a minimal envelope when the copy is not confir
   for (const [outcome, failure] of cases) {
     await t.step(`the copy: ${outcome}`, async () => {
       const f = fakes([outcome]);
-      await f.run(fail(new DeadLetter("bad input")));
-      const envelope = minimalEnvelope(input("bad input"), failure);
+      await f.run(fail(new DeadLetter("malformed_json", "bad input")));
+      const envelope = minimalEnvelope(input("malformed_json", "bad input"), failure);
       assert.deepEqual(f.published.at(-1), {
         exchange: DEAD_LETTER_EXCHANGE,
         routingKey: QUEUE,
@@ -167,7 +236,7 @@ Deno.test("settle() falls back to a minimal envelope when the copy is not confir
 
 Deno.test("settle() rejects without requeue when neither copy nor envelope is confirmed", async () => {
   const f = fakes(["nack", "cannot encode"]);
-  await f.run(fail(new DeadLetter("bad input")));
+  await f.run(fail(new DeadLetter("malformed_json", "bad input")));
   assert.deepEqual(f.settled, ["reject requeue=false"]);
   assert.equal(f.logs.find((line) => line.level === "warn")?.properties.how, "the broker");
   assert.equal(f.logs.filter((line) => line.level === "error").length, 2);
@@ -178,7 +247,7 @@ Deno.test("settle() leaves a failed delivery to be redelivered when its channel 
   const f = fakes();
   f.channel.closed = true;
   assert.equal(f.delivery.live, false);
-  await f.run(fail(new DeadLetter("bad input")));
+  await f.run(fail(new DeadLetter("malformed_json", "bad input")));
   assert.deepEqual(f.published, []);
   assert.deepEqual(f.settled, []);
   assert.equal(f.logs[0].level, "info");
@@ -190,14 +259,14 @@ Deno.test("settle() leaves a failed delivery to be redelivered when the publish 
   await t.step("closed", async () => {
     const f = fakes();
     f.publisher.closed = true;
-    await f.run(fail(new DeadLetter("bad input")));
+    await f.run(fail(new DeadLetter("malformed_json", "bad input")));
     assert.deepEqual([f.published, f.settled], [[], []]);
     assert.match(f.logs[0].message, /to be redelivered/);
   });
   await t.step("none (reconnecting)", async () => {
     const f = fakes();
     f.disconnect();
-    await f.run(fail(new DeadLetter("bad input")));
+    await f.run(fail(new DeadLetter("malformed_json", "bad input")));
     assert.deepEqual([f.published, f.settled], [[], []]);
   });
 });
@@ -206,7 +275,7 @@ Deno.test("Delivery.deadLetter() throws when not connected and leaves the delive
   const f = fakes();
   f.disconnect();
   await assert.rejects(
-    f.delivery.deadLetter("unpaired"),
+    f.delivery.deadLetter("unpaired", "unpaired"),
     new Error("Cannot dead-letter message 'm-1': not connected"),
   );
   await f.delivery.ack();
@@ -217,12 +286,12 @@ Deno.test("a delivery settles once, whichever way comes first", async (t) => {
   await t.step("ack, then dead-letter", async () => {
     const f = fakes();
     await f.delivery.ack();
-    await f.delivery.deadLetter("late");
+    await f.delivery.deadLetter("unpaired", "late");
     assert.deepEqual([f.settled, f.published], [["ack"], []]);
   });
   await t.step("dead-letter, then ack", async () => {
     const f = fakes();
-    await f.delivery.deadLetter("unpaired");
+    await f.delivery.deadLetter("unpaired", "unpaired");
     await f.delivery.ack();
     assert.deepEqual(f.settled, ["ack"]);
     assert.equal(f.published.length, 1);
@@ -238,27 +307,11 @@ Deno.test("a delivery observes the time from its arrival to its settling", async
   assert.equal(sum?.value, 0.25);
 });
 
-Deno.test("reasonLabel() keeps the words before the first colon, at most 40 characters", async (t) => {
-  const cases: [string, string][] = [
-    ["body too large: 5000 bytes, limit 4096", "body too large"],
-    ["unpaired: no y_pred for this id within 300000 ms", "unpaired"],
-    ["handler failed: Cannot publish to 'y_pred': not connected", "handler failed"],
-    ["empty body", "empty body"],
-    ["  padded reason  : detail", "padded reason"],
-    ["x".repeat(60), "x".repeat(40)],
-    ["", ""],
-  ];
-  for (const [reason, label] of cases) {
-    await t.step(JSON.stringify(reason), () => {
-      assert.equal(reasonLabel(reason), label);
-    });
-  }
-});
-
-Deno.test("DeadLetter carries its reason", () => {
-  const error = new DeadLetter("expected 10 features, got 9");
+Deno.test("DeadLetter carries its code and reason", () => {
+  const error = new DeadLetter("wrong_length", "expected 10 features, got 9");
   assert.ok(error instanceof Error);
   assert.equal(error.name, "DeadLetter");
+  assert.equal(error.code, "wrong_length");
   assert.equal(error.reason, "expected 10 features, got 9");
-  assert.equal(error.message, "expected 10 features, got 9");
+  assert.equal(error.message, "wrong_length: expected 10 features, got 9");
 });

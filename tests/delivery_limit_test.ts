@@ -121,11 +121,13 @@ Deno.test({
       const bySource = Object.fromEntries(listed.groups.map((g) => [g.source, g]));
       for (const [source, id] of [[QUEUES.features, "rejected"], [QUEUES.yTrue, "orphaned"]]) {
         const group = bySource[source] as {
-          reason: string;
+          code: string;
+          firstAtMs?: number;
           example: { id: string; reason: string };
         };
         assert.ok(group, `no dead letter from ${source}: ${JSON.stringify(listed)}`);
-        assert.equal(group.reason, "delivery_limit by the broker");
+        assert.equal(group.code, "delivery_limit");
+        assert.equal(typeof group.firstAtMs, "number", "the time of the broker's x-death");
         assert.equal(group.example.id, id);
         assert.match(group.example.reason, /delivery-limit policy/);
       }

@@ -7,6 +7,7 @@ import type { AMQPClient, AMQPProperties } from "@cloudamqp/amqp-client";
 import { connectClient } from "../stack/amqp_client.ts";
 import { HEADERS, QUEUES } from "../stack/contracts.ts";
 import { dlqPermissionFlags } from "../ops/dlq.ts";
+import { hasControlCharacter } from "../stack/printable.ts";
 import { type LocalBroker, startLocalBroker } from "../ops/kit/local_broker.ts";
 import { DEAD_LETTER_EXCHANGE, declareTopology } from "../stack/topology.ts";
 
@@ -47,9 +48,18 @@ async function withChannel<T>(url: string, fn: (channel: Channel) => Promise<T>)
 interface Seed {
   id: string;
   queue: string;
+  /** The reason code; by default one that fits `reason`. */
+  code?: string;
   reason: string;
   body?: string;
   truncated?: boolean;
+}
+
+/** The code the services give a reason the seeds use. */
+function codeOf(reason: string): string {
+  if (reason.startsWith("body is not JSON")) return "malformed_json";
+  if (reason.startsWith("expected 10 features")) return "wrong_length";
+  return "handler_failed";
 }
 
 /** Dead letters as the services make them (stack/broker.ts: copy to the exchange, reason). */
@@ -64,7 +74,9 @@ async function seedDeadLetters(url: string, seeds: readonly Seed[]): Promise<voi
           contentType: "application/json",
           headers: {
             [HEADERS.sentAtMs]: 1000.5,
+            [HEADERS.deadLetterCode]: s.code ?? codeOf(s.reason),
             [HEADERS.deadLetterReason]: s.reason,
+            [HEADERS.deadLetteredAtMs]: Date.now(),
             [HEADERS.deadLetterQueue]: s.queue,
             [HEADERS.replica]: "model-a",
             ...(s.truncated ? { [HEADERS.deadLetterTruncated]: 70_000 } : {}),
@@ -121,7 +133,7 @@ async function dlq(url: string, ...args: string[]) {
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 
 Deno.test({
-  name: "dlq list groups by source and reason and leaves every message in place, in order",
+  name: "dlq list groups by source and code and leaves every message in place, in order",
   ...integration,
   async fn() {
     const url = await freshVhost();
@@ -152,31 +164,66 @@ Deno.test({
       const { total, groups } = JSON.parse(stdout);
       assert.equal(total, 9);
       assert.deepEqual(
-        groups.map((g: { count: number; source: string; reason: string }) => [
+        groups.map((g: { count: number; source: string; code: string }) => [
           g.count,
           g.source,
-          g.reason,
+          g.code,
         ]),
         [
-          [5, "features", "expected 10 features, got 3"],
-          [3, "y_pred", "body is not JSON"],
-          [1, "y_true", "rejected by the broker"],
+          [5, "features", "wrong_length"],
+          [3, "y_pred", "malformed_json"],
+          [1, "y_true", "rejected"],
         ],
       );
-      assert.deepEqual(groups[1].example, {
+      const { atMs: _, ...example } = groups[1].example;
+      assert.deepEqual(example, {
+        source: "y_pred",
+        code: "malformed_json",
         id: "p-0",
         reason: "body is not JSON: Unexpected token 'p-0'",
         body: "oops",
         truncated: false,
       });
+      assert.ok(groups[1].firstAtMs <= groups[1].lastAtMs);
     }
     const table = await dlq(url, "list");
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /dead_letter: 9 messages/);
-    assert.match(table.stdout, /5 {2}features {2}expected 10 features, got 3/);
+    assert.match(table.stdout, /dead_letter: 9 messages in 3 groups/);
+    assert.match(table.stdout, /5 {2}features {2}wrong_length /);
+    assert.equal(table.stdout.trim().split("\n").length, 3 + 3 * 3);
     console.log(table.stdout);
     // Nothing taken, nothing reordered.
     assert.deepEqual((await drain(url, QUEUES.deadLetter)).map((m) => m.id), order);
+  },
+});
+
+Deno.test({
+  name: "dlq list prints what dead letters carry with every control character escaped",
+  ...integration,
+  async fn() {
+    const url = await freshVhost();
+    // ESC ] 0 ; title BEL (retitles the window), ESC [ 31 m (red), the 8-bit CSI, and a
+    // right-to-left override, in the id, the detail, the source header and the body.
+    const hostile = "\x1b]0;pwned\x07\x1b[31mred\x9b2J\u202eevil";
+    await seedDeadLetters(url, [
+      { id: `id-${hostile}`, queue: "features", reason: `reason-${hostile}`, body: hostile },
+      { id: "plain", queue: `q-${hostile}`, code: hostile, reason: "r", body: "[1]" },
+    ]);
+    const runs = [["list"], ["list", "--each"], ["list", "--json"], ["list", "--each", "--json"]];
+    for (const args of runs) {
+      const { code, stdout, stderr } = await dlq(url, ...args);
+      assert.equal(code, 0, stderr);
+      assert.equal(hasControlCharacter(stdout.replaceAll("\n", "")), false, JSON.stringify(stdout));
+      assert.ok(stdout.includes("pwned"), stdout);
+      if (!args.includes("--json")) {
+        assert.ok(stdout.includes("\\u{1b}]0;pwned\\u{7}\\u{1b}[31mred\\u{9b}2J\\u{202e}evil"));
+      }
+    }
+    const { groups } = JSON.parse((await dlq(url, "list", "--json")).stdout);
+    assert.deepEqual(groups.map((g: { code: string }) => g.code).sort(), [
+      "handler_failed",
+      "unknown",
+    ]);
   },
 });
 
@@ -209,7 +256,7 @@ Deno.test({
     }
 
     // No limit: the rest that matches, except what cannot go back.
-    const second = await dlq(url, "replay", "--reason", "NOT JSON");
+    const second = await dlq(url, "replay", "--reason", "malformed_json");
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /replayed 1 of 5 dead letters \(1 to y_pred\)/);
     assert.match(second.stdout, /left 1 in dead_letter: body truncated when dead-lettered/);

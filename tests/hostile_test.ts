@@ -193,7 +193,9 @@ Deno.test({
           });
           door.consume(QUEUES.features, (delivery) => {
             received.push(delivery);
-            if (delivery.properties.messageId === "bad") throw new DeadLetter("bad on purpose");
+            if (delivery.properties.messageId === "bad") {
+              throw new DeadLetter("handler_failed", "bad on purpose");
+            }
           });
           await door.start();
           try {

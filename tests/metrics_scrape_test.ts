@@ -13,6 +13,9 @@ import assert from "node:assert/strict";
 import { freePort, type LocalBroker, startLocalBroker } from "../ops/kit/local_broker.ts";
 import type { ServiceName } from "../ops/launch.ts";
 import { type ServiceProcess, spawnService, stopAll, waitFor } from "../ops/kit/process.ts";
+import { connectClient } from "../stack/amqp_client.ts";
+import { REASON_CODES, type ReasonCode } from "../stack/dead_letter_reasons.ts";
+import { hasControlCharacter } from "../stack/printable.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const ARTIFACTS = new URL("artifacts/", import.meta.url);
@@ -323,6 +326,86 @@ Deno.test({
       const stats = JSON.parse((await get(metric, "/api/stats")).text);
       assert.equal(stats.count, COUNT);
       assert.ok(Math.abs(stats.mae - mae) < 1e-9);
+    } catch (error) {
+      console.error(explain(running));
+      throw error;
+    } finally {
+      await stopAll(running);
+      await broker?.stop();
+      await Deno.remove(logDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "dead letters are labelled by code: distinct bad contents add no series",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const brokerPort = freePort();
+    const logDir = await Deno.makeTempDir({ prefix: "ml-scrape-labels-" });
+    const running: ServiceProcess[] = [];
+    let broker: LocalBroker | undefined;
+    try {
+      broker = await startLocalBroker({ port: brokerPort });
+      const model = spawn("model", brokerPort, logDir, { REPLICA: "model-a" });
+      const metric = spawn("metric", brokerPort, logDir);
+      running.push(model, metric);
+      for (const service of running) {
+        await waitFor(`${service.name} to connect`, async () => {
+          try {
+            return (await get(service, "/readyz")).status === 200;
+          } catch {
+            return false;
+          }
+        });
+      }
+      const client = await connectClient(`amqp://guest:guest@localhost:${brokerPort}`);
+      const KINDS = 50;
+      try {
+        const channel = await client.channel();
+        await channel.confirmSelect();
+        const publishes: Promise<unknown>[] = [];
+        for (let i = 0; i < KINDS; i++) {
+          // Vectors of 11 to 60 features, strings for y_true, each one distinct.
+          const vector = JSON.stringify(Array.from({ length: 11 + i }, () => 0.1));
+          publishes.push(channel.basicPublish("", "features", vector, { messageId: `f-${i}` }));
+          const text = JSON.stringify(`\x1b]0;title ${i}\x07 label ${i}`);
+          publishes.push(channel.basicPublish("", "y_true", text, { messageId: `t-${i}` }));
+        }
+        // An id with a C1 control and one with a bidi override: refused, not written.
+        publishes.push(channel.basicPublish("", "y_true", "151", { messageId: "id-\x9b31m" }));
+        publishes.push(channel.basicPublish("", "y_true", "151", { messageId: "id-\u202e" }));
+        await Promise.all(publishes);
+      } finally {
+        await client.close().catch(() => {});
+      }
+      const series = async (service: ServiceProcess) =>
+        (await scrape(service)).exposition.samples.filter((s) =>
+          s.name === "ml_dead_lettered_total"
+        );
+      await waitFor("every bad message dead-lettered", async () => {
+        const total = [...await series(model), ...await series(metric)]
+          .reduce((sum, s) => sum + s.value, 0);
+        return total >= 2 * KINDS + 2;
+      });
+      const onModel = await series(model);
+      const onMetric = await series(metric);
+      assert.deepEqual(
+        onModel.map((s) => [s.labels.queue, s.labels.reason, s.value]),
+        [["features", "wrong_length", KINDS]],
+      );
+      assert.deepEqual(
+        onMetric.map((s) => [s.labels.queue, s.labels.reason, s.value]).sort(),
+        [["y_true", "bad_id", 2], ["y_true", "wrong_type", KINDS]],
+      );
+      for (const s of [...onModel, ...onMetric]) {
+        assert.ok(REASON_CODES.includes(s.labels.reason as ReasonCode), s.labels.reason);
+      }
+      // The detail is in the log line, printable; no control character reached the output.
+      const lines = [...model.lines, ...metric.lines].join("\n");
+      assert.match(lines, /expected 10 features, got 60/);
+      assert.equal(hasControlCharacter(lines.replaceAll("\n", "")), false);
     } catch (error) {
       console.error(explain(running));
       throw error;

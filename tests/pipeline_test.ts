@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { QUEUES } from "../stack/contracts.ts";
 import { loadDiabetes } from "../stack/dataset.ts";
+import { isReasonCode } from "../stack/dead_letter_reasons.ts";
 import { runArgs } from "../ops/launch.ts";
 import { waitFor } from "../ops/kit/process.ts";
 import {
@@ -176,6 +177,7 @@ Deno.test({
           reason.test(String(m.properties.headers?.["dead-letter-reason"]))
         );
         assert.ok(match, `no dead letter from ${queue} for ${id ?? "(no id)"} matching ${reason}`);
+        assert.ok(isReasonCode(match.properties.headers?.["dead-letter-code"]), reason.source);
       }
       await assertExactlyOnce(await pipeline.rows(), sentSamples(features.logs()));
       for (const service of [metric, modelProcess]) {

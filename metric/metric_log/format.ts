@@ -9,6 +9,7 @@
  * @module
  */
 import { HEADERS, numberHeader, textHeader } from "../../stack/contracts.ts";
+import { CONTROL_CHARACTERS, printable } from "../../stack/printable.ts";
 
 /** The file metric writes its pairs to, inside its `LOG_DIR`. */
 export const METRIC_LOG_FILE = "metric_log.csv";
@@ -84,17 +85,18 @@ export const MAX_LABEL_LENGTH = 128;
 /**
  * A header value made fit for a CSV cell and a log line. Headers come from
  * any publisher and are not validated by the contract (ids are, by
- * `parseId`): control characters (a line break would split the row) become
- * U+FFFD, lone surrogates too (they cannot be written as UTF-8), and the
- * value is cut to {@link MAX_LABEL_LENGTH}. Idempotent.
+ * `parseId`): control characters (a line break would split the row; ESC, C1
+ * and bidirectional controls would act on the terminal or viewer that shows
+ * the file: `printable.ts`'s {@link CONTROL_CHARACTERS}) become U+FFFD, lone
+ * surrogates too (they cannot be written as UTF-8), and the value is cut to
+ * {@link MAX_LABEL_LENGTH}. Idempotent.
  */
 export function label(text: string): string {
   return oneLine(text.slice(0, MAX_LABEL_LENGTH).toWellFormed());
 }
 
 function oneLine(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f]/g, "\uFFFD");
+  return text.replace(CONTROL_CHARACTERS, "\uFFFD");
 }
 
 /*
@@ -126,14 +128,15 @@ function numberCell(value: number): string {
 
 /**
  * The CSV line of a record, without the newline: always exactly one line.
- * Ids are as `parseId` accepts them (no control characters: one would
- * become U+FFFD here); version and replica go through {@link label} here
- * too, in case a caller did not.
+ * Ids are as `parseId` accepts them (no control character, C1 and bidi
+ * included); one that is not, from a caller that did not parse it, is
+ * written {@link printable}, never raw. Version and replica go through
+ * {@link label} here too, in case a caller did not.
  * {@link parseRecord} reads back the same record.
  */
 export function formatRecord(record: PairRecord): string {
   return [
-    textCell(oneLine(record.id)),
+    textCell(printable(record.id)),
     numberCell(record.yTrue),
     numberCell(record.yPred),
     numberCell(record.absoluteError),

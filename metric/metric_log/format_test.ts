@@ -197,7 +197,8 @@ Deno.test("formatRecord() quotes only cells that need it", async (t) => {
   const cases: [string, string][] = [
     ["a,b", '"a,b"'],
     ['say "hi"', '"say ""hi"""'],
-    ["two\nlines", "two\uFFFDlines"],
+    ["two\nlines", "two\\u{a}lines"],
+    ["\x1b]0;t\x07\x9b1m\u202e", "\\u{1b}]0;t\\u{7}\\u{9b}1m\\u{202e}"],
     ["plain-id_1.2:3", "plain-id_1.2:3"],
   ];
   for (const [id, cell] of cases) {
@@ -266,6 +267,13 @@ Deno.test("no header value can split a row", async (t) => {
     );
     assert.equal(record.modelVersion, "v1\uFFFDforged,row");
     assert.equal(record.replica, "r\uFFFD\uFFFD1\uFFFD");
+    const terminal = recordOfPair(
+      half(151, {}),
+      half(160, { "model-version": "v\x1b[31m\x9b", replica: "r\u202e1\u2066" }),
+      PAIRED_AT,
+    );
+    assert.equal(terminal.modelVersion, "v\uFFFD[31m\uFFFD");
+    assert.equal(terminal.replica, "r\uFFFD1\uFFFD");
     assert.equal(formatRecord(record).split("\n").length, 1);
   });
   await t.step("and cuts them to MAX_LABEL_LENGTH", () => {

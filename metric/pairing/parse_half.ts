@@ -7,12 +7,13 @@
  */
 import type { AMQPProperties } from "@cloudamqp/amqp-client";
 import { parseId, parseScalar } from "../../stack/contracts.ts";
+import type { ReasonCode } from "../../stack/dead_letter_reasons.ts";
 import type { Side } from "./pairer.ts";
 
 /** A half of a sample, or why its message must be dead-lettered. */
 export type ParsedHalf =
   | { readonly ok: true; readonly id: string; readonly side: Side; readonly value: number }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly code: ReasonCode; readonly reason: string };
 
 /** Where each side carries the sample id: truths their own, predictions the one they answer. */
 const ID_PROPERTY = { y_true: "messageId", y_pred: "correlationId" } as const;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { AMQPProperties } from "@cloudamqp/amqp-client";
 import type { Side } from "./pairer.ts";
 import { type ParsedHalf, parseHalf } from "./parse_half.ts";
+import { isReasonCode } from "../../stack/dead_letter_reasons.ts";
 
 const ID = "3b241101-e2bb-4255-8caf-4136c566a962";
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -95,13 +96,17 @@ Deno.test("parseHalf() gives the reason to dead-letter a bad message", async (t)
   ];
   for (const [name, side, body, properties, maxBodyBytes, reason] of cases) {
     await t.step(name, () => {
-      assert.deepEqual(parseHalf(side, body, properties, maxBodyBytes), { ok: false, reason });
+      const parsed = parseHalf(side, body, properties, maxBodyBytes);
+      assert.equal(parsed.ok, false);
+      assert.ok(isReasonCode((parsed as { code: unknown }).code));
+      assert.equal((parsed as { reason: string }).reason, reason);
     });
   }
 
   await t.step("the id is checked before the body", () => {
     assert.deepEqual(parseHalf("y_true", null, {}, 4096), {
       ok: false,
+      code: "missing_id",
       reason: "missing messageId",
     });
   });

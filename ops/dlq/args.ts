@@ -6,10 +6,11 @@
  * @module
  */
 import { QUEUES } from "../../stack/contracts.ts";
+import { REASON_CODES } from "../../stack/dead_letter_reasons.ts";
 
 /** A parsed command line. */
 export type Command =
-  | { name: "list"; json: boolean }
+  | { name: "list"; json: boolean; each: boolean }
   | { name: "replay"; reason?: string; limit: number; rate: number }
   | { name: "purge"; yes: boolean }
   | { name: "help" };
@@ -17,14 +18,18 @@ export type Command =
 /** Usage text. */
 export const USAGE = `Usage: deno task dlq <command>
 
-  list [--json]          dead letters grouped by source queue and reason, with counts and an
-                         example of each; nothing is removed
+  list [--json] [--each] dead letters grouped by source queue and reason code, with counts, the
+                         first and last time, and an example of each; --each: one line each;
+                         nothing is removed
   replay [--reason TEXT] [--limit N] [--rate N]
                          send dead letters back to the queue they came from: those whose reason
-                         contains TEXT (all by default), at most N (default all), at most N per
+                         code is TEXT, or whose detail contains TEXT (all by default), at most N
+                         (default all), at most N per
                          second (default unlimited); each is removed only once the broker has
                          confirmed its copy
   purge --yes            delete every message in ${QUEUES.deadLetter}
+
+Reason codes: ${REASON_CODES.join(", ")}
 
 Broker: AMQP_URL (default amqp://localhost:5672), AMQP_USER/AMQP_PASSWORD or *_FILE, e.g.
   AMQP_USER_FILE=ops/secrets/rabbitmq_user AMQP_PASSWORD_FILE=ops/secrets/rabbitmq_password`;
@@ -58,7 +63,7 @@ export function parseArgs(args: readonly string[]): Command {
     } else options.set(arg, true);
   }
   const allowed: Record<string, string[]> = {
-    list: ["--json"],
+    list: ["--json", "--each"],
     replay: ["--reason", "--limit", "--rate"],
     purge: ["--yes"],
   };
@@ -84,7 +89,7 @@ export function parseArgs(args: readonly string[]): Command {
   };
   switch (name) {
     case "list":
-      return { name, json: options.get("--json") === true };
+      return { name, json: options.get("--json") === true, each: options.get("--each") === true };
     case "replay": {
       const reason = value("--reason");
       const limit = value("--limit");
@@ -101,7 +106,11 @@ export function parseArgs(args: readonly string[]): Command {
   }
 }
 
-/** True when a dead letter's full reason matches `--reason` (a case-insensitive substring). */
-export function reasonMatches(reason: string, filter: string | undefined): boolean {
-  return filter === undefined || reason.toLowerCase().includes(filter.toLowerCase());
+/**
+ * True when a dead letter matches `--reason`: its code is the filter, or its detail contains it
+ * (case-insensitive).
+ */
+export function reasonMatches(code: string, reason: string, filter: string | undefined): boolean {
+  return filter === undefined || code === filter ||
+    reason.toLowerCase().includes(filter.toLowerCase());
 }

@@ -3,8 +3,9 @@ import { parseArgs, reasonMatches } from "./args.ts";
 
 Deno.test("parseArgs() reads the commands and refuses what it does not know", async (t) => {
   await t.step("commands", () => {
-    assert.deepEqual(parseArgs(["list"]), { name: "list", json: false });
-    assert.deepEqual(parseArgs(["list", "--json"]), { name: "list", json: true });
+    assert.deepEqual(parseArgs(["list"]), { name: "list", json: false, each: false });
+    assert.deepEqual(parseArgs(["list", "--json"]), { name: "list", json: true, each: false });
+    assert.deepEqual(parseArgs(["list", "--each"]), { name: "list", json: false, each: true });
     assert.deepEqual(parseArgs(["replay"]), {
       name: "replay",
       reason: undefined,
@@ -31,9 +32,11 @@ Deno.test("parseArgs() reads the commands and refuses what it does not know", as
   });
 });
 
-Deno.test("reasonMatches() is a case-insensitive substring test", () => {
-  assert.equal(reasonMatches("body is not JSON: x", "not json"), true);
-  assert.equal(reasonMatches("body is not JSON: x", "body is"), true);
-  assert.equal(reasonMatches("empty body", "JSON"), false);
-  assert.equal(reasonMatches("anything", undefined), true);
+Deno.test("reasonMatches() takes the code, or a case-insensitive substring of the detail", () => {
+  assert.equal(reasonMatches("malformed_json", "body is not JSON: x", "malformed_json"), true);
+  assert.equal(reasonMatches("malformed_json", "body is not JSON: x", "not json"), true);
+  assert.equal(reasonMatches("malformed_json", "body is not JSON: x", "body is"), true);
+  assert.equal(reasonMatches("empty_body", "empty body", "JSON"), false);
+  assert.equal(reasonMatches("empty_body", "empty body", "empty_bod"), false);
+  assert.equal(reasonMatches("unknown", "anything", undefined), true);
 });

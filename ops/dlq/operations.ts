@@ -20,7 +20,13 @@ import { sleep } from "../../stack/async.ts";
 import { QUEUES } from "../../stack/contracts.ts";
 import { describeDeadLetter, replayProperties } from "../../stack/dead_letter_headers.ts";
 import { reasonMatches } from "./args.ts";
-import { type Group, groupDeadLetters, type ListedMessage } from "./format.ts";
+import {
+  describeEntry,
+  type Entry,
+  type Group,
+  groupDeadLetters,
+  type ListedMessage,
+} from "./format.ts";
 
 /** AMQP allows at most this many unacknowledged deliveries per consumer (a 16-bit field). */
 const MAX_PREFETCH = 65535;
@@ -94,8 +100,10 @@ async function queueExists(client: AMQPClient, queue: string): Promise<boolean> 
   }
 }
 
-/** `list`: the groups, leaving every message in place. */
-export async function list(client: AMQPClient): Promise<{ total: number; groups: Group[] }> {
+/** `list`: the groups and each dead letter (printable), leaving every message in place. */
+export async function list(
+  client: AMQPClient,
+): Promise<{ total: number; groups: Group[]; entries: Entry[] }> {
   const total = await depth(client, QUEUES.deadLetter);
   const messages: ListedMessage[] = [];
   await holdMessages(client, QUEUES.deadLetter, total, (message) => {
@@ -106,7 +114,11 @@ export async function list(client: AMQPClient): Promise<{ total: number; groups:
       body: message.body as Uint8Array | null,
     });
   });
-  return { total: messages.length, groups: groupDeadLetters(messages) };
+  return {
+    total: messages.length,
+    groups: groupDeadLetters(messages),
+    entries: messages.map(describeEntry),
+  };
 }
 
 /** What `replay` did. */
@@ -144,7 +156,7 @@ export async function replay(
     // back at the tail and is not replayed a second time in the same run.
     result.seen = await holdMessages(client, QUEUES.deadLetter, total, async (message) => {
       const info = describeDeadLetter(message.properties.headers);
-      if (!reasonMatches(info.reason, options.reason)) return;
+      if (!reasonMatches(info.code, info.reason, options.reason)) return;
       if (info.source === "") return skip("no source queue in its headers");
       if (info.truncated) return skip("body truncated when dead-lettered");
       if (!exists.has(info.source)) exists.set(info.source, await queueExists(client, info.source));
