@@ -6,6 +6,7 @@
  * @module
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { type ProcessFacts, registerProcessGauges } from "../stack/telemetry.ts";
 
 /** The controller's metrics. */
 export interface ControllerTelemetry {
@@ -48,30 +49,12 @@ export interface ControllerTelemetry {
 /** Creates the registry, the process gauges the alerts read, and the controller's metrics. */
 export function createControllerTelemetry(
   replica: string,
-  facts: { memoryLimitBytes: number; residentBytes?: () => number; startTimeSeconds?: number },
+  facts: ProcessFacts & { memoryLimitBytes: number },
 ): ControllerTelemetry {
   const registry = new Registry();
   registry.setDefaultLabels({ service: "controller", replica });
   const registers = [registry];
-  const residentBytes = facts.residentBytes ?? (() => Deno.memoryUsage().rss);
-  new Gauge({
-    name: "process_resident_memory_bytes",
-    help: "Resident memory size in bytes",
-    registers,
-    collect() {
-      this.set(residentBytes());
-    },
-  }).set(0);
-  new Gauge({
-    name: "process_start_time_seconds",
-    help: "Start time of the process since the Unix epoch, in seconds",
-    registers,
-  }).set(facts.startTimeSeconds ?? performance.timeOrigin / 1000);
-  new Gauge({
-    name: "ml_memory_limit_bytes",
-    help: "The container's memory limit in bytes (cgroup), 0 when there is none",
-    registers,
-  }).set(facts.memoryLimitBytes);
+  registerProcessGauges(registry, facts);
   // `service` is taken by the default label (this process's name): the scaled one is `scaled`.
   const perService = { labelNames: ["scaled"], registers } as const;
   const gauge = (name: string, help: string) => new Gauge({ name, help, ...perService });

@@ -80,19 +80,10 @@ export interface ProcessFacts {
 }
 
 /**
- * Creates the registry and the metrics shared by all services, with the
- * process gauges the alert rules read: `process_resident_memory_bytes`
- * against `ml_memory_limit_bytes` (NearMemoryLimit), and
- * `process_start_time_seconds`, whose changes count restarts
- * (ServiceRestarting).
+ * Registers the process gauges every service's alerts read (resident memory, start time, the
+ * container's memory limit) on `registry`: the services' telemetry and the controller's share them.
  */
-export function createTelemetry(
-  service: string,
-  replica: string,
-  facts: ProcessFacts = {},
-): Telemetry {
-  const registry = new Registry();
-  registry.setDefaultLabels({ service, replica });
+export function registerProcessGauges(registry: Registry, facts: ProcessFacts = {}): void {
   const registers = [registry];
   const residentBytes = facts.residentBytes ?? (() => Deno.memoryUsage().rss);
   new Gauge({
@@ -113,6 +104,24 @@ export function createTelemetry(
     help: "The container's memory limit in bytes (cgroup), 0 when there is none",
     registers,
   }).set(facts.memoryLimitBytes ?? 0);
+}
+
+/**
+ * Creates the registry and the metrics shared by all services, with the
+ * process gauges the alert rules read: `process_resident_memory_bytes`
+ * against `ml_memory_limit_bytes` (NearMemoryLimit), and
+ * `process_start_time_seconds`, whose changes count restarts
+ * (ServiceRestarting).
+ */
+export function createTelemetry(
+  service: string,
+  replica: string,
+  facts: ProcessFacts = {},
+): Telemetry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service, replica });
+  const registers = [registry];
+  registerProcessGauges(registry, facts);
   return {
     registry,
     messagesIn: new Counter({
