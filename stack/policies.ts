@@ -31,7 +31,7 @@
  * @module
  */
 import { QUEUES } from "./contracts.ts";
-import { DEAD_LETTER_EXCHANGE } from "./topology.ts";
+import { DEAD_LETTER_EXCHANGE, topologyDefinitions } from "./topology.ts";
 
 /**
  * Deliveries a work queue allows a message before dead-lettering it with
@@ -196,8 +196,11 @@ export function policyBody(policy: Policy): Omit<Policy, "name"> {
   return body;
 }
 
-/** A RabbitMQ definitions file holding {@link POLICIES} for `vhost`, as `deno fmt` lays it out. */
+/**
+ * A RabbitMQ definitions file for `vhost`, as `deno fmt` lays it out: the
+ * topology with quorum queues (`topologyDefinitions`) and {@link POLICIES}.
+ */
 export function definitionsJson(vhost = "/"): string {
   const policies = POLICIES.map((policy) => ({ vhost, ...policy }));
-  return JSON.stringify({ policies }, null, 2) + "\n";
+  return JSON.stringify({ ...topologyDefinitions(vhost), policies }, null, 2) + "\n";
 }

@@ -73,7 +73,7 @@ Deno.test("setPolicyArgs(), policyBody() and definitionsJson() carry the same po
     assert.deepEqual({ name: policy.name, ...policyBody(policy) }, { ...policy });
   }
   assert.deepEqual(
-    JSON.parse(definitionsJson("v1")),
-    { policies: POLICIES.map((policy) => ({ vhost: "v1", ...policy })) },
+    JSON.parse(definitionsJson("v1")).policies,
+    POLICIES.map((policy) => ({ vhost: "v1", ...policy })),
   );
 });

@@ -79,8 +79,11 @@ export interface RunLoopOptions<M, Ch extends ChannelLike<M>> {
   members: MemberRotation<string>;
   /** Opens and connects a connection to `url`; rejects when it cannot. */
   connect(url: string): Promise<ConnectionLike<Ch>>;
-  /** Declares the topology on the publish channel. */
-  declare(channel: Ch): Promise<void>;
+  /**
+   * Makes sure the topology exists, on channels it opens with `open` and
+   * closes (a refused declare costs the broker's channel).
+   */
+  declare(open: () => Promise<Ch>): Promise<void>;
   /** Read on every connect: consumers registered later are attached on the next one. */
   consumers: readonly ConsumerSpec<M>[];
   log: RunLoopLog;
@@ -357,11 +360,11 @@ export class RunLoop<M, Ch extends ChannelLike<M>> {
     connection: ConnectionLike<Ch>,
     onChannelClosed: (channel: string, reason: string) => void,
   ): Promise<void> {
+    await this.#options.declare(() => connection.channel());
     const publishChannel = await connection.channel();
     // Replaces the client's handler, which only logs: the channel is gone
     // for good, and with it the ability to publish.
     publishChannel.onerror = (reason) => onChannelClosed("publish", reason);
-    await this.#options.declare(publishChannel);
     await publishChannel.confirmSelect();
     this.#publishChannel = publishChannel;
     const consumerChannels: { channel: Ch; tag: string }[] = [];

@@ -127,9 +127,10 @@ function setup(options: SetupOptions = {}) {
       });
       return answer.promise;
     },
-    declare(channel) {
+    async declare(open) {
+      const channel = await open();
       declared.push(channel);
-      return options.declare?.(channel) ?? Promise.resolve();
+      await (options.declare?.(channel) ?? Promise.resolve());
     },
     consumers: options.consumers ?? [],
     log: { info: record("info"), warn: record("warn"), error: record("error") },
@@ -271,8 +272,8 @@ Deno.test("RunLoop attaches the topology, a confirm channel and each consumer on
     ],
   });
   const connection = await w.connect(0);
-  const [publish, features, yTrue] = connection.channels;
-  assert.deepEqual(w.declared, [publish]);
+  const [topology, publish, features, yTrue] = connection.channels;
+  assert.deepEqual(w.declared, [topology]);
   assert.equal(publish.confirming, true);
   assert.equal(w.loop.publishChannel, publish);
   assert.deepEqual(
@@ -299,7 +300,7 @@ Deno.test("RunLoop reconnects after a dropped connection, to the next member", a
   assert.deepEqual(lost.properties, { host: "a:5672", error: "Socket closed", next: "b:5672" });
   const second = await w.connect(1);
   assert.equal(w.loop.connected, true);
-  assert.equal(second.channels.length, 2, "publish and consumer channels again");
+  assert.equal(second.channels.length, 3, "topology, publish and consumer channels again");
   assert.deepEqual(await metric(w.telemetry, "reconnects"), [{ labels: {}, value: 1 }]);
   assert.deepEqual(await metric(w.telemetry, "channelCloses"), [], "a drop is not a channel loss");
   await w.loop.stop();
@@ -338,18 +339,18 @@ Deno.test("RunLoop treats a channel closed by the broker as a lost connection", 
   const cases: [string, (connection: FakeConnection) => void, string][] = [
     [
       "the publish channel",
-      (connection) => connection.channels[0].closeByBroker("PRECONDITION_FAILED (406)"),
+      (connection) => connection.channels[1].closeByBroker("PRECONDITION_FAILED (406)"),
       "publish",
     ],
     [
       "a consumer's channel",
-      (connection) => connection.channels[1].closeByBroker("PRECONDITION_FAILED (406)"),
+      (connection) => connection.channels[2].closeByBroker("PRECONDITION_FAILED (406)"),
       "features",
     ],
     [
       "a consumer cancelled (its queue deleted)",
       (connection) =>
-        connection.channels[1].consumers[0].ended.reject(new Error("PRECONDITION_FAILED (406)")),
+        connection.channels[2].consumers[0].ended.reject(new Error("PRECONDITION_FAILED (406)")),
       "features",
     ],
   ];

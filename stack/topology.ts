@@ -34,6 +34,25 @@ export const WORK_QUEUES: readonly string[] = [QUEUES.features, QUEUES.yTrue, QU
 export const PIPELINE_QUEUES: readonly string[] = [QUEUES.deadLetter, ...WORK_QUEUES];
 
 /**
+ * The exchange `queue` is published through: a fanout exchange bound to it
+ * alone. Not the default exchange, which reaches every queue: the right to
+ * publish is granted per exchange, so this grants it per queue
+ * (`stack/broker_roles.ts`).
+ */
+export function publishExchange(queue: string): string {
+  return `ml.${queue}`;
+}
+
+/** The publish exchange of every work queue, in {@link WORK_QUEUES} order. */
+export const PUBLISH_EXCHANGES: readonly string[] = WORK_QUEUES.map(publishExchange);
+
+/** Every binding of the topology: an exchange to the one queue it feeds. */
+export const BINDINGS: readonly { exchange: string; queue: string }[] = [
+  { exchange: DEAD_LETTER_EXCHANGE, queue: QUEUES.deadLetter },
+  ...WORK_QUEUES.map((queue) => ({ exchange: publishExchange(queue), queue })),
+];
+
+/**
  * Declare arguments of a work queue of `type`. A classic queue gets none, so
  * that it matches one declared before queue types were chosen.
  */
@@ -58,12 +77,17 @@ export class TopologyMismatch extends Error {
   }
 }
 
-/** Declares the exchange and the four durable queues, all of `type`. Safe to repeat. */
+/**
+ * Declares the exchanges, the four durable queues (all of `type`) and their
+ * bindings. Safe to repeat. Needs the right to configure every one of them.
+ */
 export async function declareTopology(
   channel: AMQPChannel,
   type: QueueType = DEFAULT_QUEUE_TYPE,
 ): Promise<void> {
-  await channel.exchangeDeclare(DEAD_LETTER_EXCHANGE, "fanout", { durable: true });
+  for (const exchange of [DEAD_LETTER_EXCHANGE, ...PUBLISH_EXCHANGES]) {
+    await channel.exchangeDeclare(exchange, "fanout", { durable: true });
+  }
   for (const queue of PIPELINE_QUEUES) {
     try {
       await channel.queueDeclare(queue, { durable: true }, workQueueArguments(type));
@@ -75,5 +99,111 @@ export async function declareTopology(
       throw error;
     }
   }
-  await channel.queueBind(QUEUES.deadLetter, DEAD_LETTER_EXCHANGE, "");
+  for (const { exchange, queue } of BINDINGS) await channel.queueBind(queue, exchange, "");
+}
+
+/**
+ * The topology as a RabbitMQ definitions file's `queues`, `exchanges` and
+ * `bindings` in `vhost`, with quorum work queues: how the Swarm broker
+ * declares it, since no service's user may (`stack/broker_roles.ts`).
+ */
+export function topologyDefinitions(vhost: string, type: QueueType = DEFAULT_QUEUE_TYPE) {
+  return {
+    queues: PIPELINE_QUEUES.map((name) => ({
+      name,
+      vhost,
+      durable: true,
+      auto_delete: false,
+      arguments: workQueueArguments(type),
+    })),
+    exchanges: [DEAD_LETTER_EXCHANGE, ...PUBLISH_EXCHANGES].map((name) => ({
+      name,
+      vhost,
+      type: "fanout",
+      durable: true,
+      auto_delete: false,
+      internal: false,
+      arguments: {},
+    })),
+    bindings: BINDINGS.map(({ exchange, queue }) => ({
+      source: exchange,
+      vhost,
+      destination: queue,
+      destination_type: "queue",
+      routing_key: "",
+      arguments: {},
+    })),
+  };
+}
+
+/** What {@link ensureTopology} did. */
+export type TopologyOutcome = "declared" | "checked";
+
+/**
+ * Thrown when the user may not declare the topology and part of it is
+ * missing: the broker's definitions create it (a broker still starting has
+ * not imported them yet), so the caller retries.
+ */
+export class TopologyMissing extends Error {
+  constructor(what: string, brokerMessage: string) {
+    super(
+      `Cannot find ${what} on the broker, and this user may not declare it (${brokerMessage}). ` +
+        `The broker's definitions create the topology (ops/images/rabbitmq/definitions.json, ` +
+        `imported once the broker is up); until then this service waits`,
+    );
+    this.name = "TopologyMissing";
+  }
+}
+
+/** True when `error` is the broker's 403: the user lacks a permission. */
+export function isAccessRefused(error: unknown): boolean {
+  return /ACCESS_REFUSED|\(403\)/.test(error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * Makes sure the topology is there. Declares it ({@link declareTopology})
+ * when the user may configure (a development broker, tests); a service's
+ * own user may not (`stack/broker_roles.ts`), and its refused declare is
+ * followed by passive declares, which need no permission and only say the
+ * exchanges and queues exist. `open` gives a fresh channel: the broker
+ * closes the one a refused declare ran on. Channels opened here are closed.
+ */
+export async function ensureTopology(
+  open: () => Promise<AMQPChannel>,
+  type: QueueType = DEFAULT_QUEUE_TYPE,
+): Promise<TopologyOutcome> {
+  const channel = await open();
+  try {
+    await declareTopology(channel, type);
+    return "declared";
+  } catch (error) {
+    if (!isAccessRefused(error)) throw error;
+  } finally {
+    if (!channel.closed) await channel.close().catch(() => {});
+  }
+  const check = await open();
+  try {
+    for (const exchange of [DEAD_LETTER_EXCHANGE, ...PUBLISH_EXCHANGES]) {
+      await passive(
+        () => check.exchangeDeclare(exchange, "fanout", { passive: true }),
+        `exchange '${exchange}'`,
+      );
+    }
+    for (const queue of PIPELINE_QUEUES) {
+      await passive(() => check.queueDeclare(queue, { passive: true }), `queue '${queue}'`);
+    }
+    return "checked";
+  } finally {
+    if (!check.closed) await check.close().catch(() => {});
+  }
+}
+
+async function passive(declare: () => Promise<unknown>, what: string): Promise<void> {
+  try {
+    await declare();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/NOT_FOUND|\(404\)/.test(message)) throw new TopologyMissing(what, message);
+    throw error;
+  }
 }

@@ -260,7 +260,7 @@ Deno.test({
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /replayed 1 of 5 dead letters \(1 to y_pred\)/);
     assert.match(second.stdout, /left 1 in dead_letter: body truncated when dead-lettered/);
-    assert.match(second.stdout, /left 1 in dead_letter: queue 'gone' does not exist/);
+    assert.match(second.stdout, /left 1 in dead_letter: queue 'gone' is not a work queue/);
     assert.deepEqual((await drain(url, QUEUES.yPred)).map((m) => m.id), ["p-2"]);
     assert.deepEqual(
       (await drain(url, QUEUES.deadLetter)).map((m) => m.id),

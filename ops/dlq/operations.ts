@@ -18,6 +18,7 @@
 import type { AMQPClient, AMQPMessage } from "@cloudamqp/amqp-client";
 import { sleep } from "../../stack/async.ts";
 import { QUEUES } from "../../stack/contracts.ts";
+import { publishExchange, WORK_QUEUES } from "../../stack/topology.ts";
 import { describeDeadLetter, replayProperties } from "../../stack/dead_letter_headers.ts";
 import { reasonMatches } from "./args.ts";
 import {
@@ -158,6 +159,10 @@ export async function replay(
       const info = describeDeadLetter(message.properties.headers);
       if (!reasonMatches(info.code, info.reason, options.reason)) return;
       if (info.source === "") return skip("no source queue in its headers");
+      // A work queue is written through its exchange, the only way the operator's user may.
+      if (!WORK_QUEUES.includes(info.source)) {
+        return skip(`queue '${info.source}' is not a work queue`);
+      }
       if (info.truncated) return skip("body truncated when dead-lettered");
       if (!exists.has(info.source)) exists.set(info.source, await queueExists(client, info.source));
       if (!exists.get(info.source)) return skip(`queue '${info.source}' does not exist`);
@@ -169,7 +174,7 @@ export async function replay(
       returned = false;
       // One at a time: the confirm (and a basic.return before it) belongs to this copy.
       await publisher.basicPublish(
-        "",
+        publishExchange(info.source),
         info.source,
         message.body as Uint8Array | null,
         replayProperties(message.properties),

@@ -14,6 +14,12 @@
 # Not `load_definitions` in rabbitmq.conf: a 3.10 node that loads definitions at boot creates
 # neither the default user nor the default vhost, and the user must come from the secrets.
 #
+# The pipeline's own users (one per service, and the operators'; stack/broker_roles.ts) are
+# created or updated on every start, from ML_USERS_FILE (default /etc/rabbitmq/users.tsv) and the
+# secrets broker_<user>_password in ML_BROKER_SECRETS_DIR (default /run/secrets): a changed secret
+# takes effect at the broker's next start, with its data kept. The administrator above is for
+# bootstrap only; its password too is set from its secret on every start.
+#
 # Clustered (docker-stack.cluster.yml), every member must share one Erlang cookie: when
 # RABBITMQ_ERLANG_COOKIE_FILE (default: the secret /run/secrets/rabbitmq_erlang_cookie) exists,
 # it becomes $HOME/.erlang.cookie, where the server and the CLI tools (the health check) read it.
@@ -75,12 +81,50 @@ import_definitions() { # <file>
     fi
     sleep 2
   done
+  ensure_users "${ML_USERS_FILE:-/etc/rabbitmq/users.tsv}" "${ML_BROKER_SECRETS_DIR:-/run/secrets}"
   if rabbitmqctl -q import_definitions "$1" >/dev/null; then
     echo "docker-entrypoint: imported the pipeline's policies from $1" >&2
   else
     echo "docker-entrypoint: could not import $1: the work queues have no delivery limit" >&2
   fi
   grow_quorum_queues
+}
+
+# Creates each user of the users file whose password secret exists, or sets its password if it
+# exists (another member of a cluster may have created it first), then its tags and permissions.
+# The password goes through standard input, never onto a command line.
+ensure_users() { # <users file> <secrets dir>
+  # The administrator too: RabbitMQ creates it on an empty volume only, and a changed secret must
+  # take effect without wiping the data.
+  if [ -n "${RABBITMQ_DEFAULT_USER:-}" ] && [ -n "${RABBITMQ_DEFAULT_PASS:-}" ]; then
+    printf '%s' "$RABBITMQ_DEFAULT_PASS" |
+      rabbitmqctl -q change_password "$RABBITMQ_DEFAULT_USER" >/dev/null ||
+      echo "docker-entrypoint: could not set the password of '$RABBITMQ_DEFAULT_USER'" >&2
+  fi
+  [ -f "$1" ] || return 0
+  tab=$(printf '\t')
+  made=""
+  while IFS=$tab read -r user tags configure write read; do
+    case $user in '#'* | '') continue ;; esac
+    secret="$2/broker_${user}_password"
+    if [ ! -r "$secret" ]; then
+      echo "docker-entrypoint: no secret $secret: broker user '$user' left as it is" >&2
+      continue
+    fi
+    if ! rabbitmqctl -q add_user "$user" <"$secret" >/dev/null 2>&1 &&
+      ! rabbitmqctl -q change_password "$user" <"$secret" >/dev/null; then
+      echo "docker-entrypoint: could not create broker user '$user'" >&2
+      continue
+    fi
+    [ "$tags" = - ] && tags=""
+    # shellcheck disable=SC2046 # one argument per tag
+    # </dev/null: rabbitmqctl would read the rest of the users file from standard input.
+    rabbitmqctl -q set_user_tags "$user" $(echo "$tags" | tr , ' ') </dev/null >/dev/null &&
+      rabbitmqctl -q set_permissions -p / "$user" "$configure" "$write" "$read" </dev/null \
+        >/dev/null &&
+      made="$made $user"
+  done <"$1"
+  [ -z "$made" ] || echo "docker-entrypoint: broker users ready:$made" >&2
 }
 
 # A quorum queue's members are the cluster's nodes when it is declared, and RabbitMQ 3.10 never
