@@ -16,7 +16,14 @@ import { type Field, intField } from "../stack/config.ts";
 export const CONTROLLER_HTTP_PORT = 8004;
 
 /** The shared settings that concern the broker, which the controller does not have. */
-const BROKER_SETTINGS = ["amqpUrls", "amqpUser", "amqpPassword", "prefetch", "queueType"] as const;
+const BROKER_SETTINGS = [
+  "amqpUrls",
+  "amqpUser",
+  "amqpPassword",
+  "amqpCa",
+  "prefetch",
+  "queueType",
+] as const;
 
 type Common = ReturnType<typeof commonSchema>;
 

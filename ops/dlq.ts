@@ -18,7 +18,8 @@
  * `purge` empties `dead_letter`, and only with `--yes`.
  *
  * The broker comes from `AMQP_URL`, with `AMQP_USER`/`AMQP_PASSWORD` or their `*_FILE`
- * variants (the stack's secrets: `ops/secrets/rabbitmq_user`, `..._password`), as for the
+ * variants (in the stack, the user `operator` and its secret
+ * `ops/secrets/broker_operator_password`: `stack/broker_roles.ts`), as for the
  * services. The process needs the permissions of {@link dlqPermissionFlags} for that broker;
  * started without leave to reach it, the tool stops before connecting and prints the
  * `deno run` line with them.
@@ -44,8 +45,8 @@ import { depth, list, purge, replay } from "./dlq/operations.ts";
 
 /** The settings `dlq` reads: the broker, as the services read it. */
 export function dlqSchema() {
-  const { amqpUrls, amqpUser, amqpPassword } = commonSchema({ httpPort: 0, prefetch: 1 });
-  return { amqpUrls, amqpUser, amqpPassword };
+  const { amqpUrls, amqpUser, amqpPassword, amqpCa } = commonSchema({ httpPort: 0, prefetch: 1 });
+  return { amqpUrls, amqpUser, amqpPassword, amqpCa };
 }
 
 /**
@@ -62,14 +63,17 @@ export function dlqPermissionFlags(amqpUrl: URL, secretFiles: readonly string[] 
 
 interface Settings {
   url: URL;
+  /** PEM of the broker's CA, or empty. */
+  ca: string;
   /** `host:port`: what the process must be allowed to reach, and what messages name. */
   address: string;
 }
 
 // Of a cluster's members, the first listed: any member serves every queue.
 function settings(): Settings {
-  const url = new URL(brokerUrls(loadConfig(dlqSchema()))[0]);
-  return { url, address: brokerAddress(url) };
+  const config = loadConfig(dlqSchema());
+  const url = new URL(brokerUrls(config)[0]);
+  return { url, ca: config.amqpCa, address: brokerAddress(url) };
 }
 
 /** Connects, or throws an error that says how to run `dlq` when it may not reach the broker. */
@@ -77,7 +81,7 @@ async function connect(s: Settings, args: readonly string[]): Promise<AMQPClient
   // Ask first: amqp-client's socket reports a refused permission as a vague getaddrinfo EPERM.
   const { state } = await Deno.permissions.query({ name: "net", host: s.address });
   if (state !== "granted") {
-    const files = ["AMQP_USER_FILE", "AMQP_PASSWORD_FILE"].flatMap((name) => {
+    const files = ["AMQP_USER_FILE", "AMQP_PASSWORD_FILE", "AMQP_CA_FILE"].flatMap((name) => {
       const value = Deno.env.get(name);
       return value ? [value] : [];
     });
@@ -87,7 +91,7 @@ async function connect(s: Settings, args: readonly string[]): Promise<AMQPClient
     );
   }
   try {
-    return await connectClient(s.url, { name: "dlq" });
+    return await connectClient(s.url, { name: "dlq", ca: s.ca || undefined });
   } catch (error) {
     throw new Error(`Cannot connect to rabbitmq at '${s.address}': ${(error as Error).message}`);
   }

@@ -24,12 +24,12 @@ packages_for() {
   start) echo "rabbitmq-server rabbitmq-server" ;;
   test)
     printf '%s\n' "rabbitmq-server rabbitmq-server" "/usr/bin/chromium chromium" \
-      "/usr/sbin/haproxy haproxy"
+      "/usr/sbin/haproxy haproxy" "openssl openssl"
     ;;
   ci)
     printf '%s\n' "rabbitmq-server rabbitmq-server" "/usr/bin/chromium chromium" \
       "/usr/sbin/haproxy haproxy" "dockerd docker.io" "debootstrap debootstrap" \
-      "promtool prometheus" "gcc gcc"
+      "promtool prometheus" "gcc gcc" "openssl openssl"
     ;;
   *) say "unknown group '$1' (start, test, ci)"; exit 2 ;;
   esac

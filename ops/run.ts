@@ -23,7 +23,7 @@ import { isServiceName, SERVICE_NAMES } from "./services.ts";
 const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
 
 /** The `*_FILE` variables naming the broker's credentials (Docker secrets or local files). */
-const SECRET_FILE_VARIABLES = ["AMQP_USER_FILE", "AMQP_PASSWORD_FILE"] as const;
+const SECRET_FILE_VARIABLES = ["AMQP_USER_FILE", "AMQP_PASSWORD_FILE", "AMQP_CA_FILE"] as const;
 
 /**
  * A broker tool `deno task` starts through this launcher: what the launcher reads to place it,

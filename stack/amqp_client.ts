@@ -22,6 +22,11 @@ import {
 export interface ClientOptions {
   /** The connection name shown in the management UI's connection list. */
   name?: string;
+  /**
+   * PEM certificates of the authorities an amqps: broker's certificate must
+   * chain to, instead of the system's (the stack's own CA).
+   */
+  ca?: string;
 }
 
 /**
@@ -45,7 +50,8 @@ export function clientUrl(url: string | URL, options: ClientOptions = {}): strin
  * {@link connectClient} does after it.
  */
 export function openClient(url: string | URL, options: ClientOptions = {}): AMQPClient {
-  const client = new AMQPClient(clientUrl(url, options), undefined, null);
+  const tls = options.ca ? { ca: options.ca } : undefined;
+  const client = new AMQPClient(clientUrl(url, options), tls, null);
   reassembleFrames(client);
   acceptBrokerFrameMax(client);
   coalesceWrites(client);

@@ -44,7 +44,7 @@
 import type { AMQPChannel, AMQPMessage, AMQPProperties } from "@cloudamqp/amqp-client";
 import type { Logger } from "./log.ts";
 import type { Telemetry } from "./telemetry.ts";
-import { declareTopology, DEFAULT_QUEUE_TYPE, type QueueType } from "./topology.ts";
+import { DEFAULT_QUEUE_TYPE, ensureTopology, publishExchange, type QueueType } from "./topology.ts";
 import { sleep } from "./async.ts";
 import { MemberRotation, startMember } from "./broker_members.ts";
 import { brokerAddress } from "./common_config.ts";
@@ -66,6 +66,8 @@ export interface ConsumeOptions {
 export interface BrokerOptions {
   /** amqp:// URLs with credentials: one broker, or every member of a cluster. */
   urls: readonly string[];
+  /** PEM of the CA amqps: members must be signed by (default: the system's). */
+  ca?: string;
   /** Shown in the management UI's connection list. */
   connectionName: string;
   /** Stamped on dead letters; decides which member is tried first. */
@@ -87,8 +89,8 @@ export interface BrokerOptions {
 /** A connection to RabbitMQ that keeps itself connected until {@link Broker.close}. */
 export class Broker {
   readonly #options:
-    & Required<Omit<BrokerOptions, "onDisconnect">>
-    & Pick<BrokerOptions, "onDisconnect">;
+    & Required<Omit<BrokerOptions, "onDisconnect" | "ca">>
+    & Pick<BrokerOptions, "onDisconnect" | "ca">;
   readonly #consumers: ConsumerSpec<AMQPMessage>[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   readonly #members: MemberRotation<string>;
@@ -104,7 +106,7 @@ export class Broker {
       queueType: DEFAULT_QUEUE_TYPE,
       ...options,
     };
-    const { urls, replica, log, telemetry, connectionName, heartbeatSeconds, queueType } =
+    const { urls, ca, replica, log, telemetry, connectionName, heartbeatSeconds, queueType } =
       this.#options;
     this.#members = new MemberRotation(urls, startMember(replica, urls.length));
     this.#loop = new RunLoop<AMQPMessage, AMQPChannel>({
@@ -112,9 +114,11 @@ export class Broker {
       connect(member) {
         const url = new URL(member);
         url.searchParams.set("heartbeat", String(heartbeatSeconds));
-        return connectClient(url, { name: connectionName });
+        return connectClient(url, { name: connectionName, ca });
       },
-      declare: (channel) => declareTopology(channel, queueType),
+      declare: async (open) => {
+        await ensureTopology(open, queueType);
+      },
       consumers: this.#consumers,
       log,
       telemetry,
@@ -173,7 +177,7 @@ export class Broker {
   }
 
   /**
-   * Publishes `body` to `queue` as a persistent message and resolves when the
+   * Publishes `body` to `queue` (through its exchange) as a persistent message and resolves when the
    * broker confirms it. Waits for a connection first; rejects if the
    * connection drops before the confirm (the caller decides whether to retry).
    */
@@ -185,7 +189,11 @@ export class Broker {
     await this.whenConnected();
     const channel = this.#loop.publishChannel;
     if (!channel || channel.closed) throw new Error(`Cannot publish to '${queue}': not connected`);
-    await channel.basicPublish("", queue, body, { deliveryMode: 2, ...properties });
+    // Through the queue's own exchange: a service's user may write to no other (broker_roles.ts).
+    await channel.basicPublish(publishExchange(queue), queue, body, {
+      deliveryMode: 2,
+      ...properties,
+    });
     this.#options.telemetry.messagesOut.inc({ queue });
   }
 

@@ -129,6 +129,11 @@ export function commonSchema(defaults: CommonDefaults) {
       doc: "Broker password (overrides the URL's); also `AMQP_PASSWORD_FILE`",
       fromFile: true,
     }),
+    amqpCa: textField("AMQP_CA", "", {
+      doc: "PEM certificate of the CA an amqps: broker must be signed by (empty: the system's " +
+        "CAs); also `AMQP_CA_FILE`",
+      fromFile: true,
+    }),
     prefetch: intField("PREFETCH", defaults.prefetch, {
       min: 1,
       max: 65535,
@@ -175,6 +180,8 @@ export interface CommonConfig {
   readonly amqpUrls: readonly URL[];
   readonly amqpUser: string;
   readonly amqpPassword: string;
+  /** PEM; empty: the system's certificate authorities. */
+  readonly amqpCa: string;
   readonly prefetch: number;
   readonly logLevel: LogLevel;
   /** `undefined`: pretty on a terminal, else JSON (see `stack/log.ts`). */

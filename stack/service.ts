@@ -108,6 +108,7 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
   startHeartbeat(liveness, shutdown.signal);
   const broker = new Broker({
     urls: brokerUrls(config),
+    ca: config.amqpCa || undefined,
     connectionName: `${options.name}@${replica}`,
     replica,
     prefetch: config.prefetch,

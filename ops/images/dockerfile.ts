@@ -13,11 +13,14 @@
 import { type Placement, runArgs, usesBroker } from "../launch.ts";
 import { isServiceName, manifestOf, SERVICE_NAMES, type ServiceName } from "../services.ts";
 
-/** Where the stack's clients find the broker: the cluster's members, any of which `AMQP_URL` lists. */
+/**
+ * Where the stack's clients find the broker, over TLS only: the cluster's members, any of which
+ * `AMQP_URL` lists.
+ */
 export const STACK_BROKERS: readonly string[] = [
-  "rabbitmq:5672",
-  "rabbitmq-2:5672",
-  "rabbitmq-3:5672",
+  "rabbitmq:5671",
+  "rabbitmq-2:5671",
+  "rabbitmq-3:5671",
 ];
 
 /** Where Docker mounts the stack's secrets. */
@@ -46,7 +49,7 @@ function execForm(args: readonly string[]): string {
 /** `service`'s Dockerfile (build context: the repo root, `.dockerignore` beside it). */
 export function dockerfile(service: ServiceName): string {
   const { name, summary, httpPort, volume, path } = manifestOf(service);
-  const broker = usesBroker(service) ? [`    AMQP_URL=amqp://${STACK_BROKERS[0]} \\`] : [];
+  const broker = usesBroker(service) ? [`    AMQP_URL=amqps://${STACK_BROKERS[0]} \\`] : [];
   const cmd = [
     "run",
     "--cached-only",

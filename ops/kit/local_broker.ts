@@ -18,6 +18,8 @@ export interface LocalBroker {
   readonly nodeName: string;
   /** Management UI port, when enabled. */
   readonly managementPort?: number;
+  /** AMQPS port on loopback, when started with `tls`. */
+  readonly tlsPort?: number;
   /**
    * Stops the node and starts it again on the same data: queues and
    * persistent messages survive. `whileDown` runs between the two, for a
@@ -65,6 +67,8 @@ export interface LocalNode {
   readonly port: number;
   readonly nodeName: string;
   readonly managementPort?: number;
+  /** The AMQPS port (TLS on loopback), when `tls` was given. */
+  readonly tlsPort?: number;
   /** RABBITMQ_* variables that make `rabbitmq-server` and `rabbitmqctl` use this node. */
   readonly env: Record<string, string>;
 }
@@ -77,6 +81,11 @@ export interface LocalNodeOptions {
   port?: number;
   /** The log file's level (`<dir>/log/<node>.log`); `warning` by default. */
   logLevel?: "debug" | "info" | "warning" | "error";
+  /**
+   * Also listen for AMQP over TLS on a free loopback port, with this
+   * certificate and key (PEM files the node's user can read; `ops/secrets/tls.sh`).
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 /**
@@ -88,6 +97,7 @@ export async function prepareLocalNode(options: LocalNodeOptions = {}): Promise<
   const port = options.port ?? freePort();
   const distPort = freePort();
   const managementPort = options.management ? freePort() : undefined;
+  const tlsPort = options.tls ? freePort() : undefined;
   const nodeName = `ml-${port}@localhost`;
   const dir = await Deno.makeTempDir({ prefix: "ml-rabbitmq-" });
   await Deno.writeTextFile(
@@ -105,6 +115,17 @@ export async function prepareLocalNode(options: LocalNodeOptions = {}): Promise<
       ...(managementPort
         ? [`management.tcp.port = ${managementPort}`, "management.tcp.ip = 127.0.0.1"]
         : []),
+      ...(options.tls
+        ? [
+          `listeners.ssl.1 = 127.0.0.1:${tlsPort}`,
+          `ssl_options.cacertfile = ${options.tls.caFile}`,
+          `ssl_options.certfile = ${options.tls.certFile}`,
+          `ssl_options.keyfile = ${options.tls.keyFile}`,
+          // Clients log in with a password, not a certificate.
+          "ssl_options.verify = verify_none",
+          "ssl_options.fail_if_no_peer_cert = false",
+        ]
+        : []),
     ].join("\n") + "\n",
   );
   const env = {
@@ -120,7 +141,7 @@ export async function prepareLocalNode(options: LocalNodeOptions = {}): Promise<
   };
   // Debian's wrapper runs the node as the rabbitmq user: it must own the directory.
   if (Deno.uid() === 0) await run("chown", ["-R", "rabbitmq:rabbitmq", dir]);
-  return { dir, port, nodeName, managementPort, env };
+  return { dir, port, nodeName, managementPort, tlsPort, env };
 }
 
 /** `rabbitmqctl -n <node> ...args` for `node`, returning stdout; throws on failure. */
@@ -145,10 +166,10 @@ export async function startDetached(
  * `management: true` also starts the management UI on a free port.
  */
 export async function startLocalBroker(
-  options: Pick<LocalNodeOptions, "management" | "port"> = {},
+  options: Pick<LocalNodeOptions, "management" | "port" | "tls"> = {},
 ): Promise<LocalBroker> {
   const node = await prepareLocalNode(options);
-  const { dir, port, nodeName, managementPort } = node;
+  const { dir, port, nodeName, managementPort, tlsPort } = node;
   const ctl = nodeCtl(node);
   const boot = async () => {
     await startDetached(node);
@@ -185,6 +206,7 @@ export async function startLocalBroker(
     port,
     nodeName,
     managementPort,
+    tlsPort,
     ctl,
     applyPolicies,
     async restart(whileDown) {

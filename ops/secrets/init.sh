@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Creates the Docker secrets files docker-stack.yml reads, once: ops/secrets/rabbitmq_user and
-# ops/secrets/rabbitmq_password (a random 32-character password), and the Erlang cookie
+# ops/secrets/rabbitmq_password (the broker's administrator, for bootstrap; a random 32-character
+# password), broker_<user>_password for each of the pipeline's users, and the Erlang cookie
 # docker-stack.cluster.yml adds (ops/secrets/rabbitmq_erlang_cookie). Existing files are kept, so
 # running it again changes nothing. The files are git-ignored; only this script is tracked.
 #
-# Swarm secrets are immutable and RabbitMQ creates its first user only on an empty data volume:
-# to change the password, `docker stack rm ml`, `docker volume rm ml_rabbitmq-data`, edit or delete
-# the file, run this script and deploy again.
+# Swarm secrets are immutable: to change a password, `docker stack rm ml`, delete its file, run
+# this script and deploy again. The broker sets every password from its secret at each start, so
+# its data volume is kept (docs/security.md, "Rotating a secret").
 set -euo pipefail
 dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 umask 077
@@ -34,6 +35,15 @@ random_cookie() {
 
 write_once rabbitmq_user printf '%s' "${RABBITMQ_USER:-ml}"
 write_once rabbitmq_password random_password
+
+# The password of each of the pipeline's broker users (stack/broker_roles.ts): one per service,
+# and the operators' (deno task dlq, the management UI).
+for user in features model metric operator; do
+  write_once "broker_${user}_password" random_password
+done
+
+# The stack's own CA and the broker's TLS certificate, signed by it.
+bash "$dir/tls.sh" "$dir"
 
 # The Erlang cookie the members of a RabbitMQ cluster (docker-stack.cluster.yml) authenticate each
 # other with; a single broker does not use it.

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Makes the stack's own certificate authority and the broker's TLS certificate, once, in DIR
+# (default: this folder): broker_ca.pem (the CA's certificate: what the services verify the broker
+# against), broker_ca.key (its key: kept here, mounted nowhere), broker_tls_cert.pem and
+# broker_tls_key.pem (the broker's). Existing files are kept. The broker's certificate names every
+# host the clients reach it by: the cluster members' service names, localhost and 127.0.0.1.
+# Called by init.sh; tests call it with a temporary DIR.
+set -euo pipefail
+dir=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+days=${TLS_DAYS:-825} # the longest a TLS server certificate may live for Apple's clients
+umask 077
+cd "$dir"
+
+if [[ ! -s broker_ca.pem || ! -s broker_ca.key ]]; then
+  openssl req -x509 -newkey rsa:3072 -sha256 -nodes -days 3650 \
+    -subj "/CN=ml-pipeline stack CA" -keyout broker_ca.key -out broker_ca.pem 2>/dev/null
+  rm -f broker_tls_cert.pem broker_tls_key.pem # signed by a CA that is gone
+  echo "secrets: created ops/secrets/broker_ca.pem (and its key)"
+fi
+
+if [[ ! -s broker_tls_cert.pem || ! -s broker_tls_key.pem ]]; then
+  names="DNS:rabbitmq,DNS:rabbitmq-2,DNS:rabbitmq-3,DNS:localhost,IP:127.0.0.1"
+  openssl req -newkey rsa:2048 -sha256 -nodes -subj "/CN=rabbitmq" \
+    -keyout broker_tls_key.pem -out broker_tls.csr 2>/dev/null
+  openssl x509 -req -in broker_tls.csr -CA broker_ca.pem -CAkey broker_ca.key -CAcreateserial \
+    -days "$days" -sha256 -out broker_tls_cert.pem \
+    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$names") 2>/dev/null
+  rm -f broker_tls.csr broker_ca.srl
+  echo "secrets: created ops/secrets/broker_tls_cert.pem for $names"
+else
+  echo "secrets: keeping ops/secrets/broker_tls_cert.pem"
+fi
