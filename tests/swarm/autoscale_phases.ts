@@ -42,7 +42,7 @@ export interface StackAccess {
   timed<T>(phase: string, fn: () => Promise<T>): Promise<T>;
   readonly models: ReadonlyMap<string, ModelArtifact>;
   /** The broker's management API (published port) and its credentials. */
-  readonly management: { url: string; user: string; password: string };
+  readonly management: { url: string; user: string; password: string; client: Deno.HttpClient };
   /** The controller's published port. */
   readonly controllerPort: number;
 }
@@ -175,8 +175,9 @@ export class AutoscalePhases {
   }
 
   async #redelivered(): Promise<number> {
-    const { url, user, password } = this.#s.management;
+    const { url, user, password, client } = this.#s.management;
     const response = await fetch(`${url}/api/queues/%2F/features`, {
+      client,
       headers: { authorization: `Basic ${btoa(`${user}:${password}`)}` },
     });
     assert.ok(response.ok, `management API: HTTP ${response.status}`);

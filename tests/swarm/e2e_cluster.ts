@@ -307,7 +307,7 @@ Deno.test({
         const pin = await Deno.makeTempFile({ prefix: "mlc-pin-", suffix: ".yml" });
         await Deno.writeTextFile(
           pin,
-          'version: "3.8"\nservices:\n  features:\n    deploy:\n      placement:\n' +
+          'version: "3.9"\nservices:\n  features:\n    deploy:\n      placement:\n' +
             `        constraints: [node.hostname == ${node1.name}]\n`,
         );
         const env: Record<string, string> = {
@@ -364,7 +364,7 @@ Deno.test({
           const url = env.find((e) => e.startsWith("AMQP_URL="))?.slice("AMQP_URL=".length);
           assert.deepEqual(
             url?.split(",").map((u) => new URL(u).host),
-            ["rabbitmq:5672", "rabbitmq-2:5672", "rabbitmq-3:5672"],
+            ["rabbitmq:5671", "rabbitmq-2:5671", "rabbitmq-3:5671"],
             `${service}'s AMQP_URL`,
           );
         }

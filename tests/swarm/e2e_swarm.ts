@@ -541,9 +541,12 @@ async function stackAccess() {
     timed,
     models,
     management: {
-      url: `http://127.0.0.1:${Deno.env.get("RABBITMQ_UI_PORT") ?? "15672"}`,
-      user: await secret("rabbitmq_user"),
-      password: await secret("rabbitmq_password"),
+      // Over TLS only; the broker's certificate names 127.0.0.1 and is signed by the stack's CA.
+      url: `https://127.0.0.1:${Deno.env.get("RABBITMQ_UI_PORT") ?? "15671"}`,
+      client: Deno.createHttpClient({ caCerts: [await secret("broker_ca.pem")] }),
+      // The operators' user, as people use it: it may read queues, not change them.
+      user: "operator",
+      password: await secret("broker_operator_password"),
     },
     controllerPort: Number(Deno.env.get("CONTROLLER_PORT") ?? "8004"),
   };
