@@ -7,7 +7,8 @@ Deno.test("dlqPermissionFlags() grants the broker's address and the broker setti
   assert.equal(brokerAddress(new URL("amqps://broker.example:5999")), "broker.example:5999");
   assert.deepEqual(dlqPermissionFlags(new URL("amqp://localhost:5673/"), ["/run/secrets"]), [
     "--allow-net=localhost:5673",
-    "--allow-env=AMQP_URL,AMQP_USER,AMQP_USER_FILE,AMQP_PASSWORD,AMQP_PASSWORD_FILE",
+    "--allow-env=AMQP_URL,AMQP_USER,AMQP_USER_FILE,AMQP_PASSWORD,AMQP_PASSWORD_FILE,AMQP_CA," +
+    "AMQP_CA_FILE",
     "--allow-read=/run/secrets",
   ]);
 });

@@ -55,5 +55,10 @@ Deno.test("launchArgs() refuses what it cannot launch, naming the choices", () =
 
 Deno.test("launcherEnv() is what the launcher reads: a placement, or a tool's broker and files", () => {
   assert.deepEqual(launcherEnv("metric"), ["AMQP_URL", "HTTP_PORT", "LOG_DIR"]);
-  assert.deepEqual(launcherEnv("dlq"), ["AMQP_URL", "AMQP_USER_FILE", "AMQP_PASSWORD_FILE"]);
+  assert.deepEqual(launcherEnv("dlq"), [
+    "AMQP_URL",
+    "AMQP_USER_FILE",
+    "AMQP_PASSWORD_FILE",
+    "AMQP_CA_FILE",
+  ]);
 });

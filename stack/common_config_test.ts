@@ -35,6 +35,7 @@ Deno.test("commonSchema() gives the service's defaults when nothing is set", () 
     amqpUrls: undefined,
     amqpUser: "",
     amqpPassword: "",
+    amqpCa: "",
     prefetch: 7,
     logLevel: "info",
     logFormat: undefined,
