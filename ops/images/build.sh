@@ -4,7 +4,7 @@
 #   bash ops/images/build.sh [secrets|base|rabbitmq|prometheus|proxy|services|sizes]...
 #                                                             (default: all, in order)
 #
-#   secrets   ops/secrets/rabbitmq_user and rabbitmq_password (ops/secrets/init.sh), if missing
+#   secrets   every secret file of ops/secrets/ that is missing (ops/secrets/init.sh)
 #   base      ml-deno-base:<deno version>, FROM scratch: the host's Deno binary and the libraries
 #             `ldd` lists. Skipped when denoland/deno:<version> is present locally (or DENO_BASE
 #             names another base), and when an image of the same binary exists.

@@ -42,8 +42,17 @@ for user in features model metric operator; do
   write_once "broker_${user}_password" random_password
 done
 
-# The stack's own CA and the broker's TLS certificate, signed by it.
+# The stack's own CA, and the broker's and the gateway's TLS certificates, signed by it.
 bash "$dir/tls.sh" "$dir"
+
+# The gateway's login for people (user `operator`): the password, and the haproxy userlist the
+# gateway reads, with its SHA-512 crypt hash (ops/images/gateway/haproxy.cfg).
+write_once gateway_password random_password
+gateway_userlist() {
+  printf 'userlist people\n    user operator password %s\n' \
+    "$(openssl passwd -6 -stdin <"$dir/gateway_password")"
+}
+write_once gateway_users gateway_userlist
 
 # The Erlang cookie the members of a RabbitMQ cluster (docker-stack.cluster.yml) authenticate each
 # other with; a single broker does not use it.

@@ -2,7 +2,8 @@
 # Makes the stack's own certificate authority and the broker's TLS certificate, once, in DIR
 # (default: this folder): broker_ca.pem (the CA's certificate: what the services verify the broker
 # against), broker_ca.key (its key: kept here, mounted nowhere), broker_tls_cert.pem and
-# broker_tls_key.pem (the broker's). Existing files are kept. The broker's certificate names every
+# broker_tls_key.pem (the broker's), and gateway_tls.pem (the gateway's key and certificate).
+# Existing files are kept. The broker's certificate names every
 # host the clients reach it by: the cluster members' service names, localhost and 127.0.0.1.
 # Called by init.sh; tests call it with a temporary DIR.
 set -euo pipefail
@@ -14,7 +15,7 @@ cd "$dir"
 if [[ ! -s broker_ca.pem || ! -s broker_ca.key ]]; then
   openssl req -x509 -newkey rsa:3072 -sha256 -nodes -days 3650 \
     -subj "/CN=ml-pipeline stack CA" -keyout broker_ca.key -out broker_ca.pem 2>/dev/null
-  rm -f broker_tls_cert.pem broker_tls_key.pem # signed by a CA that is gone
+  rm -f broker_tls_cert.pem broker_tls_key.pem gateway_tls.pem # signed by a CA that is gone
   echo "secrets: created ops/secrets/broker_ca.pem (and its key)"
 fi
 
@@ -29,4 +30,23 @@ if [[ ! -s broker_tls_cert.pem || ! -s broker_tls_key.pem ]]; then
   echo "secrets: created ops/secrets/broker_tls_cert.pem for $names"
 else
   echo "secrets: keeping ops/secrets/broker_tls_cert.pem"
+fi
+
+# The gateway's certificate, for people's browsers: key and certificate in one file, as haproxy
+# reads them. It names localhost and 127.0.0.1, and GATEWAY_NAMES (comma-separated DNS names:
+# the host name people type); a browser trusts it once broker_ca.pem is imported, or warns.
+if [[ ! -s gateway_tls.pem ]]; then
+  names="DNS:localhost,DNS:gateway,IP:127.0.0.1"
+  extra=${GATEWAY_NAMES:-}
+  for name in ${extra//,/ }; do names="$names,DNS:$name"; done
+  openssl req -newkey rsa:2048 -sha256 -nodes -subj "/CN=ml-pipeline gateway" \
+    -keyout gateway_tls.key -out gateway_tls.csr 2>/dev/null
+  openssl x509 -req -in gateway_tls.csr -CA broker_ca.pem -CAkey broker_ca.key -CAcreateserial \
+    -days "$days" -sha256 -out gateway_tls.crt \
+    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$names") 2>/dev/null
+  cat gateway_tls.crt gateway_tls.key >gateway_tls.pem
+  rm -f gateway_tls.csr gateway_tls.crt gateway_tls.key broker_ca.srl
+  echo "secrets: created ops/secrets/gateway_tls.pem for $names"
+else
+  echo "secrets: keeping ops/secrets/gateway_tls.pem"
 fi

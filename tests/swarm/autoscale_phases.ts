@@ -44,7 +44,8 @@ export interface StackAccess {
   /** The broker's management API (published port) and its credentials. */
   readonly management: { url: string; user: string; password: string; client: Deno.HttpClient };
   /** The controller's published port. */
-  readonly controllerPort: number;
+  /** `path` through the stack's gateway, logged in (the autoscaler's page is /autoscaler/). */
+  readonly gateway: (path: string) => Promise<Response>;
 }
 
 /** The hold the e2e keeps on ml_model while it scales it by hand. */
@@ -357,8 +358,7 @@ export class AutoscalePhases {
     const stoppedMs = Date.now();
     const held = this.#timeline.at(-1)!.replicas;
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
-    const metrics = await (await fetch(`http://127.0.0.1:${this.#s.controllerPort}/metrics`))
-      .text();
+    const metrics = await (await this.#s.gateway("/autoscaler/metrics")).text();
     const during = this.#timeline.filter((s) => s.atMs >= stoppedMs);
     const downs = this.#changes().filter((c) => c.atMs >= stoppedMs && c.direction === "down");
     await docker("service", "scale", "--detach=false", `${this.#service("prometheus")}=1`);
@@ -474,9 +474,11 @@ export class AutoscalePhases {
     );
 
     // The dashboard draws the same: replicas over time beside the backlog, from the history.
-    const base = `http://127.0.0.1:${this.#s.controllerPort}`;
-    assert.match(await (await fetch(`${base}/`)).text(), /replicas over time beside the backlog/i);
-    const history = (await (await fetch(`${base}/history.json`)).json())[this.#service("model")];
+    const page = await (await this.#s.gateway("/autoscaler/")).text();
+    assert.match(page, /replicas over time beside the backlog/i);
+    const history = (await (await this.#s.gateway("/autoscaler/history.json")).json())[
+      this.#service("model")
+    ];
     assert.ok(history.length > 10 && history.every((p: { replicas: number }) => p.replicas >= 1));
 
     this.#stop = true;
@@ -496,8 +498,7 @@ export class AutoscalePhases {
     const peaks = await this.#memory!.stop();
     const anon = Math.max(...peaks.values(), ...figures.map((f) => f.cgroupRss ?? 0));
     const cpu = await this.#controllerCpuSeconds(); // the restarted process's own
-    const metrics = await (await fetch(`http://127.0.0.1:${this.#s.controllerPort}/metrics`))
-      .text();
+    const metrics = await (await this.#s.gateway("/autoscaler/metrics")).text();
     const sum = Number(/ml_controller_tick_seconds_sum\{[^}]*\} (\S+)/.exec(metrics)?.[1]);
     const count = Number(/ml_controller_tick_seconds_count\{[^}]*\} (\S+)/.exec(metrics)?.[1]);
     const [id] = ids;

@@ -11,6 +11,7 @@
  * Not named `*_test.ts` so `deno task test:integration` does not pick it up.
  */
 import assert from "node:assert/strict";
+import { outsideIn } from "./outside_in.ts";
 import { loadModelArtifact } from "../../model/artifact.ts";
 import { fit, type ModelArtifact } from "../../model/linear.ts";
 import { serializeModelArtifact } from "../../model/artifact.ts";
@@ -124,10 +125,10 @@ async function allHealthy(): Promise<boolean> {
   const states = stdout.trim().split("\n").filter(Boolean);
   const services = (await docker("stack", "services", STACK, "--format", "{{.Replicas}}")).stdout
     .trim().split("\n");
-  // rabbitmq, prometheus, features, model (2), metric, controller, docker-proxy: seven
-  // services, eight tasks.
-  return services.length === 7 && services.every((r) => /^(\d+)\/\1/.test(r)) &&
-    states.length >= 8 &&
+  // rabbitmq, prometheus, features, model (2), metric, controller, gateway, docker-proxy: eight
+  // services, nine tasks.
+  return services.length === 8 && services.every((r) => /^(\d+)\/\1/.test(r)) &&
+    states.length >= 9 &&
     states.every((s) => s.includes("(healthy)"));
 }
 
@@ -198,6 +199,19 @@ Deno.test({
       const featuresLogs = followLogs("features");
       await t.step("samples flow into metric_log.csv", async () => {
         await growth(50);
+      });
+      await t.step("from the host, only the gateway's login and AMQP over TLS answer", async () => {
+        const published = (await docker(
+          "service",
+          "inspect",
+          "--format",
+          "{{range .Spec.EndpointSpec.Ports}}{{.PublishedPort}} {{end}}",
+          ...(await docker("stack", "services", "-q", STACK)).stdout.trim().split("\n"),
+        )).stdout.split(/\s+/).filter(Boolean).map(Number).sort((a, b) => a - b);
+        const gatewayPort = Number(Deno.env.get("GATEWAY_PORT") ?? "8443");
+        const amqpPort = Number(Deno.env.get("AMQP_PORT") ?? "5671");
+        assert.deepEqual(published, [amqpPort, gatewayPort].sort((a, b) => a - b));
+        await outsideIn({ gatewayPort, amqpPort, secret });
       });
       await t.step("scale ml_model=3: all three replicas predict", async () => {
         await timed("scale to 3 converged", () => docker("service", "scale", `${STACK}_model=3`));
@@ -398,14 +412,33 @@ Deno.test({
   },
 });
 
+/** A stack secret's file (ops/secrets/), trimmed. */
+const secret = (name: string) => Deno.readTextFile(`ops/secrets/${name}`).then((t) => t.trim());
+
+/**
+ * `path` through the stack's gateway, the one way in for people: HTTPS on GATEWAY_PORT, its
+ * certificate checked against the stack's CA, logged in as operator (the gateway's login; a
+ * caller's own Authorization header wins, as /rabbitmq/ wants RabbitMQ's).
+ */
+async function gateway(path: string, init: RequestInit = {}): Promise<Response> {
+  gatewayClient ??= Deno.createHttpClient({ caCerts: [await secret("broker_ca.pem")] });
+  const login = `Basic ${btoa(`operator:${await secret("gateway_password")}`)}`;
+  return await fetch(`${GATEWAY}${path}`, {
+    ...init,
+    client: gatewayClient,
+    headers: { authorization: login, ...init.headers },
+  });
+}
+const GATEWAY = `https://127.0.0.1:${Deno.env.get("GATEWAY_PORT") ?? "8443"}`;
+let gatewayClient: Deno.HttpClient | undefined;
+
 /**
  * Switches drift on in the deployed features (inputs and labels, so the 5-minute MAE crosses
  * 1.5 x training MAE within a minute despite the clean samples before it), then reads
- * Prometheus's /api/v1/alerts on PROMETHEUS_PORT until ModelDrift fires (`for: 1m`, scraped and
+ * Prometheus's /api/v1/alerts, through the gateway, until ModelDrift fires (`for: 1m`, scraped and
  * evaluated every 15 s).
  */
 async function driftPhase(): Promise<void> {
-  const api = `http://127.0.0.1:${Deno.env.get("PROMETHEUS_PORT") ?? "9090"}/api/v1/alerts`;
   const start = performance.now();
   await docker(
     "service",
@@ -421,7 +454,9 @@ async function driftPhase(): Promise<void> {
   );
   let state = "inactive";
   await waitFor("ModelDrift firing in Prometheus", async () => {
-    const response = await fetch(api, { signal: AbortSignal.timeout(5_000) });
+    const response = await gateway("/prometheus/api/v1/alerts", {
+      signal: AbortSignal.timeout(5_000),
+    });
     const { data } = await response.json();
     const alert = data.alerts.find((a: { labels: Record<string, string> }) =>
       a.labels.alertname === "ModelDrift"
@@ -530,7 +565,6 @@ async function taskErrors(): Promise<Set<string>> {
 
 /** What the autoscaling phases need of the stack (tests/swarm/autoscale_phases.ts). */
 async function stackAccess() {
-  const secret = (name: string) => Deno.readTextFile(`ops/secrets/${name}`).then((t) => t.trim());
   return {
     stack: STACK,
     docker,
@@ -541,14 +575,14 @@ async function stackAccess() {
     timed,
     models,
     management: {
-      // Over TLS only; the broker's certificate names 127.0.0.1 and is signed by the stack's CA.
-      url: `https://127.0.0.1:${Deno.env.get("RABBITMQ_UI_PORT") ?? "15671"}`,
+      // Through the gateway, over TLS: /rabbitmq/ is RabbitMQ's UI, with its own login.
+      url: `${GATEWAY}/rabbitmq`,
       client: Deno.createHttpClient({ caCerts: [await secret("broker_ca.pem")] }),
       // The operators' user, as people use it: it may read queues, not change them.
       user: "operator",
       password: await secret("broker_operator_password"),
     },
-    controllerPort: Number(Deno.env.get("CONTROLLER_PORT") ?? "8004"),
+    gateway,
   };
 }
 

@@ -1,0 +1,129 @@
+/**
+ * The deployed stack seen from the host, as a stranger sees it: every port the stack published
+ * before its front door, and the two it publishes now, tried without credentials and with
+ * another role's. What answered is printed as a table and checked against the one allowed
+ * shape: the gateway asks for its login, AMQP over TLS refuses a login it does not know, and
+ * nothing else answers at all.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { connectClient } from "../../stack/amqp_client.ts";
+
+/** One try and what came back. */
+export interface Answer {
+  readonly port: number;
+  readonly what: string;
+  readonly credentials: string;
+  readonly answer: string;
+}
+
+/**
+ * The ports the stack published before its front door. (Plain 5672 and 15672 are not tried by
+ * connecting: a broker installed on the host may listen there; the stack's published ports are
+ * checked from its services' specs instead.)
+ */
+export const CLOSED_PORTS = [15671, 8003, 8004, 9090] as const;
+
+async function tcpAnswer(port: number): Promise<string> {
+  try {
+    const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+    connection.close();
+    return "accepted a connection";
+  } catch (error) {
+    return error instanceof Deno.errors.ConnectionRefused ? "refused" : String(error);
+  }
+}
+
+async function httpsAnswer(
+  url: string,
+  client: Deno.HttpClient,
+  login?: string,
+): Promise<string> {
+  const response = await fetch(url, {
+    client,
+    redirect: "manual",
+    headers: login ? { authorization: `Basic ${btoa(login)}` } : {},
+  });
+  await response.body?.cancel();
+  const location = response.headers.get("location");
+  return `${response.status}${location ? ` to ${location}` : ""}`;
+}
+
+async function amqpAnswer(url: string, ca: string): Promise<string> {
+  try {
+    const client = await connectClient(url, { ca });
+    await client.close().catch(() => {});
+    return "logged in";
+  } catch (error) {
+    return /ACCESS_REFUSED|403/.test(String(error)) ? "login refused (403)" : String(error);
+  }
+}
+
+/**
+ * Tries every port from the host; `secret` reads a file of ops/secrets/. Returns the answers
+ * after asserting them.
+ */
+export async function outsideIn(options: {
+  gatewayPort: number;
+  amqpPort: number;
+  secret(name: string): Promise<string>;
+}): Promise<Answer[]> {
+  const { gatewayPort, amqpPort, secret } = options;
+  const ca = await secret("broker_ca.pem");
+  const client = Deno.createHttpClient({ caCerts: [ca] });
+  const gateway = `https://127.0.0.1:${gatewayPort}`;
+  // Another role's credentials: a service's broker password at the people's door.
+  const model = `model:${await secret("broker_model_password")}`;
+  const answers: Answer[] = [];
+  const add = (port: number, what: string, credentials: string, answer: string) =>
+    answers.push({ port, what, credentials, answer });
+  try {
+    for (const port of CLOSED_PORTS) add(port, "TCP", "none", await tcpAnswer(port));
+    add(gatewayPort, "GET /", "none", await httpsAnswer(`${gateway}/`, client));
+    for (const path of ["/dashboard/", "/prometheus/api/v1/targets", "/autoscaler/metrics"]) {
+      add(gatewayPort, `GET ${path}`, "none", await httpsAnswer(gateway + path, client));
+      add(gatewayPort, `GET ${path}`, "model's", await httpsAnswer(gateway + path, client, model));
+    }
+    const queues = "/rabbitmq/api/queues";
+    add(gatewayPort, `GET ${queues}`, "none", await httpsAnswer(gateway + queues, client));
+    add(
+      gatewayPort,
+      `GET ${queues}`,
+      "model's",
+      await httpsAnswer(gateway + queues, client, model),
+    );
+    const amqp = `amqps://127.0.0.1:${amqpPort}`;
+    add(
+      amqpPort,
+      "AMQP login",
+      "guest",
+      await amqpAnswer(`amqps://guest:guest@127.0.0.1:${amqpPort}`, ca),
+    );
+    add(
+      amqpPort,
+      "AMQP login",
+      "a wrong password",
+      await amqpAnswer(amqp.replace("//", "//model:wrong@"), ca),
+    );
+  } finally {
+    client.close();
+  }
+  console.log(
+    [
+      "port  | what | credentials | answer",
+      ...answers.map((a) => `${a.port} | ${a.what} | ${a.credentials} | ${a.answer}`),
+    ].join("\n"),
+  );
+  for (const a of answers) {
+    const allowed = CLOSED_PORTS.includes(a.port as typeof CLOSED_PORTS[number])
+      ? a.answer === "refused"
+      : a.what === "GET /"
+      ? a.answer === "302 to /dashboard/"
+      : a.port === gatewayPort
+      ? a.answer === "401"
+      : a.answer === "login refused (403)";
+    assert.ok(allowed, `${a.port} ${a.what} with ${a.credentials} credentials: ${a.answer}`);
+  }
+  return answers;
+}
