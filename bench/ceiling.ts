@@ -18,6 +18,8 @@ import { DEFAULT_QUEUE_TYPE, type QueueType, workQueueArguments } from "../stack
 /** What {@link measureCeiling} sends and how. */
 export interface CeilingOptions {
   url: string;
+  /** PEM of the CA an amqps: broker is signed by. */
+  ca?: string;
   /** Messages to send through the queue. */
   messages: number;
   /** Unconfirmed publishes allowed at once. */
@@ -49,8 +51,14 @@ export async function measureCeiling(options: CeilingOptions): Promise<CeilingRe
   const queue = options.queue ?? `bench-ceiling-${queueType}`;
   const ackEvery = options.ackEvery ?? 1;
   // The door's transport, so the ceiling is the same broker work the pipeline asks for.
-  const publisher = await connectClient(options.url, { name: "bench-ceiling-publisher" });
-  const consumer = await connectClient(options.url, { name: "bench-ceiling-consumer" });
+  const publisher = await connectClient(options.url, {
+    name: "bench-ceiling-publisher",
+    ca: options.ca,
+  });
+  const consumer = await connectClient(options.url, {
+    name: "bench-ceiling-consumer",
+    ca: options.ca,
+  });
   try {
     const pub = await publisher.channel();
     await pub.queueDeclare(queue, { durable: true }, workQueueArguments(queueType));

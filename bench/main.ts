@@ -19,6 +19,9 @@
  *                              interval's p50/p99, and whether the last third stayed as flat as the
  *                              middle one: soak.md and soak.json in --out (default a temporary
  *                              directory, never docs/)
+ *   deno task bench --tls      instead: what TLS costs a broker hop (bench/tls_cost.ts), clear
+ *                              against TLS 1.3 on one throwaway broker, --runs rounds (default 3):
+ *                              tls.md and tls.json in --out (default a temporary directory)
  *
  * @module
  */
@@ -55,6 +58,8 @@ import { benchResults, settingsOf } from "./summary.ts";
 import { pipelineFigures } from "./figures.ts";
 import type { PipelineRun } from "./pipeline.ts";
 import { runSoak } from "./soak.ts";
+import { measureTlsCost, summarizeTlsCost, TLS_SIZES, tlsCostReport } from "./tls_cost.ts";
+import { startLocalBroker } from "../ops/kit/local_broker.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 /** The comparison run: V8's own defaults (sized from the host's memory), as before the sizing. */
@@ -72,8 +77,8 @@ export async function main(args: readonly string[]): Promise<number> {
   const options = parseBenchArgs(args);
   const plan = benchPlan(options);
   const outDir = options.out ??
-    (plan.quick || options.soak
-      ? await Deno.makeTempDir({ prefix: options.soak ? "soak-" : "bench-" })
+    (plan.quick || options.soak || options.tls
+      ? await Deno.makeTempDir({ prefix: options.soak ? "soak-" : options.tls ? "tls-" : "bench-" })
       : `${ROOT}/docs`);
   if (options.render) {
     // Re-render the markdown from the JSON of an earlier run, measuring nothing.
@@ -83,6 +88,7 @@ export async function main(args: readonly string[]): Promise<number> {
     say(`rendered ${outDir}/benchmarks.md from benchmarks.json`);
     return 0;
   }
+  if (options.tls) return await benchTls(outDir, plan);
   const started = performance.now();
   const amqpUrl = Deno.env.get("AMQP_URL");
   if (!amqpUrl) say("starting a throwaway RabbitMQ");
@@ -131,6 +137,59 @@ export async function main(args: readonly string[]): Promise<number> {
     await broker.stop();
   }
   return 0;
+}
+
+/**
+ * `--tls`: one throwaway broker listening in clear and over TLS with certificates made by the
+ * stack's own script, the two compared round by round; tls.md and tls.json in `outDir`.
+ */
+async function benchTls(outDir: string, plan: ReturnType<typeof benchPlan>): Promise<number> {
+  const certs = await Deno.makeTempDir({ prefix: "bench-tls-certs-" });
+  const made = await new Deno.Command("bash", {
+    args: [`${ROOT}/ops/secrets/tls.sh`, certs],
+    stdout: "null",
+  }).output();
+  if (!made.success) {
+    throw new Error(`ops/secrets/tls.sh failed: ${new TextDecoder().decode(made.stderr)}`);
+  }
+  // The node runs as the rabbitmq user, which must read the certificate and its key.
+  if (Deno.uid() === 0) {
+    await new Deno.Command("chown", { args: ["-R", "rabbitmq", certs] }).output();
+  }
+  await Deno.chmod(certs, 0o755);
+  say("starting a throwaway RabbitMQ, in clear and over TLS");
+  const broker = await startLocalBroker({
+    tls: {
+      certFile: `${certs}/broker_tls_cert.pem`,
+      keyFile: `${certs}/broker_tls_key.pem`,
+      caFile: `${certs}/broker_ca.pem`,
+    },
+  });
+  try {
+    const machine = await describeMachine(broker.url);
+    const sizes = plan.quick ? { ceiling: 5_000, latency: 5_000, warmup: 500 } : TLS_SIZES;
+    const rounds = await measureTlsCost({
+      urls: { clear: broker.url, tls: `amqps://guest:guest@localhost:${broker.tlsPort}` },
+      ca: await Deno.readTextFile(`${certs}/broker_ca.pem`),
+      rounds: plan.runs,
+      sizes,
+      quiet: () => quiet({ plan, say }),
+      say,
+    });
+    const figures = summarizeTlsCost(sizes, rounds);
+    const where =
+      `${machine.cpuModel}, ${machine.cores} cores; Deno ${machine.deno}; RabbitMQ ${machine.rabbitmq}`;
+    await Deno.mkdir(outDir, { recursive: true });
+    await Deno.writeTextFile(`${outDir}/tls.json`, JSON.stringify(figures, null, 2) + "\n");
+    await Deno.writeTextFile(`${outDir}/tls.md`, tlsCostReport(figures, where));
+    await formatDocs([`${outDir}/tls.json`, `${outDir}/tls.md`]);
+    console.log(await Deno.readTextFile(`${outDir}/tls.md`));
+    say(`wrote ${outDir}/tls.md and tls.json`);
+    return 0;
+  } finally {
+    await broker.stop();
+    await Deno.remove(certs, { recursive: true }).catch(() => {});
+  }
 }
 
 /** Every measurement, in order, against the broker at `run.url`. */

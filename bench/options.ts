@@ -29,6 +29,11 @@ export interface BenchArgs {
    * `out` (default a temporary directory) as soak.md and soak.json.
    */
   readonly soak?: number;
+  /**
+   * Instead of the bench: what TLS costs a broker hop, clear against TLS on one throwaway broker
+   * (`bench/tls_cost.ts`), written to `out` (default a temporary directory) as tls.md and tls.json.
+   */
+  readonly tls: boolean;
 }
 
 /**
@@ -46,6 +51,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
       render: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
       soak: { type: "string" },
+      tls: { type: "boolean", default: false },
     },
   });
   const runs = Number(values.runs ?? (values.quick ? 1 : 3));
@@ -58,6 +64,11 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
   if (soak !== undefined && !(Number.isFinite(soak) && soak > 0 && values.soak!.trim() !== "")) {
     throw new RangeError(
       `Cannot run the soak as --soak must be a positive number of minutes: current value is "${values.soak}"`,
+    );
+  }
+  if (values.tls && (soak !== undefined || values.render)) {
+    throw new RangeError(
+      `Cannot measure TLS with --${values.render ? "render" : "soak"}: --tls is a run of its own`,
     );
   }
   if (soak !== undefined && (values.quick || values.render)) {
@@ -73,6 +84,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
     verbose: values.verbose,
     render: values.render,
     keep: values.keep,
+    tls: values.tls,
   };
 }
 

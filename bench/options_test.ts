@@ -9,6 +9,7 @@ Deno.test("parseBenchArgs() runs every figure 3 times by default and once with -
     verbose: false,
     render: false,
     keep: false,
+    tls: false,
   });
   assert.equal(parseBenchArgs(["--quick"]).runs, 1);
 });
@@ -25,7 +26,7 @@ Deno.test("parseBenchArgs() reads every flag", () => {
       "--keep",
       "--render",
     ]),
-    { quick: true, runs: 2, out: "/tmp/b", verbose: true, render: true, keep: true },
+    { quick: true, runs: 2, out: "/tmp/b", verbose: true, render: true, keep: true, tls: false },
   );
 });
 
@@ -85,4 +86,11 @@ Deno.test("parseBenchArgs() refuses a --soak that is not a positive number, quot
     () => parseBenchArgs(["--soak", "2", "--quick"]),
     /Cannot run the soak with --quick/,
   );
+});
+
+Deno.test("parseBenchArgs() reads --tls, a run of its own", () => {
+  assert.equal(parseBenchArgs(["--tls", "--runs", "5"]).tls, true);
+  assert.equal(parseBenchArgs(["--tls", "--runs", "5"]).runs, 5);
+  assert.throws(() => parseBenchArgs(["--tls", "--soak", "1"]), /Cannot measure TLS with --soak/);
+  assert.throws(() => parseBenchArgs(["--tls", "--render"]), /Cannot measure TLS with --render/);
 });
