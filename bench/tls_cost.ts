@@ -5,7 +5,8 @@
  * (the order alternating between rounds, so both see the same machine):
  *
  * - the ceiling: persistent messages with confirms through one quorum queue,
- *   as fast as the broker allows (`ceiling.ts`, the door's transport);
+ *   as fast as the broker allows with the pipeline's window and prefetch
+ *   (`ceiling.ts`, the door's transport);
  * - a hop's latency at a fixed rate: from publish to delivery, timed in one
  *   process, at {@link TLS_LATENCY_RATE} messages per second.
  *
@@ -21,6 +22,7 @@ import { workQueueArguments } from "../stack/topology.ts";
 import { measureCeiling } from "./ceiling.ts";
 import {
   formatNumber,
+  formatSummary,
   markdownTable,
   percentile,
   ratio,
@@ -91,12 +93,6 @@ export function summarizeTlsCost(sizes: TlsSizes, rounds: readonly TlsRound[]): 
   };
 }
 
-function spread(summary: Summary, digits: number): string {
-  return `${formatNumber(summary.median, digits)} (${formatNumber(summary.min, digits)}–${
-    formatNumber(summary.max, digits)
-  })`;
-}
-
 /** The report: a table of both transports and the ratios, with the sizes that made it. */
 export function tlsCostReport(figures: TlsCostFigures, machine: string): string {
   const { byTransport: b, tlsOverClear: r, sizes } = figures;
@@ -107,7 +103,7 @@ export function tlsCostReport(figures: TlsCostFigures, machine: string): string 
     `\`deno task bench --tls\`: ${machine}. ${rounds} rounds, each transport in turn (order ` +
     `alternating); median (min–max) over the rounds. Ceiling: ${
       formatNumber(sizes.ceiling)
-    } persistent messages with confirms through a quorum queue. Latency: ${
+    } persistent messages with confirms through a quorum queue, 64 unconfirmed and 50 unacked at most (the pipeline's window and prefetch). Latency: ${
       formatNumber(sizes.latency)
     } messages at ${formatNumber(TLS_LATENCY_RATE)}/s, publish to delivery, the first ${
       formatNumber(sizes.warmup)
@@ -118,17 +114,22 @@ export function tlsCostReport(figures: TlsCostFigures, machine: string): string 
       [
         [
           "clear (5672)",
-          spread(b.clear.ceiling, 0),
-          spread(b.clear.p50Ms, 2),
-          spread(b.clear.p99Ms, 2),
+          formatSummary(b.clear.ceiling, 0),
+          formatSummary(b.clear.p50Ms, 2),
+          formatSummary(b.clear.p99Ms, 2),
         ],
         [
           "TLS 1.3 (5671)",
-          spread(b.tls.ceiling, 0),
-          spread(b.tls.p50Ms, 2),
-          spread(b.tls.p99Ms, 2),
+          formatSummary(b.tls.ceiling, 0),
+          formatSummary(b.tls.p50Ms, 2),
+          formatSummary(b.tls.p99Ms, 2),
         ],
-        ["TLS ÷ clear, per round", spread(r.ceiling, 2), spread(r.p50, 2), spread(r.p99, 2)],
+        [
+          "TLS ÷ clear, per round",
+          formatSummary(r.ceiling, 2),
+          formatSummary(r.p50, 2),
+          formatSummary(r.p99, 2),
+        ],
       ],
       ["left", "right", "right", "right"],
     ),
@@ -209,8 +210,9 @@ export async function measureTlsCost(options: {
         url,
         ca,
         messages: options.sizes.ceiling,
-        window: 1_000,
-        prefetch: 1_000,
+        // As the pipeline runs: features' 32 samples in flight × 2 messages, model's prefetch.
+        window: 64,
+        prefetch: 50,
         body: "[0.038,0.051,0.062,0.022,-0.044,-0.035,-0.043,-0.003,0.02,-0.018]",
         properties: {},
         queue: "bench-tls-ceiling",

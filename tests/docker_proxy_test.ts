@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { freePort } from "../ops/kit/local_broker.ts";
+import { startHaproxy } from "./haproxy.ts";
 
 const CONFIG = new URL("../ops/images/docker-proxy/haproxy.cfg", import.meta.url).pathname;
 
@@ -64,32 +64,9 @@ async function withProxy(fn: (proxy: Proxy, seen: Seen[]) => Promise<void>): Pro
     });
     return Response.json({ engine: "stand-in" });
   });
-  const port = freePort();
-  const haproxy = new Deno.Command("haproxy", {
-    args: ["-db", "-f", CONFIG],
-    env: {
-      LISTEN: `127.0.0.1:${port}`,
-      HEALTH_LISTEN: `127.0.0.1:${freePort()}`,
-      DOCKER_SOCKET: socket,
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = Promise.all([
-    new Response(haproxy.stdout).text(),
-    new Response(haproxy.stderr).text(),
-  ]);
+  const haproxy = await startHaproxy([CONFIG], { DOCKER_SOCKET: socket });
+  const { port } = haproxy;
   try {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-        break;
-      } catch (error) {
-        if (Date.now() > deadline) throw new Error(`haproxy did not listen: ${error}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
     const client = Deno.createHttpClient({});
     try {
       await fn({
@@ -101,12 +78,9 @@ async function withProxy(fn: (proxy: Proxy, seen: Seen[]) => Promise<void>): Pro
       client.close();
     }
   } finally {
-    haproxy.kill("SIGTERM");
-    await haproxy.status;
+    await haproxy.stop();
     await engine.shutdown();
     await Deno.remove(dir, { recursive: true });
-    const [stdout, stderr] = await output;
-    if (Deno.env.get("SHOW_PROXY_LOG")) console.log(stdout, stderr);
   }
 }
 

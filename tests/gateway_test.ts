@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { freePort } from "../ops/kit/local_broker.ts";
+import { startHaproxy } from "./haproxy.ts";
 
 const CONFIG = new URL("../ops/images/gateway/haproxy.cfg", import.meta.url).pathname;
 const TLS_SCRIPT = new URL("../ops/secrets/tls.sh", import.meta.url).pathname;
@@ -76,42 +77,21 @@ async function withGateway(fn: (gateway: Gateway) => Promise<void>): Promise<voi
     key: await Deno.readTextFile(`${dir}/broker_tls_key.pem`),
     onListen() {},
   }, stand("rabbitmq"));
-  const port = freePort();
-  const haproxy = new Deno.Command("haproxy", {
-    args: ["-db", "-f", CONFIG, "-f", `${dir}/gateway_users`],
-    env: {
-      LISTEN: `127.0.0.1:${port}`,
-      HEALTH_LISTEN: `127.0.0.1:${freePort()}`,
-      TLS_PEM: `${dir}/gateway_tls.pem`,
-      BROKER_CA: `${dir}/broker_ca.pem`,
-      DASHBOARD: `127.0.0.1:${servers[0].port}`,
-      PROMETHEUS: `127.0.0.1:${servers[1].port}`,
-      AUTOSCALER: `127.0.0.1:${servers[2].port}`,
-      RABBITMQ_UI: `127.0.0.1:${uiPort}`,
-      RABBITMQ_NAME: "localhost",
-      RESOLVER: "127.0.0.1:53",
-    },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const output = Promise.all([
-    new Response(haproxy.stdout).text(),
-    new Response(haproxy.stderr).text(),
-  ]);
+  const haproxy = await startHaproxy([CONFIG, `${dir}/gateway_users`], {
+    TLS_PEM: `${dir}/gateway_tls.pem`,
+    BROKER_CA: `${dir}/broker_ca.pem`,
+    DASHBOARD: `127.0.0.1:${servers[0].port}`,
+    PROMETHEUS: `127.0.0.1:${servers[1].port}`,
+    AUTOSCALER: `127.0.0.1:${servers[2].port}`,
+    RABBITMQ_UI: `127.0.0.1:${uiPort}`,
+    RABBITMQ_NAME: "localhost",
+    RESOLVER: "127.0.0.1:53",
+  });
+  const { port } = haproxy;
   const client = Deno.createHttpClient({
     caCerts: [await Deno.readTextFile(`${dir}/broker_ca.pem`)],
   });
   try {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-        break;
-      } catch (error) {
-        if (Date.now() > deadline) throw new Error(`haproxy did not listen: ${error}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
     await fn({
       get: (path, login) =>
         fetch(`https://localhost:${port}${path}`, {
@@ -123,13 +103,10 @@ async function withGateway(fn: (gateway: Gateway) => Promise<void>): Promise<voi
     });
   } finally {
     client.close();
-    haproxy.kill("SIGTERM");
-    await haproxy.status;
+    await haproxy.stop();
     for (const { server } of servers) await server.shutdown();
     await ui.shutdown();
     await Deno.remove(dir, { recursive: true });
-    const [stdout, stderr] = await output;
-    if (Deno.env.get("SHOW_PROXY_LOG")) console.log(stdout, stderr);
   }
 }
 
