@@ -11,7 +11,7 @@
  * Not named `*_test.ts` so `deno task test:integration` does not pick it up.
  */
 import assert from "node:assert/strict";
-import { outsideIn } from "./outside_in.ts";
+import { insideOut, outsideIn } from "./outside_in.ts";
 import { loadModelArtifact } from "../../model/artifact.ts";
 import { fit, type ModelArtifact } from "../../model/linear.ts";
 import { serializeModelArtifact } from "../../model/artifact.ts";
@@ -213,6 +213,12 @@ Deno.test({
         assert.deepEqual(published, [amqpPort, gatewayPort].sort((a, b) => a - b));
         await outsideIn({ gatewayPort, amqpPort, secret });
       });
+      await t.step(
+        "from a container on the stack's network, nothing answers beyond what is allowed",
+        async () => {
+          await insideOut({ network: `${STACK}_pipeline`, image: "ml-features:latest", secret });
+        },
+      );
       await t.step("scale ml_model=3: all three replicas predict", async () => {
         await timed("scale to 3 converged", () => docker("service", "scale", `${STACK}_model=3`));
         assert.equal(await replicasRunning("model"), "3/3");

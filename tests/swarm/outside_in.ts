@@ -9,6 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { connectClient } from "../../stack/amqp_client.ts";
+import type { Try } from "./in_network_probe.ts";
+import { sh } from "./swarm_shell.ts";
 
 /** One try and what came back. */
 export interface Answer {
@@ -126,4 +128,95 @@ export async function outsideIn(options: {
     assert.ok(allowed, `${a.port} ${a.what} with ${a.credentials} credentials: ${a.answer}`);
   }
   return answers;
+}
+
+/**
+ * What still answers anyone on the stack's own network: Prometheus scrapes the services, the
+ * broker's 15692 and itself without a login, so these serve whoever joins `pipeline`, and the
+ * Erlang distribution listens there (guarded by the cookie only). Issue 20 has them open; a try
+ * that answers and is neither here nor an allowed answer fails the test.
+ */
+export const STILL_OPEN_INSIDE: readonly string[] = [
+  "features:8001 GET /metrics",
+  "model:8002 GET /metrics",
+  "metric:8003 GET /metrics",
+  "metric:8003 GET /",
+  "metric:8003 GET /api/stats",
+  "controller:8004 GET /metrics",
+  "controller:8004 GET /",
+  "prometheus:9090 GET /api/v1/targets",
+  "rabbitmq:15692 GET /metrics",
+  "rabbitmq:4369 TCP",
+  "rabbitmq:25672 TCP",
+];
+
+/** Whether a try from inside got what anyone may get: a health check, a login page, a refusal. */
+export function allowedInside(t: Try): boolean {
+  if (/^(refused|refused \(403\)|no such host|no answer)$/.test(t.answer)) return true;
+  if (/^40[134]$/.test(t.answer)) return true; // asked to log in, forbidden, or nothing there
+  if (t.what === "GET /healthz" || t.what === "GET /-/healthy") return t.answer === "200";
+  return t.target === "gateway:8443" && t.what === "GET /" && t.answer === "302 to /dashboard/";
+}
+
+/**
+ * Runs tests/swarm/in_network_probe.ts in a container on the stack's `network`, from `image`
+ * (one of the services', which holds the code and dependencies the probe imports); prints what
+ * answered and asserts that nothing answered beyond the allowed answers and
+ * {@link STILL_OPEN_INSIDE}.
+ */
+export async function insideOut(options: {
+  network: string;
+  image: string;
+  secret(name: string): Promise<string>;
+}): Promise<Try[]> {
+  const probe = new URL("./in_network_probe.ts", import.meta.url).pathname;
+  const env = {
+    PROBE_CA: await options.secret("broker_ca.pem"),
+    PROBE_FEATURES_PASSWORD: await options.secret("broker_features_password"),
+  };
+  const { stdout } = await sh("docker", [
+    "run",
+    "--rm",
+    "--network",
+    options.network,
+    "--entrypoint",
+    "deno",
+    "-v",
+    `${probe}:/app/tests/swarm/in_network_probe.ts:ro`,
+    "-e",
+    "PROBE_CA",
+    "-e",
+    "PROBE_FEATURES_PASSWORD",
+    options.image,
+    "run",
+    "--cached-only",
+    "--frozen",
+    "--allow-net",
+    "--allow-env=PROBE_CA,PROBE_FEATURES_PASSWORD",
+    "tests/swarm/in_network_probe.ts",
+  ], { env });
+  const tries = stdout.trim().split("\n").map((line) => JSON.parse(line) as Try);
+  const key = (t: Try) => `${t.target} ${t.what}`;
+  const verdict = (t: Try) =>
+    allowedInside(t)
+      ? "allowed"
+      : STILL_OPEN_INSIDE.includes(key(t))
+      ? "still open"
+      : "NOT ALLOWED";
+  console.log(
+    [
+      "target | what | credentials | answer | verdict",
+      ...tries.map((t) =>
+        `${t.target} | ${t.what} | ${t.credentials} | ${t.answer} | ${verdict(t)}`
+      ),
+    ].join("\n"),
+  );
+  assert.ok(tries.length >= 25, `the probe printed ${tries.length} tries:\n${stdout}`);
+  const unexpected = tries.filter((t) => verdict(t) === "NOT ALLOWED");
+  assert.deepEqual(
+    unexpected,
+    [],
+    "answers from inside the stack's network beyond what is allowed",
+  );
+  return tries;
 }

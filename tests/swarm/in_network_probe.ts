@@ -1,0 +1,210 @@
+/**
+ * The deployed stack seen from inside its own network, as a compromised or stray container sees
+ * it. `tests/swarm/outside_in.ts` runs this file in a container it starts on the stack's
+ * `pipeline` network, from the features image (mounted at `/app/tests/swarm/`, so the imports
+ * below resolve to the image's own code and its cached dependencies):
+ *
+ * ```sh
+ * docker run --rm --network ml_pipeline --entrypoint deno \
+ *   -v "$PWD/tests/swarm/in_network_probe.ts:/app/tests/swarm/in_network_probe.ts:ro" \
+ *   -e PROBE_CA -e PROBE_FEATURES_PASSWORD ml-features:latest \
+ *   run --cached-only --allow-net --allow-env=PROBE_CA,PROBE_FEATURES_PASSWORD \
+ *   tests/swarm/in_network_probe.ts
+ * ```
+ *
+ * It tries every port a service of the stack listens on, without credentials and with another
+ * service's (features' broker login), and prints one JSON line per try. It judges nothing: the
+ * caller holds what may answer.
+ *
+ * @module
+ */
+import { connectClient } from "../../stack/amqp_client.ts";
+import { QUEUES } from "../../stack/contracts.ts";
+import { publishExchange } from "../../stack/topology.ts";
+
+/** One try and what came back, as the probe prints it. */
+export interface Try {
+  readonly target: string;
+  readonly what: string;
+  readonly credentials: string;
+  readonly answer: string;
+}
+
+/** How long one try may take: a port that drops packets is as closed as one that refuses. */
+const TRY_MS = 5_000;
+
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${TRY_MS} ms (${what})`)), TRY_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** What a failed connection says, shortened to the kind of failure. */
+function failure(error: unknown): string {
+  const text = String(error);
+  if (error instanceof Deno.errors.ConnectionRefused) return "refused";
+  if (/failed to lookup|Name or service not known|dns error|NotFound/i.test(text)) {
+    return "no such host";
+  }
+  if (/ACCESS_REFUSED|403/.test(text)) return "refused (403)";
+  if (/no answer in/.test(text)) return "no answer";
+  return text.split("\n")[0].slice(0, 120);
+}
+
+async function tcp(hostname: string, port: number): Promise<string> {
+  try {
+    const connection = await within(Deno.connect({ hostname, port }), `${hostname}:${port}`);
+    connection.close();
+    return "accepted a connection";
+  } catch (error) {
+    return failure(error);
+  }
+}
+
+async function http(url: string, client?: Deno.HttpClient, login?: string): Promise<string> {
+  try {
+    const response = await fetch(url, {
+      client,
+      redirect: "manual",
+      headers: login === undefined ? {} : { authorization: `Basic ${btoa(login)}` },
+      signal: AbortSignal.timeout(TRY_MS),
+    });
+    await response.body?.cancel();
+    const location = response.headers.get("location");
+    return `${response.status}${location ? ` to ${location}` : ""}`;
+  } catch (error) {
+    return failure(error instanceof TypeError && error.cause ? error.cause : error);
+  }
+}
+
+/**
+ * Logs in over AMQP and, when that works, tries `action` on a confirm channel: "logged in" and
+ * "done" mean the broker let it through.
+ */
+async function amqp(
+  url: string,
+  ca: string,
+  action?: (
+    channel: Awaited<ReturnType<Awaited<ReturnType<typeof connectClient>>["channel"]>>,
+  ) => Promise<unknown>,
+): Promise<string> {
+  let client;
+  try {
+    client = await within(connectClient(url, { ca, name: "in-network probe" }), url);
+  } catch (error) {
+    return failure(error);
+  }
+  try {
+    if (action === undefined) return "logged in";
+    const channel = await client.channel();
+    await channel.confirmSelect();
+    await within(action(channel), "the broker's answer");
+    return "done";
+  } catch (error) {
+    return failure(error);
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+/** Every try, in order; `ca` is the stack's CA, `featuresPassword` features' broker password. */
+export async function probe(ca: string, featuresPassword: string): Promise<Try[]> {
+  const tries: Try[] = [];
+  const add = (target: string, what: string, credentials: string, answer: string) =>
+    tries.push({ target, what, credentials, answer });
+  const features = `features:${featuresPassword}`;
+
+  // The services' own HTTP listeners (health, metrics, pages), and Prometheus'.
+  const pages: [string, string[]][] = [
+    ["features:8001", ["/healthz", "/metrics"]],
+    ["model:8002", ["/healthz", "/metrics"]],
+    ["metric:8003", ["/healthz", "/metrics", "/", "/api/stats"]],
+    ["controller:8004", ["/healthz", "/metrics", "/"]],
+    ["prometheus:9090", ["/-/healthy", "/api/v1/targets"]],
+    ["rabbitmq:15692", ["/metrics"]],
+  ];
+  for (const [target, paths] of pages) {
+    for (const path of paths) {
+      add(target, `GET ${path}`, "none", await http(`http://${target}${path}`));
+    }
+  }
+
+  const client = Deno.createHttpClient({ caCerts: [ca] });
+  try {
+    for (const login of [undefined, features]) {
+      const credentials = login === undefined ? "none" : "features'";
+      add(
+        "rabbitmq:15671",
+        "GET /api/queues",
+        credentials,
+        await http("https://rabbitmq:15671/rabbitmq/api/queues", client, login),
+      );
+      add(
+        "gateway:8443",
+        "GET /dashboard/",
+        credentials,
+        await http("https://gateway:8443/dashboard/", client, login),
+      );
+    }
+    add("gateway:8443", "GET /", "none", await http("https://gateway:8443/", client));
+  } finally {
+    client.close();
+  }
+
+  // Plain AMQP, the Erlang distribution's port mapper and port, the Docker API's proxy.
+  for (
+    const [hostname, port] of [["rabbitmq", 5672], ["rabbitmq", 4369], ["rabbitmq", 25672], [
+      "docker-proxy",
+      2375,
+    ]] as const
+  ) {
+    add(`${hostname}:${port}`, "TCP", "none", await tcp(hostname, port));
+  }
+
+  const broker = "rabbitmq:5671";
+  add(broker, "AMQP login", "guest", await amqp(`amqps://guest:guest@${broker}`, ca));
+  add(broker, "AMQP login", "a wrong password", await amqp(`amqps://features:wrong@${broker}`, ca));
+  const asFeatures = `amqps://${features}@${broker}`;
+  add(
+    broker,
+    "read y_true",
+    "features'",
+    await amqp(asFeatures, ca, (channel) => channel.basicGet(QUEUES.yTrue, { noAck: false })),
+  );
+  add(
+    broker,
+    "publish to y_pred",
+    "features'",
+    await amqp(
+      asFeatures,
+      ca,
+      (channel) =>
+        channel.basicPublish(publishExchange(QUEUES.yPred), "", new TextEncoder().encode("{}")),
+    ),
+  );
+  add(
+    broker,
+    "delete dead_letter",
+    "features'",
+    await amqp(
+      asFeatures,
+      ca,
+      (channel) => channel.queueDelete(QUEUES.deadLetter, { ifEmpty: true }),
+    ),
+  );
+  return tries;
+}
+
+if (import.meta.main) {
+  const need = (name: string) => {
+    const value = Deno.env.get(name);
+    if (!value) throw new Error(`${name} is not set`);
+    return value;
+  };
+  for (const t of await probe(need("PROBE_CA"), need("PROBE_FEATURES_PASSWORD"))) {
+    console.log(JSON.stringify(t));
+  }
+  Deno.exit(0); // a try that timed out may still hold a socket open
+}
