@@ -11,12 +11,26 @@ import { type Docker, dockerOn, sh, waitFor } from "./swarm_shell.ts";
 /** The nodes' bridge network on the outer engine; not in 10.0.0.0/8 (Swarm's overlay pool). */
 export const NETWORK = "mlc-nodes";
 const SUBNET_PREFIX = "172.28.213";
-/** The registry as the nodes see it (their engines trust it with --insecure-registry). */
+/**
+ * The registry as the nodes see it: over TLS, its certificate checked against the CA in each
+ * node's /etc/docker/certs.d/mlc-registry:5000/ (no --insecure-registry), with a login.
+ */
 export const REGISTRY_FOR_NODES = "mlc-registry:5000";
 const REGISTRY_CONTAINER = "mlc-registry";
 const REGISTRY_VOLUME = "mlc-registry-data";
 /** Where each node's engine also listens, on the outer machine: <dir>/<n>/docker.sock. */
 const SOCKET_DIR = "/run/mlc-nodes";
+/** The registry's login, certificate and CA (ops/secrets/registry.sh), made for each run. */
+const REGISTRY_SECRETS = `${SOCKET_DIR}/registry`;
+/** Mounted on every node as /etc/docker/certs.d: the CA the nodes verify the registry with. */
+const NODE_CERTS_DIR = `${SOCKET_DIR}/certs.d`;
+
+/** The registry's login and the CA its certificate chains to, as startRegistry made them. */
+export interface RegistryAccess {
+  readonly user: string;
+  readonly password: string;
+  readonly ca: string;
+}
 
 /** The outer engine. */
 export const outer: Docker = dockerOn();
@@ -39,9 +53,23 @@ export function swarmNode(index: number): SwarmNode {
   };
 }
 
-/** The bridge network, and the registry on it, published on 127.0.0.1:<port> for pushing. */
-export async function startRegistry(port: number): Promise<void> {
+/**
+ * The bridge network, and the registry on it, published on 127.0.0.1:<port> only (for pushing):
+ * TLS, a login for every request, delete off, a read-only root and no capabilities. Resolves
+ * once it asks for its login.
+ */
+export async function startRegistry(port: number): Promise<RegistryAccess> {
+  await sh("bash", ["ops/secrets/registry.sh", REGISTRY_SECRETS], {
+    env: { REGISTRY_NAMES: REGISTRY_FOR_NODES.split(":")[0] },
+  });
+  const ca = await Deno.readTextFile(`${REGISTRY_SECRETS}/broker_ca.pem`);
+  await Deno.mkdir(`${NODE_CERTS_DIR}/${REGISTRY_FOR_NODES}`, { recursive: true });
+  await Deno.writeTextFile(`${NODE_CERTS_DIR}/${REGISTRY_FOR_NODES}/ca.crt`, ca, { mode: 0o444 });
   await outer.run(["network", "create", "--subnet", `${SUBNET_PREFIX}.0/24`, NETWORK]);
+  const secret = (
+    file: string,
+    as: string,
+  ) => ["-v", `${REGISTRY_SECRETS}/${file}:/etc/docker/registry/secrets/${as}:ro`];
   await outer.run([
     "run",
     "-d",
@@ -51,23 +79,40 @@ export async function startRegistry(port: number): Promise<void> {
     NETWORK,
     "--ip",
     `${SUBNET_PREFIX}.5`,
-    // The outer engine pushes through 127.0.0.1, which every engine treats as an insecure
-    // registry by default; the nodes pull from REGISTRY_FOR_NODES.
+    // The outer engine pushes through 127.0.0.1 (an engine does not verify a registry on a
+    // loopback address); the nodes pull from REGISTRY_FOR_NODES, verified.
     "-p",
     `127.0.0.1:${port}:5000`,
+    "--read-only",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+    "--pids-limit",
+    "200",
     "-v",
     `${REGISTRY_VOLUME}:/var/lib/docker-registry`,
+    ...secret("registry_htpasswd", "htpasswd"),
+    ...secret("registry_tls.crt", "tls.crt"),
+    ...secret("registry_tls.key", "tls.key"),
     "ml-registry:2.8",
   ]);
-  await waitFor("the registry to answer", async () => {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/v2/`);
-      await response.body?.cancel();
-      return response.ok;
-    } catch {
-      return false;
-    }
-  }, 30_000);
+  const client = Deno.createHttpClient({ caCerts: [ca] });
+  try {
+    await waitFor("the registry to ask for its login", async () => {
+      try {
+        const response = await fetch(`https://127.0.0.1:${port}/v2/`, { client });
+        await response.body?.cancel();
+        return response.status === 401;
+      } catch {
+        return false;
+      }
+    }, 30_000);
+  } finally {
+    client.close();
+  }
+  const password = (await Deno.readTextFile(`${REGISTRY_SECRETS}/registry_password`)).trim();
+  return { user: "ml", password, ca };
 }
 
 /**
@@ -108,10 +153,11 @@ export async function startNode(node: SwarmNode, image: string): Promise<void> {
     `${node.name}-docker:/var/lib/docker`,
     "-v",
     `${SOCKET_DIR}/${node.index}:/run/mlc`,
+    "-v",
+    `${NODE_CERTS_DIR}:/etc/docker/certs.d:ro`,
     image,
     "dockerd",
     "--storage-driver=overlay2",
-    `--insecure-registry=${REGISTRY_FOR_NODES}`,
     "-H",
     "unix:///var/run/docker.sock",
     "-H",

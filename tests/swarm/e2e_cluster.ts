@@ -39,6 +39,7 @@ import {
   outer,
   rebootNode,
   REGISTRY_FOR_NODES,
+  type RegistryAccess,
   removeAll,
   startNode,
   startRegistry,
@@ -94,6 +95,15 @@ Deno.test({
     const started = performance.now();
     await removeAll(nodes); // an earlier run's leftovers
     let features: ReturnType<typeof followLogs> | undefined;
+    let registry: RegistryAccess | undefined;
+    /** The docker CLI's logins for this run only (never the user's ~/.docker). */
+    const dockerConfig = await Deno.makeTempDir({ prefix: "mlc-docker-config-" });
+    const login = async (server: string, host?: string) => {
+      await sh("docker", ["login", "--username", registry!.user, "--password-stdin", server], {
+        env: { DOCKER_CONFIG: dockerConfig, ...(host ? { DOCKER_HOST: host } : {}) },
+        stdin: registry!.password,
+      });
+    };
     let metricCsv = "";
     const rows = async (): Promise<PairRecord[]> =>
       metricCsv === "" ? [] : (await readMetricLog(metricCsv)).records;
@@ -275,7 +285,7 @@ Deno.test({
         const start = performance.now();
         await sh("bash", ["ops/images/build.sh", "secrets", "registry"]);
         const image = await buildNodeImage();
-        await startRegistry(REGISTRY_PORT);
+        registry = await startRegistry(REGISTRY_PORT);
         await Promise.all(nodes.map((node) => startNode(node, image)));
         await formSwarm(nodes);
         for (const [node, member] of MEMBER_ON) {
@@ -288,14 +298,50 @@ Deno.test({
 
       await t.step("images built and pushed: REGISTRY=… PUSH=1 deno task images", async () => {
         const start = performance.now();
+        await login(`127.0.0.1:${REGISTRY_PORT}`);
         await sh("bash", ["ops/images/build.sh"], {
-          env: { REGISTRY: `127.0.0.1:${REGISTRY_PORT}/`, PUSH: "1", ...TAGS },
+          env: {
+            REGISTRY: `127.0.0.1:${REGISTRY_PORT}/`,
+            PUSH: "1",
+            DOCKER_CONFIG: dockerConfig,
+            ...TAGS,
+          },
         });
-        const catalog = await (await fetch(`http://127.0.0.1:${REGISTRY_PORT}/v2/_catalog`)).json();
-        for (
-          const image of ["ml-rabbitmq", "ml-prometheus", "ml-features", "ml-model", "ml-metric"]
-        ) {
-          assert.ok(catalog.repositories.includes(image), `${image} not in the registry`);
+        const client = Deno.createHttpClient({ caCerts: [registry!.ca] });
+        const api = async (path: string, init: RequestInit = {}, auth = true) => {
+          const headers = new Headers(init.headers);
+          if (auth) headers.set("authorization", `Basic ${btoa(`ml:${registry!.password}`)}`);
+          return await fetch(`https://127.0.0.1:${REGISTRY_PORT}${path}`, {
+            ...init,
+            headers,
+            client,
+          });
+        };
+        try {
+          const anonymous = await api("/v2/_catalog", {}, false);
+          await anonymous.body?.cancel();
+          assert.equal(anonymous.status, 401, "the registry lists its images without a login");
+          const catalog = await (await api("/v2/_catalog")).json();
+          for (
+            const image of ["ml-rabbitmq", "ml-prometheus", "ml-features", "ml-model", "ml-metric"]
+          ) {
+            assert.ok(catalog.repositories.includes(image), `${image} not in the registry`);
+          }
+          const manifest = `/v2/ml-features/manifests/${IMAGE_TAG}`;
+          const head = await api(manifest, {
+            method: "HEAD",
+            headers: {
+              accept: "application/vnd.docker.distribution.manifest.v2+json, " +
+                "application/vnd.oci.image.manifest.v1+json",
+            },
+          });
+          const digest = head.headers.get("docker-content-digest");
+          assert.match(digest ?? "", /^sha256:[0-9a-f]{64}$/);
+          const deleted = await api(`/v2/ml-features/manifests/${digest}`, { method: "DELETE" });
+          await deleted.body?.cancel();
+          assert.equal(deleted.status, 405, "the registry deleted a manifest");
+        } finally {
+          client.close();
         }
         console.log(`build and push: ${secondsSince(start)} s`);
       });
@@ -316,9 +362,14 @@ Deno.test({
           FEATURES_INTERVAL_MS: "50",
           MODEL_REPLICAS: "3",
         };
+        // The nodes pull with this login, verified against the stack's CA; Swarm pins each image
+        // to the digest the registry gives for its tag (docker stack deploy's --resolve-image
+        // always, the default).
+        await login(REGISTRY_FOR_NODES, control.host);
         await control.run([
           "stack",
           "deploy",
+          "--with-registry-auth",
           "-c",
           "docker-stack.yml",
           "-c",
@@ -326,8 +377,18 @@ Deno.test({
           "-c",
           pin,
           STACK,
-        ], { env });
+        ], { env: { ...env, DOCKER_CONFIG: dockerConfig } });
         await Deno.remove(pin);
+        const images = (await control.out(
+          "service",
+          "inspect",
+          "--format",
+          "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+          ...(await control.out("stack", "services", "-q", STACK)).split("\n"),
+        )).split("\n");
+        for (const image of images) {
+          assert.match(image, /^mlc-registry:5000\/ml-[a-z-]+:[\w.-]+@sha256:[0-9a-f]{64}$/);
+        }
         // This test scales ml_model by hand: the autoscaler (controller/) holds for it.
         await control.run([
           "service",
@@ -558,6 +619,7 @@ Deno.test({
     } finally {
       await features?.stop();
       await removeAll(nodes);
+      await Deno.remove(dockerConfig, { recursive: true }).catch(() => {});
       for (
         const image of ["ml-prometheus:2.42", "ml-docker-proxy:2.6"].concat(
           ["rabbitmq", "features", "model", "metric", "controller"].map((s) =>

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Makes what ml-registry (ops/images/registry) needs to serve over TLS with a login, once, in DIR
+# (default: this folder): registry_password (the login `ml`'s, random), registry_htpasswd (its
+# bcrypt hash: the registry's htpasswd auth reads bcrypt only), and registry_tls.crt and
+# registry_tls.key, signed by the stack's CA (broker_ca.pem, made by tls.sh if DIR has none). The
+# certificate names localhost, registry, 127.0.0.1 and REGISTRY_NAMES (comma-separated DNS names:
+# the host name the Swarm's nodes pull from). Existing files are kept.
+#
+#   REGISTRY_NAMES=build-host bash ops/secrets/registry.sh
+#
+# Every node trusts the registry by the CA alone: /etc/docker/certs.d/<host>:5000/ca.crt holding
+# broker_ca.pem (docs/operations.md, "Multi-node"). The files the registry reads are made 0444: it
+# runs as the docker-registry user, not as their owner; keep DIR itself private.
+set -euo pipefail
+dir=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+days=${TLS_DAYS:-825}
+umask 077
+mkdir -p "$dir"
+[[ -s $dir/broker_ca.pem && -s $dir/broker_ca.key ]] || bash "$here/tls.sh" "$dir" >/dev/null
+cd "$dir"
+
+if [[ ! -s registry_password ]]; then
+  LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 >registry_password || true
+  rm -f registry_htpasswd # the hash of a password that is gone
+  echo "secrets: created registry_password"
+fi
+
+if [[ ! -s registry_htpasswd ]]; then
+  # crypt(3) of Debian's libxcrypt makes bcrypt ($2b$, cost 10) from a 22-character salt; perl is
+  # in every Debian system, openssl passwd has no bcrypt.
+  salt=$(LC_ALL=C tr -dc 'A-Za-z0-9./' </dev/urandom | head -c 22 || true)
+  hash=$(perl -e 'print crypt($ARGV[0], "\$2b\$10\$" . $ARGV[1])' "$(cat registry_password)" "$salt")
+  [[ $hash == '$2b$10$'* && ${#hash} -eq 60 ]] || {
+    echo "secrets: this system's crypt(3) made no bcrypt hash for registry_htpasswd" >&2
+    exit 1
+  }
+  printf 'ml:%s\n' "$hash" >registry_htpasswd
+  chmod 0444 registry_htpasswd
+  echo "secrets: created registry_htpasswd (user ml)"
+fi
+
+if [[ ! -s registry_tls.crt || ! -s registry_tls.key ]]; then
+  names="DNS:localhost,DNS:registry,IP:127.0.0.1"
+  extra=${REGISTRY_NAMES:-}
+  for name in ${extra//,/ }; do names="$names,DNS:$name"; done
+  openssl req -newkey rsa:2048 -sha256 -nodes -subj "/CN=ml-pipeline registry" \
+    -keyout registry_tls.key -out registry_tls.csr 2>/dev/null
+  openssl x509 -req -in registry_tls.csr -CA broker_ca.pem -CAkey broker_ca.key -CAcreateserial \
+    -days "$days" -sha256 -out registry_tls.crt \
+    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$names") 2>/dev/null
+  rm -f registry_tls.csr broker_ca.srl
+  chmod 0444 registry_tls.crt registry_tls.key
+  echo "secrets: created registry_tls.crt for $names"
+else
+  echo "secrets: keeping registry_tls.crt"
+fi
