@@ -4,7 +4,8 @@
 # against), broker_ca.key (its key: kept here, mounted nowhere), broker_tls_cert.pem and
 # broker_tls_key.pem (the broker's), and gateway_tls.pem (the gateway's key and certificate).
 # Existing files are kept. The broker's certificate names every
-# host the clients reach it by: the cluster members' service names, localhost and 127.0.0.1.
+# host the clients reach it by: the cluster members' service names, localhost and 127.0.0.1; the
+# members also present it to each other (Erlang distribution over TLS), so it allows clientAuth.
 # Called by init.sh; tests call it with a temporary DIR.
 set -euo pipefail
 dir=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
@@ -19,13 +20,24 @@ if [[ ! -s broker_ca.pem || ! -s broker_ca.key ]]; then
   echo "secrets: created ops/secrets/broker_ca.pem (and its key)"
 fi
 
+# The cluster's members also present it to each other, as client and server, over Erlang
+# distribution (ops/images/rabbitmq/rabbitmq-env.conf): it must allow clientAuth. One made before
+# that is made again.
+if [[ -s broker_tls_cert.pem ]] &&
+  ! openssl x509 -in broker_tls_cert.pem -noout -ext extendedKeyUsage 2>/dev/null |
+  grep -q "TLS Web Client Authentication"; then
+  rm -f broker_tls_cert.pem broker_tls_key.pem
+  echo "secrets: the broker's certificate lacks clientAuth (inter-node TLS): making a new one"
+fi
+
 if [[ ! -s broker_tls_cert.pem || ! -s broker_tls_key.pem ]]; then
   names="DNS:rabbitmq,DNS:rabbitmq-2,DNS:rabbitmq-3,DNS:localhost,IP:127.0.0.1"
   openssl req -newkey rsa:2048 -sha256 -nodes -subj "/CN=rabbitmq" \
     -keyout broker_tls_key.pem -out broker_tls.csr 2>/dev/null
   openssl x509 -req -in broker_tls.csr -CA broker_ca.pem -CAkey broker_ca.key -CAcreateserial \
     -days "$days" -sha256 -out broker_tls_cert.pem \
-    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$names") 2>/dev/null
+    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$names") \
+    2>/dev/null
   rm -f broker_tls.csr broker_ca.srl
   echo "secrets: created ops/secrets/broker_tls_cert.pem for $names"
 else

@@ -432,6 +432,23 @@ Deno.test({
         }
       });
 
+      await t.step("the members speak Erlang distribution over TLS only", async () => {
+        // A member on TLS distribution cannot talk to one on TCP: with all three on it and one
+        // cluster formed, every link between them is TLS (ops/images/rabbitmq/rabbitmq-env.conf).
+        for (const node of nodes) {
+          const id = await memberContainer(node);
+          const proto = await node.docker.out(
+            "exec",
+            id,
+            "rabbitmqctl",
+            "-q",
+            "eval",
+            "init:get_argument(proto_dist).",
+          );
+          assert.equal(proto, '{ok,[["inet_tls"]]}', `${MEMBER_ON.get(node)}'s distribution`);
+        }
+      });
+
       await t.step(
         "the policies are on the cluster; work queues are quorum, 3/3 online",
         async () => {

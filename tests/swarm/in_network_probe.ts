@@ -63,6 +63,32 @@ async function tcp(hostname: string, port: number): Promise<string> {
   }
 }
 
+/**
+ * A TLS handshake with `ca` but no certificate of its own, then a read: what a peer that knows the
+ * Erlang cookie but holds no certificate from the stack's CA gets from the distribution port.
+ */
+async function tlsWithoutCertificate(hostname: string, port: number, ca: string): Promise<string> {
+  try {
+    const connection = await within(
+      Deno.connectTls({ hostname, port, caCerts: [ca] }),
+      `${hostname}:${port}`,
+    );
+    try {
+      await within(connection.handshake(), "the handshake");
+      const read = await within(connection.read(new Uint8Array(1)), "a first byte");
+      return read === null ? "closed" : "answered";
+    } finally {
+      try {
+        connection.close();
+      } catch { /* closed by the peer */ }
+    }
+  } catch (error) {
+    return /certificate ?required/i.test(String(error))
+      ? "refused (certificate required)"
+      : failure(error);
+  }
+}
+
 async function http(url: string, client?: Deno.HttpClient, login?: string): Promise<string> {
   try {
     const response = await fetch(url, {
@@ -162,6 +188,13 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
   ) {
     add(`${hostname}:${port}`, "TCP", "none", await tcp(hostname, port));
   }
+
+  add(
+    "rabbitmq:25672",
+    "TLS without a client certificate",
+    "none",
+    await tlsWithoutCertificate("rabbitmq", 25672, ca),
+  );
 
   const broker = "rabbitmq:5671";
   add(broker, "AMQP login", "guest", await amqp(`amqps://guest:guest@${broker}`, ca));
