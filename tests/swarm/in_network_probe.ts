@@ -18,7 +18,9 @@
  *
  * @module
  */
+import type { AMQPChannel } from "@cloudamqp/amqp-client";
 import { connectClient } from "../../stack/amqp_client.ts";
+import { withTimeout } from "../../stack/async.ts";
 import { QUEUES } from "../../stack/contracts.ts";
 import { publishExchange } from "../../stack/topology.ts";
 
@@ -34,11 +36,7 @@ export interface Try {
 const TRY_MS = 5_000;
 
 function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer in ${TRY_MS} ms (${what})`)), TRY_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return withTimeout(promise, TRY_MS, `no answer in ${TRY_MS} ms (${what})`);
 }
 
 /** What a failed connection says, shortened to the kind of failure. */
@@ -53,7 +51,8 @@ function failure(error: unknown): string {
   return text.split("\n")[0].slice(0, 120);
 }
 
-async function tcp(hostname: string, port: number): Promise<string> {
+/** A TCP connection's answer: "accepted a connection", or the kind of failure. */
+export async function tcpAnswer(hostname: string, port: number): Promise<string> {
   try {
     const connection = await within(Deno.connect({ hostname, port }), `${hostname}:${port}`);
     connection.close();
@@ -89,7 +88,12 @@ async function tlsWithoutCertificate(hostname: string, port: number, ca: string)
   }
 }
 
-async function http(url: string, client?: Deno.HttpClient, login?: string): Promise<string> {
+/** An HTTP GET's status (and where it redirects), with `login` ("user:password") as Basic. */
+export async function httpAnswer(
+  url: string,
+  client?: Deno.HttpClient,
+  login?: string,
+): Promise<string> {
   try {
     const response = await fetch(url, {
       client,
@@ -109,16 +113,14 @@ async function http(url: string, client?: Deno.HttpClient, login?: string): Prom
  * Logs in over AMQP and, when that works, tries `action` on a confirm channel: "logged in" and
  * "done" mean the broker let it through.
  */
-async function amqp(
+export async function amqpAnswer(
   url: string,
   ca: string,
-  action?: (
-    channel: Awaited<ReturnType<Awaited<ReturnType<typeof connectClient>>["channel"]>>,
-  ) => Promise<unknown>,
+  action?: (channel: AMQPChannel) => Promise<unknown>,
 ): Promise<string> {
   let client;
   try {
-    client = await within(connectClient(url, { ca, name: "in-network probe" }), url);
+    client = await within(connectClient(url, { ca, name: "port probe" }), url);
   } catch (error) {
     return failure(error);
   }
@@ -153,7 +155,7 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
   ];
   for (const [target, paths] of pages) {
     for (const path of paths) {
-      add(target, `GET ${path}`, "none", await http(`http://${target}${path}`));
+      add(target, `GET ${path}`, "none", await httpAnswer(`http://${target}${path}`));
     }
   }
 
@@ -165,16 +167,16 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
         "rabbitmq:15671",
         "GET /api/queues",
         credentials,
-        await http("https://rabbitmq:15671/rabbitmq/api/queues", client, login),
+        await httpAnswer("https://rabbitmq:15671/rabbitmq/api/queues", client, login),
       );
       add(
         "gateway:8443",
         "GET /dashboard/",
         credentials,
-        await http("https://gateway:8443/dashboard/", client, login),
+        await httpAnswer("https://gateway:8443/dashboard/", client, login),
       );
     }
-    add("gateway:8443", "GET /", "none", await http("https://gateway:8443/", client));
+    add("gateway:8443", "GET /", "none", await httpAnswer("https://gateway:8443/", client));
   } finally {
     client.close();
   }
@@ -186,7 +188,7 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
       2375,
     ]] as const
   ) {
-    add(`${hostname}:${port}`, "TCP", "none", await tcp(hostname, port));
+    add(`${hostname}:${port}`, "TCP", "none", await tcpAnswer(hostname, port));
   }
 
   add(
@@ -197,20 +199,25 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
   );
 
   const broker = "rabbitmq:5671";
-  add(broker, "AMQP login", "guest", await amqp(`amqps://guest:guest@${broker}`, ca));
-  add(broker, "AMQP login", "a wrong password", await amqp(`amqps://features:wrong@${broker}`, ca));
+  add(broker, "AMQP login", "guest", await amqpAnswer(`amqps://guest:guest@${broker}`, ca));
+  add(
+    broker,
+    "AMQP login",
+    "a wrong password",
+    await amqpAnswer(`amqps://features:wrong@${broker}`, ca),
+  );
   const asFeatures = `amqps://${features}@${broker}`;
   add(
     broker,
     "read y_true",
     "features'",
-    await amqp(asFeatures, ca, (channel) => channel.basicGet(QUEUES.yTrue, { noAck: false })),
+    await amqpAnswer(asFeatures, ca, (channel) => channel.basicGet(QUEUES.yTrue, { noAck: false })),
   );
   add(
     broker,
     "publish to y_pred",
     "features'",
-    await amqp(
+    await amqpAnswer(
       asFeatures,
       ca,
       (channel) =>
@@ -221,7 +228,7 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
     broker,
     "delete dead_letter",
     "features'",
-    await amqp(
+    await amqpAnswer(
       asFeatures,
       ca,
       (channel) => channel.queueDelete(QUEUES.deadLetter, { ifEmpty: true }),

@@ -8,8 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { connectClient } from "../../stack/amqp_client.ts";
-import type { Try } from "./in_network_probe.ts";
+import { amqpAnswer, httpAnswer, tcpAnswer, type Try } from "./in_network_probe.ts";
 import { sh } from "./swarm_shell.ts";
 
 /** One try and what came back. */
@@ -26,41 +25,6 @@ export interface Answer {
  * checked from its services' specs instead.)
  */
 export const CLOSED_PORTS = [15671, 8003, 8004, 9090] as const;
-
-async function tcpAnswer(port: number): Promise<string> {
-  try {
-    const connection = await Deno.connect({ hostname: "127.0.0.1", port });
-    connection.close();
-    return "accepted a connection";
-  } catch (error) {
-    return error instanceof Deno.errors.ConnectionRefused ? "refused" : String(error);
-  }
-}
-
-async function httpsAnswer(
-  url: string,
-  client: Deno.HttpClient,
-  login?: string,
-): Promise<string> {
-  const response = await fetch(url, {
-    client,
-    redirect: "manual",
-    headers: login ? { authorization: `Basic ${btoa(login)}` } : {},
-  });
-  await response.body?.cancel();
-  const location = response.headers.get("location");
-  return `${response.status}${location ? ` to ${location}` : ""}`;
-}
-
-async function amqpAnswer(url: string, ca: string): Promise<string> {
-  try {
-    const client = await connectClient(url, { ca });
-    await client.close().catch(() => {});
-    return "logged in";
-  } catch (error) {
-    return /ACCESS_REFUSED|403/.test(String(error)) ? "login refused (403)" : String(error);
-  }
-}
 
 /**
  * Tries every port from the host; `secret` reads a file of ops/secrets/. Returns the answers
@@ -81,19 +45,19 @@ export async function outsideIn(options: {
   const add = (port: number, what: string, credentials: string, answer: string) =>
     answers.push({ port, what, credentials, answer });
   try {
-    for (const port of CLOSED_PORTS) add(port, "TCP", "none", await tcpAnswer(port));
-    add(gatewayPort, "GET /", "none", await httpsAnswer(`${gateway}/`, client));
+    for (const port of CLOSED_PORTS) add(port, "TCP", "none", await tcpAnswer("127.0.0.1", port));
+    add(gatewayPort, "GET /", "none", await httpAnswer(`${gateway}/`, client));
     for (const path of ["/dashboard/", "/prometheus/api/v1/targets", "/autoscaler/metrics"]) {
-      add(gatewayPort, `GET ${path}`, "none", await httpsAnswer(gateway + path, client));
-      add(gatewayPort, `GET ${path}`, "model's", await httpsAnswer(gateway + path, client, model));
+      add(gatewayPort, `GET ${path}`, "none", await httpAnswer(gateway + path, client));
+      add(gatewayPort, `GET ${path}`, "model's", await httpAnswer(gateway + path, client, model));
     }
     const queues = "/rabbitmq/api/queues";
-    add(gatewayPort, `GET ${queues}`, "none", await httpsAnswer(gateway + queues, client));
+    add(gatewayPort, `GET ${queues}`, "none", await httpAnswer(gateway + queues, client));
     add(
       gatewayPort,
       `GET ${queues}`,
       "model's",
-      await httpsAnswer(gateway + queues, client, model),
+      await httpAnswer(gateway + queues, client, model),
     );
     const amqp = `amqps://127.0.0.1:${amqpPort}`;
     add(
@@ -124,7 +88,7 @@ export async function outsideIn(options: {
       ? a.answer === "302 to /dashboard/"
       : a.port === gatewayPort
       ? a.answer === "401"
-      : a.answer === "login refused (403)";
+      : a.answer === "refused (403)";
     assert.ok(allowed, `${a.port} ${a.what} with ${a.credentials} credentials: ${a.answer}`);
   }
   return answers;
