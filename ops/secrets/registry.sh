@@ -14,10 +14,8 @@
 set -euo pipefail
 dir=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-days=${TLS_DAYS:-825}
 umask 077
 mkdir -p "$dir"
-[[ -s $dir/broker_ca.pem && -s $dir/broker_ca.key ]] || bash "$here/tls.sh" "$dir" >/dev/null
 cd "$dir"
 
 if [[ ! -s registry_password ]]; then
@@ -44,12 +42,8 @@ if [[ ! -s registry_tls.crt || ! -s registry_tls.key ]]; then
   names="DNS:localhost,DNS:registry,IP:127.0.0.1"
   extra=${REGISTRY_NAMES:-}
   for name in ${extra//,/ }; do names="$names,DNS:$name"; done
-  openssl req -newkey rsa:2048 -sha256 -nodes -subj "/CN=ml-pipeline registry" \
-    -keyout registry_tls.key -out registry_tls.csr 2>/dev/null
-  openssl x509 -req -in registry_tls.csr -CA broker_ca.pem -CAkey broker_ca.key -CAcreateserial \
-    -days "$days" -sha256 -out registry_tls.crt \
-    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$names") 2>/dev/null
-  rm -f registry_tls.csr broker_ca.srl
+  bash "$here/tls.sh" "$PWD" sign registry_tls.key registry_tls.crt "ml-pipeline registry" \
+    "$names" serverAuth
   chmod 0444 registry_tls.crt registry_tls.key
   echo "secrets: created registry_tls.crt for $names"
 else

@@ -6,7 +6,8 @@
 # Existing files are kept. The broker's certificate names every
 # host the clients reach it by: the cluster members' service names, localhost and 127.0.0.1; the
 # members also present it to each other (Erlang distribution over TLS), so it allows clientAuth.
-# Called by init.sh; tests call it with a temporary DIR.
+# Called by init.sh; tests call it with a temporary DIR. `tls.sh DIR sign KEY CERT CN SAN EKU`
+# makes the CA if need be and then only that one certificate.
 set -euo pipefail
 dir=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 days=${TLS_DAYS:-825} # the longest a TLS server certificate may live for Apple's clients
@@ -16,8 +17,26 @@ cd "$dir"
 if [[ ! -s broker_ca.pem || ! -s broker_ca.key ]]; then
   openssl req -x509 -newkey rsa:3072 -sha256 -nodes -days 3650 \
     -subj "/CN=ml-pipeline stack CA" -keyout broker_ca.key -out broker_ca.pem 2>/dev/null
-  rm -f broker_tls_cert.pem broker_tls_key.pem gateway_tls.pem # signed by a CA that is gone
+  # signed by a CA that is gone
+  rm -f broker_tls_cert.pem broker_tls_key.pem gateway_tls.pem registry_tls.crt registry_tls.key
   echo "secrets: created ops/secrets/broker_ca.pem (and its key)"
+fi
+
+# sign <key file> <certificate file> <common name> <subjectAltName> <extendedKeyUsage>: a new
+# key, and a certificate for it signed by the CA.
+sign() {
+  openssl req -newkey rsa:2048 -sha256 -nodes -subj "/CN=$3" -keyout "$1" -out "$2.csr" \
+    2>/dev/null
+  openssl x509 -req -in "$2.csr" -CA broker_ca.pem -CAkey broker_ca.key -CAcreateserial \
+    -days "$days" -sha256 -out "$2" \
+    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=%s\n' "$4" "$5") 2>/dev/null
+  rm -f "$2.csr" broker_ca.srl
+}
+
+# `tls.sh DIR sign …`: only that certificate (ops/secrets/registry.sh makes the registry's so).
+if [[ ${2:-} == sign ]]; then
+  sign "${@:3}"
+  exit 0
 fi
 
 # The cluster's members also present it to each other, as client and server, over Erlang
@@ -32,13 +51,7 @@ fi
 
 if [[ ! -s broker_tls_cert.pem || ! -s broker_tls_key.pem ]]; then
   names="DNS:rabbitmq,DNS:rabbitmq-2,DNS:rabbitmq-3,DNS:localhost,IP:127.0.0.1"
-  openssl req -newkey rsa:2048 -sha256 -nodes -subj "/CN=rabbitmq" \
-    -keyout broker_tls_key.pem -out broker_tls.csr 2>/dev/null
-  openssl x509 -req -in broker_tls.csr -CA broker_ca.pem -CAkey broker_ca.key -CAcreateserial \
-    -days "$days" -sha256 -out broker_tls_cert.pem \
-    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$names") \
-    2>/dev/null
-  rm -f broker_tls.csr broker_ca.srl
+  sign broker_tls_key.pem broker_tls_cert.pem rabbitmq "$names" serverAuth,clientAuth
   echo "secrets: created ops/secrets/broker_tls_cert.pem for $names"
 else
   echo "secrets: keeping ops/secrets/broker_tls_cert.pem"
@@ -51,13 +64,9 @@ if [[ ! -s gateway_tls.pem ]]; then
   names="DNS:localhost,DNS:gateway,IP:127.0.0.1"
   extra=${GATEWAY_NAMES:-}
   for name in ${extra//,/ }; do names="$names,DNS:$name"; done
-  openssl req -newkey rsa:2048 -sha256 -nodes -subj "/CN=ml-pipeline gateway" \
-    -keyout gateway_tls.key -out gateway_tls.csr 2>/dev/null
-  openssl x509 -req -in gateway_tls.csr -CA broker_ca.pem -CAkey broker_ca.key -CAcreateserial \
-    -days "$days" -sha256 -out gateway_tls.crt \
-    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$names") 2>/dev/null
+  sign gateway_tls.key gateway_tls.crt "ml-pipeline gateway" "$names" serverAuth
   cat gateway_tls.crt gateway_tls.key >gateway_tls.pem
-  rm -f gateway_tls.csr gateway_tls.crt gateway_tls.key broker_ca.srl
+  rm -f gateway_tls.crt gateway_tls.key
   echo "secrets: created ops/secrets/gateway_tls.pem for $names"
 else
   echo "secrets: keeping ops/secrets/gateway_tls.pem"
