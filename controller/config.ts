@@ -10,7 +10,7 @@
  * @module
  */
 import { commonSchema } from "../stack/common_config.ts";
-import { type Field, intField } from "../stack/config.ts";
+import { type Field, intField, textField } from "../stack/config.ts";
 
 /** Port of the controller's `/healthz`, `/readyz`, `/metrics` and dashboard. */
 export const CONTROLLER_HTTP_PORT = 8004;
@@ -68,6 +68,13 @@ export const controllerSchema = {
     "http://prometheus:9090",
     "Prometheus, whose HTTP API the backlog, arrivals and handler times are read from",
   ),
+  prometheusUser: textField("PROMETHEUS_USER", "ml", {
+    doc: "User name of PROMETHEUS_PASSWORD's HTTP Basic login",
+  }),
+  prometheusPassword: textField("PROMETHEUS_PASSWORD", "", {
+    doc: "Password Prometheus asks for (empty: none); also `PROMETHEUS_PASSWORD_FILE`",
+    fromFile: true,
+  }),
   dockerUrl: urlField(
     "DOCKER_URL",
     "http://docker-proxy:2375",

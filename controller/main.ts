@@ -8,6 +8,7 @@
  */
 import { errorText, sleep } from "../stack/async.ts";
 import { ConfigError, loadConfig } from "../stack/config.ts";
+import { tokenGate } from "../stack/http_auth.ts";
 import { Liveness, startHeartbeat } from "../stack/liveness.ts";
 import { flushLogs, setupLogging } from "../stack/log.ts";
 import { AutoscaleLoop } from "./autoscale_loop.ts";
@@ -66,7 +67,12 @@ const swarm = dockerClient(config.dockerUrl, { timeoutMs: 5_000 });
 const loops: ControlLoop[] = [
   new AutoscaleLoop({
     swarm,
-    prometheus: prometheusClient(config.prometheusUrl, { timeoutMs: 3_000 }),
+    prometheus: prometheusClient(config.prometheusUrl, {
+      timeoutMs: 3_000,
+      login: config.prometheusPassword
+        ? { user: config.prometheusUser, password: config.prometheusPassword }
+        : undefined,
+    }),
     log,
     telemetry,
     intervalMs: config.pollMs,
@@ -86,6 +92,7 @@ function notReady(): string | undefined {
     : `no good tick lately of ${late.map((loop) => loop.name).join(", ")}`;
 }
 
+const gate = tokenGate(config.httpToken);
 const server = config.httpPort > 0
   ? Deno.serve({
     port: config.httpPort,
@@ -106,6 +113,8 @@ const server = config.httpPort > 0
         ? new Response("ready\n")
         : new Response(`not ready: ${problem}\n`, { status: 503 });
     }
+    const refused = gate(request);
+    if (refused) return refused;
     if (url.pathname === "/metrics") {
       return new Response(await telemetry.registry.metrics(), {
         headers: { "content-type": telemetry.registry.contentType },

@@ -12,19 +12,25 @@ export interface PrometheusPort {
   query(expr: string): Promise<VectorSample[]>;
 }
 
-/** A {@link PrometheusPort} on `baseUrl` (`http://prometheus:9090`). */
+/**
+ * A {@link PrometheusPort} on `baseUrl` (`http://prometheus:9090`), sending `login` as HTTP Basic
+ * when given (the stack's Prometheus asks for one: its `--web.config.file`).
+ */
 export function prometheusClient(
   baseUrl: URL,
-  options: { timeoutMs: number; fetch?: typeof fetch },
+  options: { timeoutMs: number; fetch?: typeof fetch; login?: { user: string; password: string } },
 ): PrometheusPort {
   const get = options.fetch ?? fetch;
+  const headers: Record<string, string> = options.login
+    ? { authorization: `Basic ${btoa(`${options.login.user}:${options.login.password}`)}` }
+    : {};
   return {
     async query(expr) {
       const url = new URL("api/v1/query", baseUrl);
       url.searchParams.set("query", expr);
       let response: Response;
       try {
-        response = await get(url, { signal: AbortSignal.timeout(options.timeoutMs) });
+        response = await get(url, { headers, signal: AbortSignal.timeout(options.timeoutMs) });
       } catch (error) {
         throw new Error(
           `Cannot query Prometheus at ${baseUrl.origin}: ${(error as Error).message}`,

@@ -27,6 +27,20 @@ Deno.test("prometheusClient() asks /api/v1/query and reads the vector", async ()
   assert.equal(urls[0].searchParams.get("query"), "up");
 });
 
+Deno.test("prometheusClient() sends its login as HTTP Basic, and none without one", async () => {
+  const seen: (string | null)[] = [];
+  const fetchRecording = ((_url: URL, init?: RequestInit) => {
+    seen.push(new Headers(init?.headers).get("authorization"));
+    return Promise.resolve(
+      Response.json({ status: "success", data: { resultType: "vector", result: [] } }),
+    );
+  }) as typeof fetch;
+  const login = { user: "ml", password: "s3cret" };
+  await prometheusClient(BASE, { timeoutMs: 1000, fetch: fetchRecording, login }).query("up");
+  await prometheusClient(BASE, { timeoutMs: 1000, fetch: fetchRecording }).query("up");
+  assert.deepEqual(seen, [`Basic ${btoa("ml:s3cret")}`, null]);
+});
+
 Deno.test("prometheusClient() says why it got nothing", async (t) => {
   const cases: [string, () => Response | Promise<Response>, RegExp][] = [
     [

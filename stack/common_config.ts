@@ -146,6 +146,11 @@ export function commonSchema(defaults: CommonDefaults) {
       max: 65535,
       doc: "Port of /healthz, /readyz and /metrics (0 turns the listener off)",
     }),
+    httpToken: textField("HTTP_TOKEN", "", {
+      doc: "Bearer token every HTTP path but /healthz and /readyz asks for (empty: none); also " +
+        "`HTTP_TOKEN_FILE`",
+      fromFile: true,
+    }),
     replica: textField("REPLICA", "", {
       doc: "Name on logs, predictions and metrics (default: $HOSTNAME, else the service)",
       pattern: /^[\w.:-]{0,64}$/,
@@ -187,6 +192,8 @@ export interface CommonConfig {
   /** `undefined`: pretty on a terminal, else JSON (see `stack/log.ts`). */
   readonly logFormat: LogFormat | undefined;
   readonly httpPort: number;
+  /** Empty: the HTTP listener asks no one for a token (stack/http_auth.ts). */
+  readonly httpToken: string;
   readonly replica: string;
   readonly hostname: string;
   readonly shutdownTimeoutMs: number;

@@ -40,6 +40,7 @@ Deno.test("commonSchema() gives the service's defaults when nothing is set", () 
     logLevel: "info",
     logFormat: undefined,
     httpPort: 8001,
+    httpToken: "",
     replica: "",
     hostname: "",
     shutdownTimeoutMs: 10_000,

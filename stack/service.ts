@@ -25,6 +25,7 @@ import {
   redactUrl,
   replicaName,
 } from "./common_config.ts";
+import { tokenGate } from "./http_auth.ts";
 import { Liveness, startHeartbeat } from "./liveness.ts";
 import { ConfigError, type ConfigOf, loadConfig, type Schema } from "./config.ts";
 import { flushLogs, type Logger, setupLogging } from "./log.ts";
@@ -133,7 +134,14 @@ export async function runService<S extends Schema>(options: ServiceOptions<S>): 
 
   const service = hooks;
   const server = config.httpPort > 0
-    ? serveHttp(config.httpPort, { broker, liveness, telemetry, hooks: service, log })
+    ? serveHttp(config.httpPort, {
+      broker,
+      liveness,
+      telemetry,
+      hooks: service,
+      log,
+      gate: tokenGate(config.httpToken),
+    })
     : undefined;
 
   const stopped = Promise.withResolvers<void>();
@@ -225,10 +233,12 @@ interface HttpState {
   telemetry: Telemetry;
   hooks: ServiceHooks;
   log: Logger;
+  /** Answers 401 to a request without the token (all but the health checks). */
+  gate: (request: Request) => Response | undefined;
 }
 
 function serveHttp(port: number, state: HttpState): Deno.HttpServer {
-  const { broker, liveness, telemetry, hooks, log } = state;
+  const { broker, liveness, telemetry, hooks, log, gate } = state;
   return Deno.serve({
     port,
     hostname: "0.0.0.0",
@@ -250,6 +260,8 @@ function serveHttp(port: number, state: HttpState): Deno.HttpServer {
           status: 503,
         });
     }
+    const refused = gate(request);
+    if (refused) return refused;
     if (url.pathname === "/metrics") {
       return new Response(await telemetry.registry.metrics(), {
         headers: { "content-type": telemetry.registry.contentType },

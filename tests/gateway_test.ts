@@ -12,6 +12,13 @@ import { startHaproxy } from "./haproxy.ts";
 const CONFIG = new URL("../ops/images/gateway/haproxy.cfg", import.meta.url).pathname;
 const TLS_SCRIPT = new URL("../ops/secrets/tls.sh", import.meta.url).pathname;
 const PASSWORD = "s3cret-for-people";
+const TOKEN = "t0ken-for-backends";
+/** What each backend gets in place of the people's login (the secret gateway_upstream). */
+const UPSTREAM: Record<string, string> = {
+  dashboard: `Bearer ${TOKEN}`,
+  autoscaler: `Bearer ${TOKEN}`,
+  prometheus: `Basic ${btoa(`ml:${TOKEN}`)}`,
+};
 
 /** What a stand-in backend saw: its name, the path with query, the Authorization header. */
 interface Seen {
@@ -51,6 +58,11 @@ async function withGateway(fn: (gateway: Gateway) => Promise<void>): Promise<voi
     `${dir}/gateway_users`,
     `userlist people\n    user operator password ${hash}\n`,
   );
+  // As ops/secrets/init.sh writes it: one line per backend, the header's value after its name.
+  await Deno.writeTextFile(
+    `${dir}/gateway_upstream`,
+    Object.entries(UPSTREAM).map(([backend, header]) => `${backend} ${header}\n`).join(""),
+  );
   const seen: Seen[] = [];
   const stand = (backend: string) => (request: Request) => {
     const url = new URL(request.url);
@@ -86,6 +98,7 @@ async function withGateway(fn: (gateway: Gateway) => Promise<void>): Promise<voi
     RABBITMQ_UI: `127.0.0.1:${uiPort}`,
     RABBITMQ_NAME: "localhost",
     RESOLVER: "127.0.0.1:53",
+    UPSTREAM_AUTH: `${dir}/gateway_upstream`,
   });
   const { port } = haproxy;
   const client = Deno.createHttpClient({
@@ -110,7 +123,7 @@ async function withGateway(fn: (gateway: Gateway) => Promise<void>): Promise<voi
   }
 }
 
-Deno.test("the gateway asks for a login, then serves each tool on its path without the password", async () => {
+Deno.test("the gateway asks for a login, then serves each tool on its path with the tool's credentials, not the password", async () => {
   await withGateway(async (gateway) => {
     const login = `operator:${PASSWORD}`;
     for (const path of ["/dashboard/", "/prometheus/api/v1/alerts", "/autoscaler/history.json"]) {
@@ -134,7 +147,11 @@ Deno.test("the gateway asks for a login, then serves each tool on its path witho
       const response = await gateway.get(path, login);
       assert.equal(response.status, 200, path);
       assert.deepEqual(await response.json(), { backend });
-      assert.deepEqual(gateway.seen.at(-1), { backend, path: upstream, authorization: null });
+      assert.deepEqual(gateway.seen.at(-1), {
+        backend,
+        path: upstream,
+        authorization: UPSTREAM[backend],
+      });
       assert.match(response.headers.get("strict-transport-security") ?? "", /max-age=/);
     }
   });

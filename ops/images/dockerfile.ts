@@ -31,13 +31,13 @@ export const SERVICE_UID = 1000;
 
 /**
  * Where `service` runs in its image: the stack's brokers, its default port, the secrets (the
- * broker's credentials: none for a service without a broker).
+ * broker's credentials, the token its HTTP listener asks for, Prometheus' login).
  */
 export function imagePlacement(service: ServiceName): Placement {
   return {
     broker: STACK_BROKERS,
     httpPort: manifestOf(service).httpPort,
-    extraRead: usesBroker(service) ? [SECRETS_DIR] : [],
+    extraRead: [SECRETS_DIR],
   };
 }
 
@@ -106,7 +106,7 @@ export function dockerfile(service: ServiceName): string {
     "# exports MEMORY_LIMIT_BYTES, then execs deno. The permissions are ops/launch.ts's runArgs()",
     usesBroker(service)
       ? `# for the stack's brokers, port ${httpPort} and ${SECRETS_DIR}.`
-      : `# for what its manifest reaches and port ${httpPort}.`,
+      : `# for what its manifest reaches, port ${httpPort} and ${SECRETS_DIR}.`,
     'ENTRYPOINT ["/usr/local/bin/ml-entry", "deno"]',
     `CMD ${execForm(cmd)}`,
     "",

@@ -38,10 +38,11 @@ Deno.test("dockerfile() places each service on the stack's brokers, its port and
   }
 });
 
-Deno.test("dockerfile() gives the controller Prometheus, the Docker API filter and its port: no broker, no secrets", () => {
+Deno.test("dockerfile() gives the controller Prometheus, the Docker API filter, its port and the secrets: no broker", () => {
   const flags = grants(execForm(dockerfile("controller"), "CMD"));
   assert.deepEqual(flags.filter((flag) => !flag.startsWith("--allow-env=")), [
     "--allow-net=prometheus:9090,docker-proxy:2375,0.0.0.0:8004",
+    "--allow-read=/run/secrets",
   ]);
   assert.doesNotMatch(dockerfile("controller"), /AMQP_URL/);
 });

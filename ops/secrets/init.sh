@@ -24,10 +24,8 @@ write_once() { # <file> <command that prints the value>
   echo "secrets: created ops/secrets/$1"
 }
 
-random_password() {
-  # Letters and digits only: the password may end up inside an amqp:// URL.
-  LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 || true
-}
+# random_password, bcrypt_hash
+source "$dir/lib.sh"
 
 random_cookie() {
   LC_ALL=C tr -dc 'A-Z' </dev/urandom | head -c 48 || true
@@ -53,6 +51,30 @@ gateway_userlist() {
     "$(openssl passwd -6 -stdin <"$dir/gateway_password")"
 }
 write_once gateway_users gateway_userlist
+
+# The token that reads the services' HTTP listeners and Prometheus (stack/http_auth.ts): Prometheus
+# scrapes with it, the controller logs into Prometheus with it (user ml), and the gateway adds it
+# to the requests of people it has logged in. From it, when it is new, come Prometheus' web
+# config (its login's bcrypt hash) and the gateway's map of the headers it adds per backend.
+write_once telemetry_token random_password
+derive() { # <file> <command that prints it>: made again whenever telemetry_token is newer
+  local file="$dir/$1"
+  [[ -s $file && $file -nt $dir/telemetry_token ]] && { echo "secrets: keeping ops/secrets/$1"; return; }
+  rm -f "$file"
+  write_once "$@"
+}
+prometheus_web() {
+  printf '# Prometheus --web.config.file: one login, user ml, password telemetry_token.\n'
+  printf 'basic_auth_users:\n  ml: %s\n' "$(bcrypt_hash "$dir/telemetry_token")"
+}
+derive prometheus_web.yml prometheus_web
+gateway_upstream() {
+  local token
+  token=$(cat "$dir/telemetry_token")
+  printf 'dashboard Bearer %s\nautoscaler Bearer %s\nprometheus Basic %s\n' "$token" "$token" \
+    "$(printf 'ml:%s' "$token" | base64 -w0)"
+}
+derive gateway_upstream gateway_upstream
 
 # The Erlang cookie the members of a RabbitMQ cluster (docker-stack.cluster.yml) authenticate each
 # other with; a single broker does not use it.

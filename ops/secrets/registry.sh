@@ -18,21 +18,17 @@ umask 077
 mkdir -p "$dir"
 cd "$dir"
 
+# random_password, bcrypt_hash
+source "$here/lib.sh"
+
 if [[ ! -s registry_password ]]; then
-  LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 >registry_password || true
+  random_password >registry_password
   rm -f registry_htpasswd # the hash of a password that is gone
   echo "secrets: created registry_password"
 fi
 
 if [[ ! -s registry_htpasswd ]]; then
-  # crypt(3) of Debian's libxcrypt makes bcrypt ($2b$, cost 10) from a 22-character salt; perl is
-  # in every Debian system, openssl passwd has no bcrypt.
-  salt=$(LC_ALL=C tr -dc 'A-Za-z0-9./' </dev/urandom | head -c 22 || true)
-  hash=$(perl -e 'print crypt($ARGV[0], "\$2b\$10\$" . $ARGV[1])' "$(cat registry_password)" "$salt")
-  [[ $hash == '$2b$10$'* && ${#hash} -eq 60 ]] || {
-    echo "secrets: this system's crypt(3) made no bcrypt hash for registry_htpasswd" >&2
-    exit 1
-  }
+  hash=$(bcrypt_hash registry_password)
   printf 'ml:%s\n' "$hash" >registry_htpasswd
   chmod 0444 registry_htpasswd
   echo "secrets: created registry_htpasswd (user ml)"

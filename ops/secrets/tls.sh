@@ -2,7 +2,9 @@
 # Makes the stack's own certificate authority and the broker's TLS certificate, once, in DIR
 # (default: this folder): broker_ca.pem (the CA's certificate: what the services verify the broker
 # against), broker_ca.key (its key: kept here, mounted nowhere), broker_tls_cert.pem and
-# broker_tls_key.pem (the broker's), and gateway_tls.pem (the gateway's key and certificate).
+# broker_tls_key.pem (the broker's), gateway_tls.pem (the gateway's key and certificate), and
+# prometheus_tls_cert.pem and prometheus_tls_key.pem (Prometheus' client certificate: the broker's
+# metrics port asks for one).
 # Existing files are kept. The broker's certificate names every
 # host the clients reach it by: the cluster members' service names, localhost and 127.0.0.1; the
 # members also present it to each other (Erlang distribution over TLS), so it allows clientAuth.
@@ -18,7 +20,8 @@ if [[ ! -s broker_ca.pem || ! -s broker_ca.key ]]; then
   openssl req -x509 -newkey rsa:3072 -sha256 -nodes -days 3650 \
     -subj "/CN=ml-pipeline stack CA" -keyout broker_ca.key -out broker_ca.pem 2>/dev/null
   # signed by a CA that is gone
-  rm -f broker_tls_cert.pem broker_tls_key.pem gateway_tls.pem registry_tls.crt registry_tls.key
+  rm -f broker_tls_cert.pem broker_tls_key.pem gateway_tls.pem registry_tls.crt registry_tls.key \
+    prometheus_tls_cert.pem prometheus_tls_key.pem
   echo "secrets: created ops/secrets/broker_ca.pem (and its key)"
 fi
 
@@ -70,4 +73,14 @@ if [[ ! -s gateway_tls.pem ]]; then
   echo "secrets: created ops/secrets/gateway_tls.pem for $names"
 else
   echo "secrets: keeping ops/secrets/gateway_tls.pem"
+fi
+
+# Prometheus' client certificate: the broker serves its metrics (15691) only to a client that
+# presents one signed by the stack's CA (ops/images/rabbitmq/rabbitmq.conf).
+if [[ ! -s prometheus_tls_cert.pem || ! -s prometheus_tls_key.pem ]]; then
+  sign prometheus_tls_key.pem prometheus_tls_cert.pem "ml-pipeline prometheus" DNS:prometheus \
+    clientAuth
+  echo "secrets: created ops/secrets/prometheus_tls_cert.pem"
+else
+  echo "secrets: keeping ops/secrets/prometheus_tls_cert.pem"
 fi

@@ -477,9 +477,11 @@ Deno.test({
 
       await t.step("Prometheus scrapes all three broker members", async () => {
         // Asked inside Prometheus's own container: its port is published nowhere (people reach
-        // it through the gateway), and minbase has bash's /dev/tcp but no curl.
+        // it through the gateway), and minbase has bash's /dev/tcp but no curl. With its login,
+        // the token it holds as a secret.
         const ask = "exec 3<>/dev/tcp/127.0.0.1/9090 && " +
-          "printf 'GET /api/v1/targets?state=active HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3";
+          "printf 'GET /api/v1/targets?state=active HTTP/1.0\\r\\nAuthorization: Basic %s\\r\\n\\r\\n' " +
+          `"$(printf 'ml:%s' "$(cat /run/secrets/telemetry_token)" | base64 -w0)" >&3 && cat <&3`;
         const targets = async () => {
           const [id] = await containersOf(node2.docker, `${STACK}_prometheus`);
           const answer = await node2.docker.out("exec", id, "bash", "-c", ask);

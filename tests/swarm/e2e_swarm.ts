@@ -217,6 +217,8 @@ Deno.test({
         "from a container on the stack's network, nothing answers beyond what is allowed",
         async () => {
           await insideOut({ network: `${STACK}_pipeline`, image: "ml-features:latest", secret });
+          // ... while Prometheus, with the token, its login and its certificate, scrapes them all.
+          await waitFor("every Prometheus target up", scrapedTargetsUp, 60_000);
         },
       );
       await t.step("scale ml_model=3: all three replicas predict", async () => {
@@ -437,6 +439,42 @@ async function gateway(path: string, init: RequestInit = {}): Promise<Response> 
 }
 const GATEWAY = `https://127.0.0.1:${Deno.env.get("GATEWAY_PORT") ?? "8443"}`;
 let gatewayClient: Deno.HttpClient | undefined;
+
+/**
+ * Whether Prometheus (asked through the gateway) has every job's targets up: each scrape carries
+ * credentials (the token, its own login, the client certificate for the broker), so a job whose
+ * credentials are refused shows down here. Logs the jobs that are not.
+ */
+async function scrapedTargetsUp(): Promise<boolean> {
+  const response = await gateway("/prometheus/api/v1/targets?state=active", {
+    signal: AbortSignal.timeout(5_000),
+  });
+  const { data } = await response.json();
+  const targets: { labels: { job: string }; health: string; lastError: string }[] =
+    data.activeTargets;
+  const jobs = new Set(targets.map((target) => target.labels.job));
+  const down = targets.filter((target) => target.health !== "up");
+  const expected = [
+    "controller",
+    "features",
+    "metric",
+    "model",
+    "prometheus",
+    "rabbitmq",
+    "rabbitmq-queues",
+  ];
+  const missing = expected.filter((job) => !jobs.has(job));
+  if (down.length > 0 || missing.length > 0) {
+    console.log(
+      `Prometheus: missing jobs ${missing.join(", ") || "none"}; down: ${
+        down.map((target) => `${target.labels.job} (${target.health}: ${target.lastError})`)
+          .join("; ") || "none"
+      }`,
+    );
+    return false;
+  }
+  return true;
+}
 
 /**
  * Switches drift on in the deployed features (inputs and labels, so the 5-minute MAE crosses

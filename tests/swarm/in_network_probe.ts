@@ -144,7 +144,8 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
     tries.push({ target, what, credentials, answer });
   const features = `features:${featuresPassword}`;
 
-  // The services' own HTTP listeners (health, metrics, pages), and Prometheus'.
+  // The services' own HTTP listeners (health, metrics, pages), and Prometheus', without a
+  // login and with features' broker login (HTTP Basic), which none of them takes.
   const pages: [string, string[]][] = [
     ["features:8001", ["/healthz", "/metrics"]],
     ["model:8002", ["/healthz", "/metrics"]],
@@ -156,8 +157,23 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
   for (const [target, paths] of pages) {
     for (const path of paths) {
       add(target, `GET ${path}`, "none", await httpAnswer(`http://${target}${path}`));
+      if (path === "/healthz" || path === "/-/healthy") continue;
+      add(
+        target,
+        `GET ${path}`,
+        "features'",
+        await httpAnswer(`http://${target}${path}`, undefined, features),
+      );
     }
   }
+
+  // The broker's metrics over TLS: they want a client certificate from the stack's CA.
+  add(
+    "rabbitmq:15691",
+    "TLS without a client certificate",
+    "none",
+    await tlsWithoutCertificate("rabbitmq", 15691, ca),
+  );
 
   const client = Deno.createHttpClient({ caCerts: [ca] });
   try {
@@ -181,9 +197,10 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
     client.close();
   }
 
-  // Plain AMQP, the Erlang distribution's port mapper and port, the Docker API's proxy.
+  // Plain AMQP, the Erlang distribution's port mapper, the Docker API's proxy. (The
+  // distribution's port, 25672, is tried below as what it is: TLS that wants a certificate.)
   for (
-    const [hostname, port] of [["rabbitmq", 5672], ["rabbitmq", 4369], ["rabbitmq", 25672], [
+    const [hostname, port] of [["rabbitmq", 5672], ["rabbitmq", 4369], [
       "docker-proxy",
       2375,
     ]] as const
