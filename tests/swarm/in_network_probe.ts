@@ -42,7 +42,10 @@ function within<T>(promise: Promise<T>, what: string): Promise<T> {
 /** What a failed connection says, shortened to the kind of failure. */
 function failure(error: unknown): string {
   const text = String(error);
-  if (error instanceof Deno.errors.ConnectionRefused) return "refused";
+  // fetch() says "tcp connect error" for a refused connection (its cause has no errno kind).
+  if (error instanceof Deno.errors.ConnectionRefused || /tcp connect error/.test(text)) {
+    return "refused";
+  }
   if (/failed to lookup|Name or service not known|dns error|NotFound/i.test(text)) {
     return "no such host";
   }
