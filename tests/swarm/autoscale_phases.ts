@@ -186,6 +186,23 @@ export class AutoscalePhases {
     return Number(queue.message_stats?.redeliver ?? 0);
   }
 
+  /**
+   * The redeliveries counter once it holds still: the broker refreshes the management API's
+   * figures every 5 s, so a read right after the model's update above can miss redeliveries
+   * that update caused and count them against the phases. Two reads 6 s apart must agree.
+   */
+  async #redeliveredSettled(): Promise<number> {
+    let last = await this.#redelivered();
+    for (let tries = 0; tries < 5; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      const now = await this.#redelivered();
+      if (now === last) return now;
+      console.log(`  redeliveries of features still moving before the phases: ${last} → ${now}`);
+      last = now;
+    }
+    return last;
+  }
+
   /** CPU seconds of the controller's processes (tini, as PID 1, and deno under it). */
   async #controllerCpuSeconds(): Promise<number> {
     const [id] = await this.#s.containersOf("controller");
@@ -242,7 +259,7 @@ export class AutoscalePhases {
       "1",
       this.#service("features"),
     );
-    this.#redeliveredBefore = await this.#redelivered();
+    this.#redeliveredBefore = await this.#redeliveredSettled();
     this.#memory = new MemorySampler(
       () => this.#s.containersOf("controller"),
       (ids) => docker("inspect", "--format", INSPECT_FORMAT, ...ids).then((r) => r.stdout),
