@@ -9,6 +9,7 @@
 import { errorText, sleep } from "../stack/async.ts";
 import { ConfigError, loadConfig } from "../stack/config.ts";
 import { tokenGate } from "../stack/http_auth.ts";
+import { serveLimited } from "../stack/http_limits.ts";
 import { Liveness, startHeartbeat } from "../stack/liveness.ts";
 import { flushLogs, setupLogging } from "../stack/log.ts";
 import { AutoscaleLoop } from "./autoscale_loop.ts";
@@ -31,7 +32,12 @@ try {
 const needs: [string, string][] = [
   ["PROMETHEUS_URL", httpAddress(config.prometheusUrl)],
   ["DOCKER_URL", httpAddress(config.dockerUrl)],
-  ...(config.httpPort > 0 ? [["HTTP_PORT", `0.0.0.0:${config.httpPort}`] as [string, string]] : []),
+  ...(config.httpPort > 0
+    ? [["HTTP_PORT", `0.0.0.0:${config.httpPort}`], ["HTTP_PORT", "127.0.0.1:0"]] as [
+      string,
+      string,
+    ][]
+    : []),
 ];
 const denied = needs.filter(([, host]) =>
   Deno.permissions.querySync({ name: "net", host }).state !== "granted"
@@ -94,7 +100,7 @@ function notReady(): string | undefined {
 
 const gate = tokenGate(config.httpToken);
 const server = config.httpPort > 0
-  ? Deno.serve({
+  ? serveLimited({
     port: config.httpPort,
     hostname: "0.0.0.0",
     onListen: ({ port }) =>

@@ -53,7 +53,9 @@ export function permissionsOf(service: ServiceName, placement: Placement): Permi
   const net = [
     ...(usesBroker(service) ? [placement.broker].flat() : []),
     ...(placement.reach ?? reaches.map((field) => httpAddress(field.parse(undefined)))),
-    ...(placement.httpPort > 0 ? [`0.0.0.0:${placement.httpPort}`] : []),
+    // Its port, and loopback, where Deno's server listens behind the relay that bounds
+    // connections (stack/http_limits.ts) on a port the system picks.
+    ...(placement.httpPort > 0 ? [`0.0.0.0:${placement.httpPort}`, "127.0.0.1"] : []),
   ];
   const own = path ? [placement.paths?.[path.key] ?? path.field.parse(undefined)] : [];
   return {

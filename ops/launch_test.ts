@@ -59,6 +59,7 @@ Deno.test("runArgs() grants each service only what it needs", async (t) => {
         assert.deepEqual(allowed(runArgs(service, placement), "net"), [
           ...(usesBroker(service) ? ["rabbitmq:5672"] : REACHES[service]),
           "0.0.0.0:9000",
+          "127.0.0.1",
         ]);
       },
     );
@@ -73,7 +74,7 @@ Deno.test("runArgs() grants each service only what it needs", async (t) => {
     "the controller reaches Prometheus and the Docker API filter, never the broker",
     () => {
       assert.deepEqual(permissionsOf("controller", placement), {
-        net: ["prometheus:9090", "docker-proxy:2375", "0.0.0.0:9000"],
+        net: ["prometheus:9090", "docker-proxy:2375", "0.0.0.0:9000", "127.0.0.1"],
         read: [],
         write: [],
         env: envNames(SCHEMAS.controller),
@@ -84,7 +85,7 @@ Deno.test("runArgs() grants each service only what it needs", async (t) => {
 
   await t.step("features reads only the data set", () => {
     assert.deepEqual(permissionsOf("features", placement), {
-      net: ["rabbitmq:5672", "0.0.0.0:9000"],
+      net: ["rabbitmq:5672", "0.0.0.0:9000", "127.0.0.1"],
       read: ["stack/data/diabetes.csv"],
       write: [],
       env: envNames(SCHEMAS.features),
@@ -116,9 +117,10 @@ Deno.test("runArgs() follows the placement", async (t) => {
     assert.deepEqual(allowed(runArgs("model", { broker: STACK_BROKERS, httpPort: 8002 }), "net"), [
       ...STACK_BROKERS,
       "0.0.0.0:8002",
+      "127.0.0.1",
     ]);
   });
-  await t.step("HTTP port 0 opens no listener", () => {
+  await t.step("HTTP port 0 opens no listener, and no loopback either", () => {
     assert.deepEqual(allowed(runArgs("model", { broker: "localhost:5673", httpPort: 0 }), "net"), [
       "localhost:5673",
     ]);
@@ -186,6 +188,7 @@ Deno.test("placementFromEnv() reads the broker, port and path as the service wil
       "rabbitmq-2:5672",
       "rabbitmq-3:5671",
       "0.0.0.0:8001",
+      "127.0.0.1",
     ]);
   });
   await t.step("each service's path setting moves its read or write grant", () => {
@@ -215,6 +218,7 @@ Deno.test("placementFromEnv() reads the broker, port and path as the service wil
       "metrics.internal:443",
       "127.0.0.1:2375",
       "0.0.0.0:8004",
+      "127.0.0.1",
     ]);
   });
   await t.step("invalid values fail together, as the service would", () => {

@@ -26,6 +26,7 @@ import {
   replicaName,
 } from "./common_config.ts";
 import { tokenGate } from "./http_auth.ts";
+import { type LimitedServer, serveLimited } from "./http_limits.ts";
 import { Liveness, startHeartbeat } from "./liveness.ts";
 import { ConfigError, type ConfigOf, loadConfig, type Schema } from "./config.ts";
 import { flushLogs, type Logger, setupLogging } from "./log.ts";
@@ -218,7 +219,9 @@ async function exitCannotStart(name: string, log: Logger, error: unknown): Promi
  */
 function deniedNet(config: CommonConfig): string[] {
   const needs: [string, string][] = config.amqpUrls.map((url) => ["AMQP_URL", brokerAddress(url)]);
-  if (config.httpPort > 0) needs.push(["HTTP_PORT", `0.0.0.0:${config.httpPort}`]);
+  if (config.httpPort > 0) {
+    needs.push(["HTTP_PORT", `0.0.0.0:${config.httpPort}`], ["HTTP_PORT", "127.0.0.1:0"]);
+  }
   return needs.flatMap(([variable, host]) =>
     Deno.permissions.querySync({ name: "net", host }).state === "granted" ? [] : [
       `${variable} needs ${host}, which this process may not reach: Requires net access to "${host}" (--allow-net)`,
@@ -237,9 +240,9 @@ interface HttpState {
   gate: (request: Request) => Response | undefined;
 }
 
-function serveHttp(port: number, state: HttpState): Deno.HttpServer {
+function serveHttp(port: number, state: HttpState): LimitedServer {
   const { broker, liveness, telemetry, hooks, log, gate } = state;
-  return Deno.serve({
+  return serveLimited({
     port,
     hostname: "0.0.0.0",
     onListen: ({ port }) =>

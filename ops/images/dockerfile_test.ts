@@ -32,7 +32,11 @@ Deno.test("dockerfile() places each service on the stack's brokers, its port and
   for (const service of SERVICE_NAMES.filter(usesBroker)) {
     const flags = grants(execForm(dockerfile(service), "CMD"));
     const net = flags.find((flag) => flag.startsWith("--allow-net="))!.split("=")[1].split(",");
-    assert.deepEqual(net, [...STACK_BROKERS, `0.0.0.0:${manifestOf(service).httpPort}`]);
+    assert.deepEqual(net, [
+      ...STACK_BROKERS,
+      `0.0.0.0:${manifestOf(service).httpPort}`,
+      "127.0.0.1",
+    ]);
     const read = flags.find((flag) => flag.startsWith("--allow-read="))!;
     assert.ok(read.endsWith(`,${SECRETS_DIR}`), read);
   }
@@ -41,7 +45,7 @@ Deno.test("dockerfile() places each service on the stack's brokers, its port and
 Deno.test("dockerfile() gives the controller Prometheus, the Docker API filter, its port and the secrets: no broker", () => {
   const flags = grants(execForm(dockerfile("controller"), "CMD"));
   assert.deepEqual(flags.filter((flag) => !flag.startsWith("--allow-env=")), [
-    "--allow-net=prometheus:9090,docker-proxy:2375,0.0.0.0:8004",
+    "--allow-net=prometheus:9090,docker-proxy:2375,0.0.0.0:8004,127.0.0.1",
     "--allow-read=/run/secrets",
   ]);
   assert.doesNotMatch(dockerfile("controller"), /AMQP_URL/);
