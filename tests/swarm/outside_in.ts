@@ -95,16 +95,12 @@ export async function outsideIn(options: {
 }
 
 /**
- * What still answers anyone on the stack's own network: the Erlang port mapper (epmd) names the
- * broker's node and its distribution port to whoever asks, as it must for the cluster's members
- * and RabbitMQ's own CLI tools to find each other (the port it names then wants a certificate
- * from the stack's CA). Running without epmd needs every member and every CLI call on one fixed
- * port, which RabbitMQ 3.10's tools do not support; docs/security.md says so. A try that
- * answers and is neither here nor an allowed answer fails the test.
+ * What may still answer anyone on the stack's own network beyond the allowed answers: nothing
+ * now. (The broker's epmd, 4369, listens on loopback only in the one-broker stack; a cluster's
+ * members must reach each other's, docs/security.md.) A try that answers and is neither here
+ * nor an allowed answer fails the test.
  */
-export const STILL_OPEN_INSIDE: readonly string[] = [
-  "rabbitmq:4369 TCP",
-];
+export const STILL_OPEN_INSIDE: readonly string[] = [];
 
 /** Whether a try from inside got what anyone may get: a health check, a login page, a refusal. */
 export function allowedInside(t: Try): boolean {
