@@ -37,11 +37,16 @@ function delivery(
 
 const truth = (id: string, value = 151, live = true) =>
   delivery("y_true", String(value), { messageId: id, headers: { "sent-at-ms": 990 } }, live);
-const prediction = (id: string, value = 160, live = true) =>
+const INPUTS = "[0.5,0,0,0,0,0,0,0,0,-0.5]";
+const prediction = (id: string, value = 160, live = true, inputs: string | null = INPUTS) =>
   delivery("y_pred", String(value), {
     messageId: id,
     correlationId: id,
-    headers: { "model-version": "v1", replica: "model-1" },
+    headers: {
+      "model-version": "v1",
+      replica: "model-1",
+      ...(inputs === null ? {} : { inputs }),
+    },
   }, live);
 
 function harness(overrides: Partial<RecorderOptions> = {}) {
@@ -91,7 +96,9 @@ Deno.test("Recorder writes a pair's row before acking its two messages", async (
     assert.deepEqual(first.settled, []);
     const second = prediction("a");
     await h.recorder.handler("y_pred")(second);
-    assert.deepEqual(h.rows, ["a,151,160,9,v1,model-1,10.000,1970-01-01T00:00:01.000Z"]);
+    assert.deepEqual(h.rows, [
+      "a,151,160,9,v1,model-1,10.000,1970-01-01T00:00:01.000Z,0.5,0,0,0,0,0,0,0,0,-0.5",
+    ]);
     assert.equal(h.added.length, 1);
     assert.deepEqual(h.observed, ["recorded a"]);
     assert.deepEqual([first.settled, second.settled], [["ack"], ["ack"]]);
@@ -100,6 +107,19 @@ Deno.test("Recorder writes a pair's row before acking its two messages", async (
       "received 160 from queue y_pred",
     ]);
   });
+
+  await t.step(
+    "a prediction without its inputs is still recorded, with empty input cells",
+    async () => {
+      const h = harness();
+      h.recorder.handler("y_true")(truth("n"));
+      await h.recorder.handler("y_pred")(prediction("n", 160, true, null));
+      assert.deepEqual(h.rows, [
+        "n,151,160,9,v1,model-1,10.000,1970-01-01T00:00:01.000Z" + ",".repeat(10),
+      ]);
+      assert.equal(h.added[0].inputs, undefined);
+    },
+  );
 
   await t.step("prediction first, then truth", async () => {
     const h = harness();

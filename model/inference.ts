@@ -77,6 +77,7 @@ export function infer(
         headers: {
           [HEADERS.modelVersion]: context.model.version,
           [HEADERS.replica]: context.replica,
+          [HEADERS.inputs]: encodeBody(vector.value),
           ...(sentAt === undefined ? {} : { [HEADERS.sentAtMs]: sentAt }),
           ...(context.receivedAtMs === undefined
             ? {}

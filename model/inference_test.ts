@@ -55,6 +55,7 @@ Deno.test("infer() turns a feature vector into a y_pred message", async (t) => {
       headers: {
         "model-version": "sha256-0123456789abcdef",
         replica: "model-2",
+        inputs: "[1,1,1,1,1,1,1,1,1,1]",
         "sent-at-ms": 1_717_000_000_123.5,
       },
     });

@@ -16,6 +16,7 @@
  * | `contentType`   | `application/json`       | `application/json`              |
  * | headers         | `sent-at-ms`, `replica`  | `sent-at-ms` (copied), `model-version`, `replica` |
  * | more headers    | –                        | `received-at-ms`, `predicted-at-ms` (model's)  |
+ * | `inputs`        | –                        | the feature vector predicted from, JSON text   |
  *
  * @module
  */
@@ -36,6 +37,12 @@ export const HEADERS = {
   receivedAtMs: "received-at-ms",
   /** Wall-clock ms (fractional) when model published the prediction: per-hop latency. */
   predictedAtMs: "predicted-at-ms",
+  /**
+   * The feature vector a prediction was made from, as compact JSON text: metric records it
+   * beside the truth, so a retrain learns from what the pipeline saw. The truth never goes
+   * to the model; the inputs come to metric with the prediction.
+   */
+  inputs: "inputs",
   /** The artifact version that made a prediction. */
   modelVersion: "model-version",
   /** The process that published the message. */

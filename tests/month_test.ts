@@ -1,6 +1,6 @@
 /**
  * A month in minutes: 30 days of the stack's default pace (5 samples/s, 12,960,000 samples)
- * written through metric's own store (`metric/metric_log/store.ts`: the writers of
+ * (each row with its inputs) written through metric's own store (`metric/metric_log/store.ts`: the writers of
  * metric_log.csv and labels_log.txt with their default rotation and retention, the snapshots),
  * on a simulated clock. Then the real metric service starts on that volume, as it would after a
  * crash (the last snapshot a minute old): it must be ready within 3 s, use no more than 10 MiB
@@ -14,7 +14,13 @@ import assert from "node:assert/strict";
 import { peakRssBytes } from "../bench/stats.ts";
 import { stackMemoryLimits, v8FlagsFor } from "../bench/v8_sizing.ts";
 import { metricSchema } from "../metric/config.ts";
-import { formatRecord, pairRecord } from "../metric/metric_log/format.ts";
+import { listRotated } from "../metric/metric_log/files.ts";
+import {
+  formatRecord,
+  metricLogPath,
+  pairRecord,
+  parseRecord,
+} from "../metric/metric_log/format.ts";
 import { readSnapshot, snapshotPath } from "../metric/metric_log/snapshot.ts";
 import { openMetricStore, volumeBudgetBytes } from "../metric/metric_log/store.ts";
 import { Pairer } from "../metric/pairing/pairer.ts";
@@ -22,6 +28,7 @@ import { ErrorStats } from "../metric/pairing/stats.ts";
 import { freePort } from "../ops/kit/local_broker.ts";
 import { waitReady } from "../ops/kit/process.ts";
 import { loadConfig } from "../stack/config.ts";
+import { loadDiabetes } from "../stack/dataset.ts";
 import { Pipeline, sharedBroker, stopSharedBroker } from "./harness.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -134,6 +141,8 @@ Deno.test({
         { ...await startMetric(empty, 0), expected: new ErrorStats().state() },
       ];
 
+      // Each row carries its inputs, as the pipeline records them: the data set's rows in turn.
+      const { X } = await loadDiabetes();
       // The service's own store on the month's volume, with a clock that runs 200 ms a row.
       let now = Date.now() - (MONTH / RATE_PER_S) * 1_000;
       const store = await openMetricStore({ ...DEFAULTS, logDir: month.logDir, now: () => now }, {
@@ -165,6 +174,7 @@ Deno.test({
             replica: `ml_model.${(n % 3) + 1}`,
             pairedAtMs: now,
             sentAtMs: now - 3.25,
+            inputs: X[n % X.length],
           });
           stats.add(record);
           pairer.markRecorded(record.id);
@@ -202,6 +212,13 @@ Deno.test({
         );
       }
       console.log(`disk: ${mib(disk)} MiB of a budget of ${mib(budget)} MiB`);
+      // What retention kept: the history a retrain can reach back to.
+      const oldest = listRotated(metricLogPath(month.logDir))[0];
+      const firstRow = oldest && parseRecord((await Deno.readTextFile(oldest.path)).split("\n")[1]);
+      if (firstRow) {
+        const days = (now - firstRow.pairedAtMs) / 86_400_000;
+        console.log(`metric_log.csv keeps the last ${days.toFixed(1)} days of rows`);
+      }
 
       const [first] = starts;
       for (const start of starts) {

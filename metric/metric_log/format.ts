@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { HEADERS, numberHeader, textHeader } from "../../stack/contracts.ts";
+import { HEADERS, numberHeader, parseFeatureVector, textHeader } from "../../stack/contracts.ts";
+import { FEATURE_COUNT, FEATURE_NAMES } from "../../stack/dataset.ts";
 import { CONTROL_CHARACTERS, printable } from "../../stack/printable.ts";
 
 /** The file metric writes its pairs to, inside its `LOG_DIR`. */
@@ -31,11 +32,40 @@ export interface PairRecord {
   readonly latencyMs: number;
   /** Wall-clock ms when the pair was recorded. */
   readonly pairedAtMs: number;
+  /**
+   * The feature vector the prediction was made from, as the model carried it
+   * (`inputs` header): what a retrain learns from. Absent when the prediction
+   * did not carry it (a model older than the header) or in rows of the first
+   * format.
+   */
+  readonly inputs?: readonly number[];
 }
 
-/** The first line of `metric_log.csv`. */
-export const CSV_HEADER =
-  "id,y_true,y_pred,absolute_error,model_version,replica,latency_ms,paired_at";
+/**
+ * The first line of `metric_log.csv`: the sample, then its inputs under the
+ * data set's own column names, so `pandas.read_csv` gives a frame that
+ * trains like `load_diabetes(as_frame=True)`.
+ */
+export const CSV_HEADER = [
+  "id,y_true,y_pred,absolute_error,model_version,replica,latency_ms,paired_at",
+  ...FEATURE_NAMES,
+].join(",");
+
+/**
+ * Headers of earlier formats, still read: their rows have no inputs. A live
+ * file that starts with one is rotated at start (`restore.ts`), so new rows
+ * never land under an old header.
+ */
+export const EARLIER_CSV_HEADERS: readonly string[] = [
+  "id,y_true,y_pred,absolute_error,model_version,replica,latency_ms,paired_at",
+];
+
+/** Whether `line` is the header of this format or of an earlier one. */
+export function isKnownHeader(line: string | undefined): boolean {
+  return line === CSV_HEADER || (line !== undefined && EARLIER_CSV_HEADERS.includes(line));
+}
+
+const SAMPLE_CELLS = 8;
 
 /** Builds the record of a truth and a prediction. */
 export function pairRecord(
@@ -67,6 +97,7 @@ export function recordOfPair(
   pairedAtMs: number,
 ): PairRecord {
   const predicted = prediction.token.properties.headers;
+  const inputs = carriedInputs(predicted);
   return pairRecord({
     id: truth.id,
     yTrue: truth.value,
@@ -76,7 +107,25 @@ export function recordOfPair(
     sentAtMs: numberHeader(truth.token.properties.headers, HEADERS.sentAtMs) ??
       numberHeader(predicted, HEADERS.sentAtMs),
     pairedAtMs,
+    ...(inputs ? { inputs } : {}),
   });
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The feature vector a prediction carries in its `inputs` header, held to
+ * the same contract as a `features` body; undefined when it is absent or
+ * breaks it (the pair is still recorded, without inputs, and a retrain
+ * leaves the row out).
+ */
+export function carriedInputs(
+  headers: Record<string, unknown> | undefined,
+): number[] | undefined {
+  const raw = headers?.[HEADERS.inputs];
+  if (typeof raw !== "string") return undefined;
+  const parsed = parseFeatureVector(encoder.encode(raw));
+  return parsed.ok ? parsed.value : undefined;
 }
 
 /** Longest model version or replica name kept; longer header values are cut. */
@@ -145,6 +194,9 @@ export function formatRecord(record: PairRecord): string {
     // Kept to the microsecond: finer is noise.
     Number.isNaN(record.latencyMs) ? "" : record.latencyMs.toFixed(3),
     new Date(record.pairedAtMs).toISOString(),
+    ...(record.inputs?.length === FEATURE_COUNT
+      ? record.inputs.map(numberCell)
+      : Array<string>(FEATURE_COUNT).fill("")),
   ].join(",");
 }
 
@@ -171,13 +223,22 @@ function splitCsv(line: string): string[] {
   return cells;
 }
 
-/** The record on a CSV line, or `undefined` for the header or a damaged line. */
+/**
+ * The record on a CSV line, of this format or the first (no inputs), or
+ * `undefined` for a header or a damaged line. Inputs are all ten numbers or
+ * all ten empty; anything else is damage.
+ */
 export function parseRecord(line: string): PairRecord | undefined {
   const cells = splitCsv(line);
-  if (cells.length !== 8 || cells[0] === "id") return undefined;
+  const withInputs = cells.length === SAMPLE_CELLS + FEATURE_COUNT;
+  if ((cells.length !== SAMPLE_CELLS && !withInputs) || cells[0] === "id") return undefined;
   const [id, yTrue, yPred, absoluteError, modelVersion, replica, latency, pairedAt] = cells;
   // Number("") is 0: an empty cell is damage, not a value.
   const number = (text: string) => text.trim() === "" ? Number.NaN : Number(text);
+  const inputCells = withInputs ? cells.slice(SAMPLE_CELLS) : [];
+  const noInputs = inputCells.every((cell) => cell === "");
+  const inputs = noInputs ? undefined : inputCells.map(number);
+  if (inputs && !inputs.every(Number.isFinite)) return undefined;
   const record: PairRecord = {
     id: untext(id),
     yTrue: number(yTrue),
@@ -187,6 +248,7 @@ export function parseRecord(line: string): PairRecord | undefined {
     replica: untext(replica),
     latencyMs: latency === "" ? Number.NaN : Number(latency),
     pairedAtMs: Date.parse(pairedAt),
+    ...(inputs ? { inputs } : {}),
   };
   const numbers = [record.yTrue, record.yPred, record.absoluteError, record.pairedAtMs];
   return record.id !== "" && numbers.every(Number.isFinite) ? record : undefined;

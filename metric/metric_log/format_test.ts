@@ -3,8 +3,11 @@ import fc from "fast-check";
 import { MAX_ID_LENGTH, parseId } from "../../stack/contracts.ts";
 import { restoreMetricLog } from "./restore.ts";
 import {
+  carriedInputs,
   CSV_HEADER,
+  EARLIER_CSV_HEADERS,
   formatRecord,
+  isKnownHeader,
   MAX_LABEL_LENGTH,
   METRIC_LOG_FILE,
   metricLogPath,
@@ -141,15 +144,98 @@ Deno.test("recordOfPair() reads version, replica and send time from the headers"
   }
 });
 
-Deno.test("formatRecord() writes one CSV line in the header's column order", () => {
+/** A row of the diabetes data set (its first), as features sends it. */
+const INPUTS = [
+  0.0380759064334241,
+  0.0506801187398187,
+  0.0616962065186885,
+  0.0218723549949558,
+  -0.0442234984244464,
+  -0.0348207628376986,
+  -0.0434008456520269,
+  -0.00259226199818282,
+  0.0199084208763183,
+  -0.0176461251598052,
+];
+
+Deno.test("formatRecord() writes one CSV line in the header's column order", async (t) => {
   assert.equal(
     CSV_HEADER,
+    "id,y_true,y_pred,absolute_error,model_version,replica,latency_ms,paired_at," +
+      "age,sex,bmi,bp,s1,s2,s3,s4,s5,s6",
+  );
+  await t.step("with the inputs, under the data set's column names", () => {
+    assert.equal(
+      formatRecord({ ...RECORD, inputs: INPUTS }),
+      "3b241101-e2bb-4255-8caf-4136c566a962,151,160.25,9.25,sha256-07e481bfe459c331,model-1,12.345,2026-01-02T03:04:05.678Z," +
+        INPUTS.join(","),
+    );
+  });
+  await t.step("without them, ten empty cells", () => {
+    assert.equal(
+      formatRecord(RECORD),
+      "3b241101-e2bb-4255-8caf-4136c566a962,151,160.25,9.25,sha256-07e481bfe459c331,model-1,12.345,2026-01-02T03:04:05.678Z" +
+        ",".repeat(10),
+    );
+  });
+});
+
+Deno.test("parseRecord() reads rows of the first format, without inputs", () => {
+  assert.deepEqual(EARLIER_CSV_HEADERS, [
     "id,y_true,y_pred,absolute_error,model_version,replica,latency_ms,paired_at",
+  ]);
+  assert.deepEqual(
+    parseRecord(
+      "3b241101-e2bb-4255-8caf-4136c566a962,151,160.25,9.25,sha256-07e481bfe459c331,model-1,12.345,2026-01-02T03:04:05.678Z",
+    ),
+    RECORD,
   );
-  assert.equal(
-    formatRecord(RECORD),
-    "3b241101-e2bb-4255-8caf-4136c566a962,151,160.25,9.25,sha256-07e481bfe459c331,model-1,12.345,2026-01-02T03:04:05.678Z",
-  );
+});
+
+Deno.test("parseRecord() takes inputs whole or not at all", async (t) => {
+  const sample = formatRecord(RECORD).slice(0, -10);
+  const cases: [string, string[]][] = [
+    ["one input missing", [...INPUTS.slice(0, 9).map(String), ""]],
+    ["an input that is not a number", [...INPUTS.slice(0, 9).map(String), "x"]],
+    ["an input of Infinity", [...INPUTS.slice(0, 9).map(String), "Infinity"]],
+  ];
+  for (const [name, cells] of cases) {
+    await t.step(`${name}: a damaged line`, () => {
+      assert.equal(parseRecord(`${sample},${cells.join(",")}`), undefined);
+    });
+  }
+  await t.step("nine or eleven inputs: a damaged line", () => {
+    assert.equal(parseRecord(`${sample},${INPUTS.slice(0, 9).join(",")}`), undefined);
+    assert.equal(parseRecord(`${sample},${[...INPUTS, 1].join(",")}`), undefined);
+  });
+});
+
+Deno.test("isKnownHeader() knows this format's header and the earlier ones", () => {
+  assert.ok(isKnownHeader(CSV_HEADER));
+  for (const header of EARLIER_CSV_HEADERS) assert.ok(isKnownHeader(header));
+  assert.ok(!isKnownHeader(undefined));
+  assert.ok(!isKnownHeader(`${CSV_HEADER},extra`));
+  assert.ok(!isKnownHeader("id,y_true"));
+});
+
+Deno.test("carriedInputs() takes the inputs header only when it holds a valid vector", async (t) => {
+  await t.step("a vector as model writes it", () => {
+    assert.deepEqual(carriedInputs({ inputs: JSON.stringify(INPUTS) }), INPUTS);
+  });
+  const refused: [string, unknown][] = [
+    ["absent", undefined],
+    ["not text", INPUTS],
+    ["not JSON", "[0.1,"],
+    ["nine numbers", JSON.stringify(INPUTS.slice(0, 9))],
+    ["a string inside", JSON.stringify([...INPUTS.slice(0, 9), "1"])],
+    ["out of the contract's range", JSON.stringify([...INPUTS.slice(0, 9), 1e7])],
+  ];
+  for (const [name, value] of refused) {
+    await t.step(`${name}: none`, () => {
+      assert.equal(carriedInputs(value === undefined ? {} : { inputs: value }), undefined);
+    });
+  }
+  await t.step("no headers at all: none", () => assert.equal(carriedInputs(undefined), undefined));
 });
 
 Deno.test("formatRecord() and parseRecord() round-trip", async (t) => {
@@ -170,6 +256,11 @@ Deno.test("formatRecord() and parseRecord() round-trip", async (t) => {
     ["-0", { ...RECORD, yTrue: -0, absoluteError: 160.25 }],
     ["an empty replica", { ...RECORD, replica: "" }],
     ["a latency of zero", { ...RECORD, latencyMs: 0 }],
+    ["with inputs", { ...RECORD, inputs: INPUTS }],
+    ["inputs of -0 and extremes", {
+      ...RECORD,
+      inputs: [-0, 1e6, -1e6, Number.MIN_VALUE, 0, 0, 0, 0, 0, 0.1],
+    }],
   ];
   for (const [name, record] of cases) {
     await t.step(name, () => {
@@ -178,7 +269,7 @@ Deno.test("formatRecord() and parseRecord() round-trip", async (t) => {
   }
   await t.step("a missing latency stays NaN", () => {
     const line = formatRecord({ ...RECORD, latencyMs: Number.NaN });
-    assert.ok(line.endsWith(",model-1,,2026-01-02T03:04:05.678Z"));
+    assert.ok(line.endsWith(",model-1,,2026-01-02T03:04:05.678Z" + ",".repeat(10)));
     const parsed = parseRecord(line)!;
     assert.ok(Number.isNaN(parsed.latencyMs));
     assert.deepEqual({ ...parsed, latencyMs: 0 }, { ...RECORD, latencyMs: 0 });
@@ -319,8 +410,17 @@ const anyRecord = fc.record({
   replica: fc.option(anyHeader, { nil: undefined }),
   sentAtMs: fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { nil: undefined }),
   pairedAtMs: fc.integer({ min: 0, max: 4102444800000 }),
+  inputs: fc.option(
+    fc.oneof(
+      fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 10, maxLength: 10 })
+        .map((x) => JSON.stringify(x)),
+      anyHeader,
+    ),
+    { nil: undefined },
+  ),
 }).map((r) => {
   const headers: Record<string, unknown> = {};
+  if (r.inputs !== undefined) headers.inputs = r.inputs;
   if (r.version !== undefined) headers["model-version"] = r.version;
   if (r.replica !== undefined) headers.replica = r.replica;
   const truth = { id: r.id, value: r.yTrue, token: { properties: { headers: {} } } };

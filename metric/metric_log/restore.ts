@@ -12,7 +12,13 @@
  */
 import { ErrorStats } from "../pairing/stats.ts";
 import { listRotated, rotatedPath } from "./files.ts";
-import { CSV_HEADER, metricLogPath, type PairRecord, parseRecord } from "./format.ts";
+import {
+  CSV_HEADER,
+  isKnownHeader,
+  metricLogPath,
+  type PairRecord,
+  parseRecord,
+} from "./format.ts";
 import { type MetricSnapshot, readSnapshot, snapshotPath } from "./snapshot.ts";
 
 /** What a previous run left in the live file. */
@@ -25,6 +31,11 @@ export interface Restored {
   readonly truncatedBytes: number;
   /** The file had another header; it was moved aside to this path. */
   readonly movedTo?: string;
+  /**
+   * The file was of an earlier format (`EARLIER_CSV_HEADERS`): its rows were
+   * read, and it was rotated to this path so new rows start a file of their own.
+   */
+  readonly rotatedTo?: string;
 }
 
 /** Bytes read at a time: plain reads into one buffer, no web streams (they cost megabytes). */
@@ -85,13 +96,15 @@ async function firstLine(path: string): Promise<string | undefined> {
  * start) and calls `onRecord` for each row. A last line without its newline
  * was torn by a crash: it is cut off, so the next append starts on a clean
  * line. A file with another header is renamed aside (`<path>.<time>.bak`)
- * rather than mixed with the new format.
+ * rather than mixed with the new format. A file of an earlier format is read,
+ * then rotated as file number `seq` (`files.ts`), when given.
  */
 export async function restoreMetricLog(
   path: string,
   onRecord: (record: PairRecord) => void,
   now = new Date(),
   from = 0,
+  seq?: number,
 ): Promise<Restored> {
   let rows = 0;
   let skipped = 0;
@@ -99,7 +112,7 @@ export async function restoreMetricLog(
   const scan = await scanLines(path, from, (line) => {
     if (header === undefined) {
       header = line;
-      return header === CSV_HEADER;
+      return isKnownHeader(header);
     }
     const record = parseRecord(line);
     if (record) {
@@ -108,13 +121,18 @@ export async function restoreMetricLog(
     } else if (line !== "") skipped++;
   }, true);
   if (!scan) return { rows: 0, skipped: 0, truncatedBytes: 0 };
-  if (header !== undefined && header !== CSV_HEADER) {
+  if (header !== undefined && !isKnownHeader(header)) {
     const movedTo = `${path}.${now.toISOString().replaceAll(":", "-")}.bak`;
     await Deno.rename(path, movedTo);
     return { rows: 0, skipped: 0, truncatedBytes: 0, movedTo };
   }
   const truncatedBytes = scan.bytesRead - scan.completeBytes;
   if (truncatedBytes > 0) await Deno.truncate(path, scan.completeBytes);
+  if (header !== CSV_HEADER && header !== undefined && seq !== undefined) {
+    const rotatedTo = rotatedPath(path, seq);
+    await Deno.rename(path, rotatedTo);
+    return { rows, skipped, truncatedBytes, rotatedTo };
+  }
   return { rows, skipped, truncatedBytes };
 }
 
@@ -131,7 +149,7 @@ async function readRotated(
     if (record) {
       rows++;
       onRecord(record);
-    } else if (line !== "" && line !== CSV_HEADER) skipped++;
+    } else if (line !== "" && !isKnownHeader(line)) skipped++;
   });
   return { rows, skipped };
 }
@@ -205,7 +223,7 @@ async function mismatch(
   const size = await Deno.stat(path).then((info) => info.size, () => undefined);
   if (size === undefined) return `the snapshot ends in ${where}, which is gone`;
   if (size < offset) return `the snapshot ends in ${where}, which holds ${size} bytes`;
-  if (await firstLine(path) !== CSV_HEADER) return `${path} does not start with the header`;
+  if (!isKnownHeader(await firstLine(path))) return `${path} does not start with a header`;
   const line = await lineBefore(path, offset);
   if (line === undefined) return `the snapshot's end, ${where}, is not the end of a line`;
   const record = parseRecord(line);
@@ -272,6 +290,7 @@ export async function restoreMetricState(
     add,
     options.now,
     start.seq === liveSeq ? start.offset : 0,
+    liveSeq,
   );
   if (liveExists) files++;
   const empty = !read.ok && read.missing && rotated.length === 0 && live.rows === 0;
@@ -284,6 +303,7 @@ export async function restoreMetricState(
     from: usedSnapshot ? "snapshot" : "files",
     fallback: empty ? undefined : fallback,
     files,
-    seq: liveSeq,
+    // A live file of an earlier format took the live number as it rotated.
+    seq: live.rotatedTo ? liveSeq + 1 : liveSeq,
   };
 }

@@ -3,7 +3,13 @@ import { Pairer } from "../pairing/pairer.ts";
 import { ErrorStats } from "../pairing/stats.ts";
 import { dedupWindow, MIN_DEDUP_WINDOW, redeliveryWindow } from "./dedup_window.ts";
 import { listRotated } from "./files.ts";
-import { formatRecord, metricLogPath, pairRecord } from "./format.ts";
+import {
+  CSV_HEADER,
+  EARLIER_CSV_HEADERS,
+  formatRecord,
+  metricLogPath,
+  pairRecord,
+} from "./format.ts";
 import { restoreMetricState } from "./restore.ts";
 import type { RotationSettings } from "./rotation.ts";
 import { snapshotPath, type SnapshotTaker } from "./snapshot.ts";
@@ -51,8 +57,12 @@ class Service {
     return this.store.csv;
   }
 
-  /** Records `count` more pairs, one a second, two model versions and three replicas. */
-  async record(count: number): Promise<void> {
+  /**
+   * Records `count` more pairs, one a second, two model versions and three replicas; from
+   * sample `first` on when given (a service opened again goes on where the last one stopped).
+   */
+  async record(count: number, first?: number): Promise<void> {
+    if (first !== undefined) this.#n = first;
     const writes: Promise<void>[] = [];
     const end = this.#n + count;
     for (; this.#n < end; this.#n++) {
@@ -192,6 +202,52 @@ Deno.test("restoreMetricState() finds the live file's number in the snapshot onc
     assert.equal(restored.seq, seq);
     assert.equal(restored.rows, 0);
     assert.deepEqual(restored.stats.state(), service.stats.state());
+  });
+});
+
+Deno.test("an upgrade from the first format: its live file is read, rotated whole, and new rows start a file of their own", async () => {
+  await withTempDir(async (dir) => {
+    const path = metricLogPath(dir);
+    // What the previous version left: the first format's header and rows, a snapshot in the middle.
+    const before = await Service.open(dir, { ...SMALL_FILES, rotateBytes: 1e9 });
+    await before.record(600);
+    await before.snapshots.take();
+    await before.record(400);
+    await before.close();
+    const current = await Deno.readTextFile(path);
+    const firstFormat = current.replace(CSV_HEADER, EARLIER_CSV_HEADERS[0]).replaceAll(
+      ",".repeat(10) + "\n",
+      "\n",
+    );
+    assert.equal(firstFormat.split("\n")[1].split(",").length, 8);
+    await Deno.writeTextFile(path, firstFormat);
+
+    const after = await Service.open(dir);
+    assert.equal(after.stats.count, 1_000);
+    assert.deepEqual(after.stats.state(), before.stats.state());
+    // Every id is still known: a redelivery from before the upgrade is not recorded again.
+    assert.equal(after.store.seen.at(-1), "sample-999");
+    const rotated = listRotated(path);
+    assert.deepEqual(rotated.map((file) => file.seq), [1]);
+    assert.equal(await Deno.readTextFile(rotated[0].path), firstFormat);
+    await after.record(10, 1_000);
+    await after.snapshots.take();
+    await after.close();
+    const live = (await Deno.readTextFile(path)).split("\n");
+    assert.equal(live[0], CSV_HEADER);
+    assert.equal(live.length, 1 + 10 + 1);
+
+    // And the next start reads both formats, from the snapshot or from the files alone.
+    const restored = await restoreMetricState(dir, { seenCapacity: MIN_DEDUP_WINDOW });
+    assert.equal(restored.fallback, undefined);
+    assert.equal(restored.from, "snapshot");
+    assert.equal(restored.stats.count, 1_010);
+    await Deno.remove(snapshotPath(dir));
+    const fromFiles = await restoreMetricState(dir, { seenCapacity: MIN_DEDUP_WINDOW });
+    assert.equal(fromFiles.from, "files");
+    assert.equal(fromFiles.skipped, 0);
+    assert.deepEqual(fromFiles.stats.state(), restored.stats.state());
+    assert.equal(fromFiles.seq, 2);
   });
 });
 

@@ -100,6 +100,12 @@ export async function openMetricStore(options: StoreOptions, log: StoreLog): Pro
       movedTo: restored.movedTo,
     });
   }
+  if (restored.rotatedTo) {
+    log.info("{path} was of an earlier format; rotated it to {rotatedTo}", {
+      path: csvPath,
+      rotatedTo: restored.rotatedTo,
+    });
+  }
   if (restored.truncatedBytes > 0) {
     log.warn("cut a torn last line ({bytes} bytes) from {path}", {
       bytes: restored.truncatedBytes,
