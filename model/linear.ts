@@ -147,17 +147,31 @@ export function scoreModel(model: ModelContent, ds: Dataset): Scores {
       `Cannot score model as 'X' and 'y' must have the same non-zero length: current lengths are ${rows} and ${ds.y.length}`,
     );
   }
+  return scorePredictions(ds.y, ds.X.map((x) => predict(model, x)));
+}
+
+/**
+ * Scores predictions `predicted` of the targets `y` (same length, at least one) with MAE, RMSE
+ * and R², as {@linkcode scoreModel} does: for a model, or for predictions as they were recorded.
+ */
+export function scorePredictions(y: readonly number[], predicted: readonly number[]): Scores {
+  const rows = y.length;
+  if (rows === 0 || rows !== predicted.length) {
+    throw new Error(
+      `Cannot score predictions as 'y' and 'predicted' must have the same non-zero length: current lengths are ${rows} and ${predicted.length}`,
+    );
+  }
   let mean = 0;
-  for (const v of ds.y) mean += v;
+  for (const v of y) mean += v;
   mean /= rows;
   let absolute = 0;
   let squared = 0;
   let total = 0;
   for (let i = 0; i < rows; i++) {
-    const residual = ds.y[i] - predict(model, ds.X[i]);
+    const residual = y[i] - predicted[i];
     absolute += Math.abs(residual);
     squared += residual * residual;
-    total += (ds.y[i] - mean) ** 2;
+    total += (y[i] - mean) ** 2;
   }
   const r2 = total !== 0 ? 1 - squared / total : squared === 0 ? 1 : 0;
   return { rows, mae: absolute / rows, rmse: Math.sqrt(squared / rows), r2 };

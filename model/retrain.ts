@@ -14,7 +14,14 @@
 
 import type { PairRecord } from "../metric/metric_log/format.ts";
 import { type Dataset, FEATURE_NAMES } from "../stack/dataset.ts";
-import { fit, type ModelArtifact, type ModelContent, scoreModel, type Scores } from "./linear.ts";
+import {
+  fit,
+  type ModelArtifact,
+  type ModelContent,
+  scoreModel,
+  scorePredictions,
+  type Scores,
+} from "./linear.ts";
 
 /** Which recorded samples a retrain learns from; both bounds may apply. */
 export interface Window {
@@ -107,26 +114,6 @@ function dataset(samples: readonly RecordedSample[]): Dataset {
   };
 }
 
-/** Scores of what the pipeline predicted for `samples`, as recorded. */
-function recordedScores(samples: readonly RecordedSample[]): Scores {
-  // A model of no features whose intercept is each recorded prediction would do, but is obscure.
-  let mean = 0;
-  for (const s of samples) mean += s.y;
-  mean /= samples.length;
-  let absolute = 0;
-  let squared = 0;
-  let total = 0;
-  for (const s of samples) {
-    const residual = s.y - s.yPred;
-    absolute += Math.abs(residual);
-    squared += residual * residual;
-    total += (s.y - mean) ** 2;
-  }
-  const rows = samples.length;
-  const r2 = total !== 0 ? 1 - squared / total : squared === 0 ? 1 : 0;
-  return { rows, mae: absolute / rows, rmse: Math.sqrt(squared / rows), r2 };
-}
-
 /** What {@link retrain} gives: the candidate and the comparison on held-out rows. */
 export interface Retrained {
   /** Fitted on the training rows; its `training` scores are on those rows. */
@@ -175,7 +162,7 @@ export async function retrain(
     heldOut: {
       candidate: scoreModel(candidate, heldOut),
       serving: scoreModel(options.serving, heldOut),
-      recorded: recordedScores(test),
+      recorded: scorePredictions(test.map((s) => s.y), test.map((s) => s.yPred)),
     },
     recordedVersions,
   };
