@@ -140,18 +140,101 @@ async function growth(rows: number, timeoutMs = 120_000): Promise<void> {
   );
 }
 
-async function buildModelV2(): Promise<ModelArtifact> {
-  // A second model version: fitted on the first 400 rows only, so its weights (and hash) differ.
+/** Where ml_model reads its artifact: docker-stack.yml mounts the model's config there. */
+const MODEL_TARGET = "/app/model/model.json";
+
+/** The Swarm config of a model version, as docker-stack.yml names it. */
+const modelConfigName = (version: string) => `ml_model_${version}`;
+
+/**
+ * Makes `name` a Swarm config holding `text`. Names are content-versioned, so one that exists
+ * (an earlier run's: `docker stack rm` leaves configs it did not create) holds the same text.
+ */
+async function createConfig(name: string, text: string): Promise<void> {
+  const exists = await sh("docker", ["config", "inspect", name], { allowFail: true });
+  if (exists.ok) return;
+  const file = await Deno.makeTempFile({ prefix: "ml-config-" });
+  try {
+    await Deno.writeTextFile(file, text);
+    await docker("config", "create", name, file);
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+/** A second model version: fitted on the first 400 rows only, so its weights (and hash) differ. */
+async function modelV2(): Promise<ModelArtifact> {
   const v2 = await fit({ ...dataset, X: dataset.X.slice(0, 400), y: dataset.y.slice(0, 400) });
-  const dir = await Deno.makeTempDir({ prefix: "ml-model-v2-" });
-  await Deno.writeTextFile(`${dir}/model.json`, serializeModelArtifact(v2));
-  await Deno.writeTextFile(
-    `${dir}/Dockerfile`,
-    "ARG BASE\nFROM ${BASE}\nCOPY model.json /app/model/model.json\n",
-  );
-  await docker("build", "-q", "--build-arg", "BASE=ml-model:latest", "-t", "ml-model:v2", dir);
-  await Deno.remove(dir, { recursive: true });
+  await createConfig(modelConfigName(v2.version), serializeModelArtifact(v2));
   return v2;
+}
+
+/** The service's spec: its image and the config ml_model reads its model from. */
+async function modelSpec(): Promise<{ image: string; config: string; update: string }> {
+  const { stdout } = await docker(
+    "service",
+    "inspect",
+    `${STACK}_model`,
+    "--format",
+    "{{json .Spec.TaskTemplate.ContainerSpec}}|{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}",
+  );
+  const [spec, update] = stdout.trim().split("|");
+  const { Image, Configs } = JSON.parse(spec) as {
+    Image: string;
+    Configs?: { ConfigName: string; File: { Name: string } }[];
+  };
+  const config = Configs?.find((c) => c.File.Name === MODEL_TARGET)?.ConfigName ?? "";
+  return { image: Image, config, update };
+}
+
+/** How ml_model's last update ended (`completed`, `rollback_completed`, `paused`, ...), once it has. */
+async function modelUpdateEnded(): Promise<string> {
+  let state = "";
+  await waitFor("ml_model's update to end", async () => {
+    state = (await modelSpec()).update;
+    return !/^(updating|rollback_started|)$/.test(state);
+  }, 180_000);
+  return state;
+}
+
+/** `docker service update` of ml_model to read its model from the config `to`. */
+async function swapModelConfig(from: string, to: string) {
+  return await sh("docker", [
+    "service",
+    "update",
+    "--detach=false",
+    "--config-rm",
+    from,
+    "--config-add",
+    `source=${to},target=${MODEL_TARGET},uid=1000,gid=1000,mode=0400`,
+    `${STACK}_model`,
+  ], { allowFail: true });
+}
+
+/**
+ * A config whose artifact fails its checks (v2 with one weight changed: its version no longer
+ * matches its content): the new task exits with the reason, the update rolls back, and the
+ * replica that ran before never stopped serving.
+ */
+async function corruptModelPhase(v2: ModelArtifact): Promise<void> {
+  const before = await modelSpec();
+  const corrupt = { ...v2, weights: [v2.weights[0] + 1, ...v2.weights.slice(1)] };
+  const name = `ml_model_corrupt-${v2.version}`;
+  await createConfig(name, serializeModelArtifact(corrupt));
+  const rows = (await metricRows()).length;
+  await timed("a corrupt model rolled back", async () => {
+    await swapModelConfig(before.config, name);
+    assert.equal(await modelUpdateEnded(), "rollback_completed");
+  });
+  assert.equal((await modelSpec()).config, before.config, "back on the config it ran before");
+  const said = (await serviceLogs("model")).filter((line) =>
+    line.level === "FATAL" && /is corrupt/.test(JSON.stringify(line))
+  );
+  assert.ok(said.length >= 1, "the replica that loaded the corrupt model said why it exited");
+  console.log(`the replica said: ${JSON.stringify(said[0].properties ?? said[0])}`);
+  await growth(rows + 10);
+  const recent = (await metricRows()).slice(rows);
+  assert.ok(recent.every((r) => r.modelVersion === v2.version), "only v2 served meanwhile");
 }
 
 function removeStack(): Promise<void> {
@@ -169,7 +252,7 @@ Deno.test({
       const build = await sh("bash", ["ops/images/build.sh"]);
       console.log(build.stdout.split("\n").filter((l) => /MB|size/i.test(l)).join("\n"));
     });
-    const v2 = await buildModelV2();
+    const v2 = await modelV2();
     models.set(v2.version, v2);
     // Start clean: an earlier run's stack and volumes would mix old rows in.
     await removeStack();
@@ -268,60 +351,62 @@ Deno.test({
           await growth(before + 10, 180_000);
         });
       });
-      await t.step("rolling update of ml_model to a new model version under load", async () => {
-        await timed(
-          "rolling update",
-          () =>
-            docker(
+      await t.step(
+        "a new model version reaches ml_model as a Swarm config, under load, on the same image",
+        async () => {
+          const before = await modelSpec();
+          assert.equal(before.config, modelConfigName(v1.version), "the stack's model config");
+          const update = await timed(
+            "rolling update (model config swap)",
+            () => swapModelConfig(before.config, modelConfigName(v2.version)),
+          );
+          assert.ok(update.ok, `the update failed: ${update.stderr}`);
+          // `update --detach=false` may return during the monitor period, and quietly after a
+          // rollback: wait for its end, then check the spec and the running tasks.
+          assert.equal(await modelUpdateEnded(), "completed");
+          const after = await modelSpec();
+          assert.deepEqual(after, {
+            image: before.image,
+            config: modelConfigName(v2.version),
+            update: "completed",
+          });
+          const tasks = async () =>
+            (await docker(
               "service",
-              "update",
-              "--image",
-              "ml-model:v2",
-              "--detach=false",
+              "ps",
               `${STACK}_model`,
-            ),
-        );
-        // `update --detach=false` returns during the monitor period, and quietly after a
-        // rollback: check that every running task runs the new image.
-        const tasks = async () =>
-          (await docker(
-            "service",
-            "ps",
-            `${STACK}_model`,
-            "--format",
-            "{{.Image}} {{.CurrentState}} {{.Error}}",
-          ))
-            .stdout;
-        const running = (await tasks()).split("\n").filter((l) => / Running /.test(l));
-        assert.ok(
-          running.length === 3 && running.every((l) => l.startsWith("ml-model:v2")),
-          `not every model task runs v2:\n${await tasks()}`,
-        );
-        const seen = (await metricRows()).length;
-        await waitFor(
-          "rows of the new version",
-          async () => (await metricRows()).slice(seen).some((r) => r.modelVersion === v2.version),
-        ).catch(async (error) => {
-          const rows = await metricRows();
-          const recent = rows.slice(-5).map((r) =>
-            `${r.modelVersion} ${r.replica} ${new Date(r.pairedAtMs).toISOString()}`
-          );
-          const features = (await docker(
-            "service",
-            "ps",
-            `${STACK}_features`,
-            "--format",
-            "{{.CurrentState}} {{.Error}}",
-          )).stdout;
-          throw new Error(
-            `${error.message}; v2 is ${v2.version}; ${rows.length} rows, ${seen} before; last: ${
-              recent.join(" | ")
-            }; features: ${features}`,
-          );
-        });
-        const versions = new Set((await metricRows()).map((r) => r.modelVersion));
-        assert.deepEqual([...versions].sort(), [v1.version, v2.version].sort());
-      });
+              "--format",
+              "{{.Image}} {{.CurrentState}} {{.Error}}",
+            ))
+              .stdout;
+          const running = (await tasks()).split("\n").filter((l) => / Running /.test(l));
+          assert.equal(running.length, 3, `not three model tasks running:\n${await tasks()}`);
+          const seen = (await metricRows()).length;
+          await waitFor(
+            "rows of the new version",
+            async () => (await metricRows()).slice(seen).some((r) => r.modelVersion === v2.version),
+          ).catch(async (error) => {
+            const rows = await metricRows();
+            const recent = rows.slice(-5).map((r) =>
+              `${r.modelVersion} ${r.replica} ${new Date(r.pairedAtMs).toISOString()}`
+            );
+            const features = (await docker(
+              "service",
+              "ps",
+              `${STACK}_features`,
+              "--format",
+              "{{.CurrentState}} {{.Error}}",
+            )).stdout;
+            throw new Error(
+              `${error.message}; v2 is ${v2.version}; ${rows.length} rows, ${seen} before; last: ${
+                recent.join(" | ")
+              }; features: ${features}`,
+            );
+          });
+          const versions = new Set((await metricRows()).map((r) => r.modelVersion));
+          assert.deepEqual([...versions].sort(), [v1.version, v2.version].sort());
+        },
+      );
       await t.step("scale ml_model=1: the removed replicas drain and exit 0", async () => {
         await timed("scale to 1 converged", () => docker("service", "scale", `${STACK}_model=1`));
         const { stdout } = await docker(
@@ -362,6 +447,10 @@ Deno.test({
       // After the exactly-once check: drifted rows no longer match the data set. Before the
       // saturation phase, whose hundreds of thousands of clean samples would hold the 5-minute
       // MAE below the alert's threshold for minutes.
+      await t.step(
+        "a model that fails its checks at load never serves: ml_model rolls back by itself",
+        () => corruptModelPhase(v2),
+      );
       await t.step("drift switched on in ml_features fires ModelDrift in Prometheus", driftPhase);
       await t.step(
         "saturation: features at full speed, 3 model replicas, metric restarted before a backlog",
