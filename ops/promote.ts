@@ -16,6 +16,7 @@
  * @module
  */
 import { loadModelArtifact } from "../model/artifact.ts";
+import { type CommandResult, runCommand } from "./kit/command.ts";
 
 /** Where docker-stack.yml mounts the model's config in ml_model: over MODEL_PATH in the image. */
 export const MODEL_TARGET = "/app/model/model.json";
@@ -25,29 +26,9 @@ export function modelConfigName(version: string): string {
   return `ml_model_${version}`;
 }
 
-/** What a command printed, and whether it succeeded. */
-export interface CommandResult {
-  readonly ok: boolean;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs `docker args`, with `stdin` as its standard input when given. */
-export async function docker(args: readonly string[], stdin?: string): Promise<CommandResult> {
-  const child = new Deno.Command("docker", {
-    args: [...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const out = await child.output();
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  return { ok: out.success, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+export function docker(args: readonly string[], stdin?: string): Promise<CommandResult> {
+  return runCommand("docker", args, { stdin });
 }
 
 async function must(args: readonly string[], stdin?: string): Promise<string> {

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { freePort } from "../ops/kit/local_broker.ts";
 import { startHaproxy } from "./haproxy.ts";
+import { runCommand } from "../ops/kit/command.ts";
 
 const CONFIG = new URL("../ops/images/gateway/haproxy.cfg", import.meta.url).pathname;
 const TLS_SCRIPT = new URL("../ops/secrets/tls.sh", import.meta.url).pathname;
@@ -28,20 +29,9 @@ interface Seen {
 }
 
 async function run(command: string, args: string[], stdin?: string): Promise<string> {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const output = await child.output();
-  assert.ok(output.success, new TextDecoder().decode(output.stderr));
-  return new TextDecoder().decode(output.stdout);
+  const output = await runCommand(command, args, { stdin });
+  assert.ok(output.ok, output.stderr);
+  return output.stdout;
 }
 
 interface Gateway {

@@ -6,6 +6,7 @@
  *
  * Both tests/swarm/e2e_swarm.ts and tests/swarm/e2e_cluster.ts use it.
  */
+import { runCommand } from "../../ops/kit/command.ts";
 import { waitFor as poll } from "../../ops/kit/process.ts";
 
 /** What a command printed, and whether it succeeded. */
@@ -21,25 +22,13 @@ export async function sh(
   args: readonly string[],
   options: { env?: Record<string, string>; allowFail?: boolean; stdin?: string } = {},
 ): Promise<ShResult> {
-  const child = new Deno.Command(command, {
-    args: [...args],
-    env: options.env,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
+  const out = await runCommand(command, args, { env: options.env, stdin: options.stdin });
+  if (!out.ok && !options.allowFail) {
+    throw new Error(
+      `'${command} ${args.join(" ")}' failed (${out.code}):\n${out.stderr}${out.stdout}`,
+    );
   }
-  const out = await child.output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
-  if (!out.success && !options.allowFail) {
-    throw new Error(`'${command} ${args.join(" ")}' failed (${out.code}):\n${stderr}${stdout}`);
-  }
-  return { ok: out.success, stdout, stderr };
+  return { ok: out.ok, stdout: out.stdout, stderr: out.stderr };
 }
 
 /** `docker` against one engine: `host` is a DOCKER_HOST value, or undefined for the default. */
