@@ -487,15 +487,20 @@ Deno.test({
           const answer = await node2.docker.out("exec", id, "bash", "-c", ask);
           return JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4));
         };
-        let up = 0;
+        type Target = {
+          labels: { job: string; instance?: string };
+          health: string;
+          lastError?: string;
+        };
+        let brokers: Target[] = [];
         await waitFor("three rabbitmq targets up", async () => {
           const { data } = await targets();
-          up = data.activeTargets.filter((target: { labels: { job: string }; health: string }) =>
-            target.labels.job === "rabbitmq" && target.health === "up"
-          ).length;
-          return up === 3;
+          brokers = data.activeTargets.filter((target: Target) => target.labels.job === "rabbitmq");
+          return brokers.filter((target) => target.health === "up").length === 3;
         }, 120_000).catch((error) => {
-          throw new Error(`${error.message}; ${up} up`);
+          // Each target as Prometheus last saw it: which member, and why its scrape failed.
+          const seen = brokers.map((t) => `${t.labels.instance} ${t.health} ${t.lastError ?? ""}`);
+          throw new Error(`${error.message}; ${seen.join(" | ") || "no rabbitmq target"}`);
         });
       });
 
