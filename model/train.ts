@@ -124,7 +124,7 @@ const round = (n: number) => Math.round(n * 1000) / 1000;
 
 /** `deno task train --from …`; see the module documentation. */
 async function trainFromRecords(options: RetrainArgs): Promise<number> {
-  const target = options.out ?? `${ARTIFACTS_DIR}/x.json`;
+  const target = options.out ?? ARTIFACTS_DIR;
   if (Deno.permissions.querySync({ name: "write", path: target }).state !== "granted") {
     throw new Error(
       `Cannot train as '--out' may not be written here (the task writes only under model/): current value is '${target}'`,

@@ -41,31 +41,28 @@ export interface PairRecord {
   readonly inputs?: readonly number[];
 }
 
+/** The sample's columns: every row's first cells, and the whole header of the first format. */
+const SAMPLE_HEADER = "id,y_true,y_pred,absolute_error,model_version,replica,latency_ms,paired_at";
+const SAMPLE_CELLS = SAMPLE_HEADER.split(",").length;
+
 /**
  * The first line of `metric_log.csv`: the sample, then its inputs under the
  * data set's own column names, so `pandas.read_csv` gives a frame that
  * trains like `load_diabetes(as_frame=True)`.
  */
-export const CSV_HEADER = [
-  "id,y_true,y_pred,absolute_error,model_version,replica,latency_ms,paired_at",
-  ...FEATURE_NAMES,
-].join(",");
+export const CSV_HEADER = [SAMPLE_HEADER, ...FEATURE_NAMES].join(",");
 
 /**
  * Headers of earlier formats, still read: their rows have no inputs. A live
  * file that starts with one is rotated at start (`restore.ts`), so new rows
  * never land under an old header.
  */
-export const EARLIER_CSV_HEADERS: readonly string[] = [
-  "id,y_true,y_pred,absolute_error,model_version,replica,latency_ms,paired_at",
-];
+export const EARLIER_CSV_HEADERS: readonly string[] = [SAMPLE_HEADER];
 
 /** Whether `line` is the header of this format or of an earlier one. */
 export function isKnownHeader(line: string | undefined): boolean {
   return line === CSV_HEADER || (line !== undefined && EARLIER_CSV_HEADERS.includes(line));
 }
-
-const SAMPLE_CELLS = 8;
 
 /** Builds the record of a truth and a prediction. */
 export function pairRecord(
