@@ -4,12 +4,27 @@
  * @module
  */
 import { commonSchema } from "../stack/common_config.ts";
-import { intField, textField } from "../stack/config.ts";
-import { DEFAULT_MAX_BODY_BYTES } from "../stack/contracts.ts";
+import { choiceField, intField, textField } from "../stack/config.ts";
+import { DEFAULT_MAX_BODY_BYTES, QUEUES } from "../stack/contracts.ts";
 import { MODEL_PATH } from "./artifact.ts";
 
 /** Port of the model's `/healthz`, `/readyz` and `/metrics`. */
 export const MODEL_HTTP_PORT = 8002;
+
+/**
+ * What a model replica serves: the stable pipeline, or a candidate in shadow that sees a copy of
+ * every sample and whose predictions metric pairs apart (`stack/contracts.ts`).
+ */
+export const MODEL_ROLES = ["stable", "candidate"] as const;
+/** One of {@link MODEL_ROLES}. */
+export type ModelRole = typeof MODEL_ROLES[number];
+
+/** The queue a model of `role` consumes and the one it publishes to. */
+export function queuesOf(role: ModelRole): { readonly input: string; readonly output: string } {
+  return role === "stable"
+    ? { input: QUEUES.features, output: QUEUES.yPred }
+    : { input: QUEUES.featuresShadow, output: QUEUES.yPredShadow };
+}
 
 /** Every variable the model service reads. */
 export const modelSchema = {
@@ -17,6 +32,12 @@ export const modelSchema = {
   modelPath: textField("MODEL_PATH", MODEL_PATH, {
     doc: "Model artifact written by `deno task train`",
   }),
+  role: choiceField(
+    "MODEL_ROLE",
+    "stable",
+    MODEL_ROLES,
+    "`stable` serves `features` → `y_pred`; `candidate` shadows it: `features_shadow` → `y_pred_shadow`",
+  ),
   inferenceDelayMs: intField("INFERENCE_DELAY_MS", 0, {
     min: 0,
     max: 60_000,

@@ -3,15 +3,21 @@
  * publishes to `y_pred`, and acks the input only after the broker confirmed
  * the prediction. Replicas on the one queue share the work.
  *
+ * With `MODEL_ROLE=candidate` the same program shadows the stable one: it
+ * binds the copy of `features` (`SHADOW_COPY`) on every connect, predicts
+ * from `features_shadow` into `y_pred_shadow`, and the last candidate to stop
+ * unbinds the copy. Input that is not a sample is skipped with a log line,
+ * not dead-lettered: the stable replica dead-letters the original.
+ *
  * @module
  */
-import { Gauge } from "prom-client";
-import { sleep } from "../stack/async.ts";
+import { Counter, Gauge } from "prom-client";
+import { errorText, sleep } from "../stack/async.ts";
 import { DeadLetter } from "../stack/broker.ts";
-import { QUEUES } from "../stack/contracts.ts";
 import { runService } from "../stack/service.ts";
+import { bindShadowCopy, unbindShadowCopyIfUnused } from "../stack/topology.ts";
 import { loadModelArtifact } from "./artifact.ts";
-import { modelSchema } from "./config.ts";
+import { modelSchema, queuesOf } from "./config.ts";
 import { infer, stampPredictedAt } from "./inference.ts";
 
 /** Wall-clock ms (fractional) on a monotonic base: the hop time stamps metric subtracts. */
@@ -36,7 +42,20 @@ await runService({
       labelNames: ["model_version"],
       registers: [telemetry.registry],
     }).set({ model_version: model.version }, model.training.mae);
-    broker.consume(QUEUES.features, async (delivery) => {
+    const { input, output } = queuesOf(config.role);
+    const candidate = config.role === "candidate";
+    const skipped = new Counter({
+      name: "ml_model_shadow_skipped_total",
+      help:
+        "Copies a candidate skipped as not a sample (the stable model dead-letters the original)",
+      labelNames: ["reason"],
+      registers: [telemetry.registry],
+    });
+    if (candidate) {
+      broker.onConnect(bindShadowCopy);
+      log.info("shadowing as a candidate: {input} → {output}", { input, output });
+    }
+    broker.consume(input, async (delivery) => {
       const receivedAtMs = wallClockMs();
       const result = infer(delivery.body, delivery.properties, {
         model,
@@ -45,15 +64,35 @@ await runService({
         now: new Date(),
         receivedAtMs,
       });
+      if (!result.ok && candidate) {
+        log.warn("skipped a copy that is not a sample ({code}): {reason}", {
+          code: result.code,
+          reason: result.reason,
+        });
+        skipped.inc({ reason: result.code });
+        return;
+      }
       if (!result.ok) throw new DeadLetter(result.code, result.reason);
       if (config.inferenceDelayMs > 0) await sleep(config.inferenceDelayMs, signal);
       const properties = stampPredictedAt(result.value.properties, wallClockMs());
-      await broker.publish(QUEUES.yPred, result.value.body, properties);
+      await broker.publish(output, result.value.body, properties);
       log.debug("predicted {prediction} for {id}", {
         id: result.value.id,
         prediction: result.value.prediction,
       });
     });
-    return {};
+    if (!candidate) return {};
+    return {
+      async beforeClose() {
+        // Consumers are cancelled by now: a count of 0 means no other candidate shadows.
+        const unbound = await broker.withChannel(unbindShadowCopyIfUnused).catch((error) => {
+          log.warn("could not check the shadow copy: {error}", { error: errorText(error) });
+          return false;
+        });
+        if (unbound) {
+          log.info("last candidate out: stopped the copy of features to {input}", { input });
+        }
+      },
+    };
   },
 });

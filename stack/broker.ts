@@ -86,12 +86,26 @@ export interface BrokerOptions {
   queueType?: QueueType;
 }
 
+/** Runs `use` on a channel from `open` and closes it (the broker may have closed it already). */
+async function onChannel<T>(
+  open: () => Promise<AMQPChannel>,
+  use: (channel: AMQPChannel) => Promise<T>,
+): Promise<T> {
+  const channel = await open();
+  try {
+    return await use(channel);
+  } finally {
+    if (!channel.closed) await channel.close().catch(() => {});
+  }
+}
+
 /** A connection to RabbitMQ that keeps itself connected until {@link Broker.close}. */
 export class Broker {
   readonly #options:
     & Required<Omit<BrokerOptions, "onDisconnect" | "ca">>
     & Pick<BrokerOptions, "onDisconnect" | "ca">;
   readonly #consumers: ConsumerSpec<AMQPMessage>[] = [];
+  readonly #connectSteps: ((channel: AMQPChannel) => Promise<void>)[] = [];
   readonly #inFlight = new Set<Promise<void>>();
   readonly #members: MemberRotation<string>;
   readonly #loop: RunLoop<AMQPMessage, AMQPChannel>;
@@ -118,6 +132,7 @@ export class Broker {
       },
       declare: async (open) => {
         await ensureTopology(open, queueType);
+        for (const step of this.#connectSteps) await onChannel(open, step);
       },
       consumers: this.#consumers,
       log,
@@ -159,6 +174,25 @@ export class Broker {
       prefetch: options.prefetch ?? this.#options.prefetch,
       onMessage: (message) => this.#dispatch(queue, handler, options, message),
     });
+  }
+
+  /**
+   * Registers a step to run after the topology on every (re)connect, on a channel of its own
+   * (a candidate binds its shadow copy: `bindShadowCopy`). Call before {@link start}.
+   */
+  onConnect(step: (channel: AMQPChannel) => Promise<void>): void {
+    if (this.#runLoop) throw new Error("Cannot add a connect step after start()");
+    this.#connectSteps.push(step);
+  }
+
+  /**
+   * Runs `use` on a channel of its own on the current connection, then closes it; rejects when
+   * not connected. For the odd broker operation besides publishing (`unbindShadowCopyIfUnused`).
+   */
+  async withChannel<T>(use: (channel: AMQPChannel) => Promise<T>): Promise<T> {
+    const opening = this.#loop.openChannel();
+    if (!opening) throw new Error("Cannot open a channel: not connected");
+    return await onChannel(() => opening, use);
   }
 
   /**

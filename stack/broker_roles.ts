@@ -63,17 +63,26 @@ export const BROKER_ROLES: readonly BrokerRole[] = [
     user: "model",
     tags: [],
     configure: NOTHING,
-    write: only(publishExchange(QUEUES.yPred), DEAD_LETTER_EXCHANGE),
-    read: only(QUEUES.features),
-    why: "consumes features, publishes predictions and its dead letters",
+    // A candidate in shadow runs as model too: it binds features_shadow to features' exchange
+    // (write on the queue, read on the exchange: `SHADOW_COPY`), consumes it and publishes to
+    // y_pred_shadow. Binding is all those two rights allow.
+    write: only(
+      publishExchange(QUEUES.yPred),
+      publishExchange(QUEUES.yPredShadow),
+      QUEUES.featuresShadow,
+      DEAD_LETTER_EXCHANGE,
+    ),
+    read: only(QUEUES.features, QUEUES.featuresShadow, publishExchange(QUEUES.features)),
+    why:
+      "consumes features, publishes predictions and its dead letters; as a candidate, the same on the shadow queues",
   },
   {
     user: "metric",
     tags: [],
     configure: NOTHING,
     write: only(DEAD_LETTER_EXCHANGE),
-    read: only(QUEUES.yTrue, QUEUES.yPred),
-    why: "consumes truth and predictions, publishes its dead letters",
+    read: only(QUEUES.yTrue, QUEUES.yPred, QUEUES.yPredShadow),
+    why: "consumes truth and predictions (a candidate's too), publishes its dead letters",
   },
   {
     user: "operator",

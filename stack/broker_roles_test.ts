@@ -27,11 +27,19 @@ Deno.test("BROKER_ROLES grant each user exactly the queues and exchanges its wor
   // `^$` matches the empty name only, which no client can declare or consume.
   assert.deepEqual(rights, {
     features: { configure: [""], write: ["ml.features", "ml.y_true"], read: [""] },
-    model: { configure: [""], write: ["ml.y_pred", "dead-letter"], read: ["features"] },
-    metric: { configure: [""], write: ["dead-letter"], read: ["y_true", "y_pred"] },
+    model: {
+      configure: [""],
+      write: ["features_shadow", "ml.y_pred", "ml.y_pred_shadow", "dead-letter"],
+      read: ["features", "features_shadow", "ml.features"],
+    },
+    metric: {
+      configure: [""],
+      write: ["dead-letter"],
+      read: ["y_true", "y_pred", "y_pred_shadow"],
+    },
     operator: {
       configure: [""],
-      write: ["ml.features", "ml.y_true", "ml.y_pred"],
+      write: ["ml.features", "ml.y_true", "ml.y_pred", "ml.y_pred_shadow"],
       read: ["dead_letter"],
     },
   });
@@ -70,8 +78,8 @@ Deno.test("passwordSecret() and setPermissionsArgs() spell what the entrypoint a
     "/",
     "model",
     "^$",
-    "^(ml\\.y_pred|dead-letter)$",
-    "^(features)$",
+    "^(ml\\.y_pred|ml\\.y_pred_shadow|features_shadow|dead-letter)$",
+    "^(features|features_shadow|ml\\.features)$",
   ]);
 });
 

@@ -18,6 +18,9 @@
  * | more headers    | –                        | `received-at-ms`, `predicted-at-ms` (model's)  |
  * | `inputs`        | –                        | the feature vector predicted from, JSON text   |
  *
+ * A candidate model in shadow reads `features_shadow` (the same messages as
+ * `features`) and publishes to `y_pred_shadow` with exactly `y_pred`'s contract.
+ *
  * @module
  */
 
@@ -27,6 +30,13 @@ export const QUEUES = {
   yTrue: "y_true",
   yPred: "y_pred",
   deadLetter: "dead_letter",
+  /**
+   * A copy of every `features` message for a candidate model in shadow, bound to `features`'
+   * exchange only while a candidate runs (`bindShadowCopy` in `stack/topology.ts`).
+   */
+  featuresShadow: "features_shadow",
+  /** A candidate's predictions: paired by metric apart from `y_pred`, never in the stable MAE. */
+  yPredShadow: "y_pred_shadow",
 } as const;
 
 /** Header names; lower-case and dashed like HTTP's, no `x-` prefix (RFC 6648). */

@@ -33,6 +33,8 @@ Deno.test("the contract names its queues and headers once", () => {
     yTrue: "y_true",
     yPred: "y_pred",
     deadLetter: "dead_letter",
+    featuresShadow: "features_shadow",
+    yPredShadow: "y_pred_shadow",
   });
   assert.equal(HEADERS.sentAtMs, "sent-at-ms");
   assert.equal(HEADERS.modelVersion, "model-version");

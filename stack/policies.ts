@@ -69,6 +69,20 @@ export const PREDICTIONS_HEADROOM = 20_000;
  */
 export const WORK_QUEUE_MAX_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Messages `features_shadow` holds at most: with no candidate consuming it (one killed outright
+ * leaves the copy bound, `stack/topology.ts`), the oldest are dropped past this. Ten seconds at
+ * full speed (1,000 samples/s), half an hour at the stack's 5/s: a candidate that falls further
+ * behind than this skips samples, which leaves fewer pairs but no bias.
+ */
+export const SHADOW_COPY_MAX_LENGTH = 10_000;
+
+/**
+ * How long a copy waits in `features_shadow`: metric keeps a truth for pairing with a
+ * candidate's prediction for its UNPAIRED_TTL_MS (5 min), so an older copy could not be paired.
+ */
+export const SHADOW_COPY_TTL_MS = 120_000;
+
 /** Dead letters kept at most: far more than a bad deploy makes before someone looks. */
 export const DEAD_LETTER_MAX_LENGTH = 100_000;
 
@@ -150,10 +164,28 @@ export function pipelinePolicies(limits: QueueLimits = QUEUE_LIMITS): Policy[] {
     },
     {
       name: "ml-predictions",
-      pattern: exactly(QUEUES.yPred),
+      // A candidate's predictions are bounded like the stable ones: full, the candidate's
+      // publish is refused and it dead-letters the copy, never the stable sample.
+      pattern: exactly(QUEUES.yPred, QUEUES.yPredShadow),
       "apply-to": "queues",
       priority: 0,
       definition: workQueue(limits.predictionsMaxLength, limits.workQueueMaxBytes),
+    },
+    {
+      name: "ml-shadow-copy",
+      pattern: exactly(QUEUES.featuresShadow),
+      "apply-to": "queues",
+      priority: 0,
+      // A copy for a measurement, not a sample the pipeline owes anyone: when no candidate
+      // keeps up, the oldest copies go (drop-head, and the TTL), and `features` is never refused
+      // because of it. No dead-letter exchange: a dropped or expired copy is not a dead letter.
+      definition: {
+        "overflow": "drop-head",
+        "max-length": SHADOW_COPY_MAX_LENGTH,
+        "max-length-bytes": WORK_QUEUE_MAX_BYTES,
+        "message-ttl": SHADOW_COPY_TTL_MS,
+        "delivery-limit": DELIVERY_LIMIT,
+      },
     },
     {
       name: "ml-work-queues",

@@ -139,6 +139,11 @@ export class RunLoop<M, Ch extends ChannelLike<M>> {
   }
 
   /** The publish channel of the connection in use, once opened in confirm mode. */
+  /** A new channel on the current connection, for the caller to close; undefined when down. */
+  openChannel(): Promise<Ch> | undefined {
+    return this.#connected ? this.#connection?.channel() : undefined;
+  }
+
   get publishChannel(): Ch | undefined {
     return this.#publishChannel;
   }

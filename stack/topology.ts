@@ -23,15 +23,28 @@ export type QueueType = typeof QUEUE_TYPES[number];
 /** Replicated on a cluster, a delivery limit; the same on one node, so dev behaves like production. */
 export const DEFAULT_QUEUE_TYPE: QueueType = "quorum";
 
-/** The queues that carry samples: everything but `dead_letter`. */
-export const WORK_QUEUES: readonly string[] = [QUEUES.features, QUEUES.yTrue, QUEUES.yPred];
+/**
+ * The queues that carry samples and are published to through their own exchange: a candidate's
+ * predictions (`y_pred_shadow`) too, so a dead-lettered one can be replayed like any other.
+ */
+export const WORK_QUEUES: readonly string[] = [
+  QUEUES.features,
+  QUEUES.yTrue,
+  QUEUES.yPred,
+  QUEUES.yPredShadow,
+];
 
 /**
  * Every queue the pipeline declares, all of one type: on a cluster, dead
  * letters are samples too and must survive a lost node. `dead_letter` has no
  * policy (no delivery limit: `deno task dlq list` takes and returns them).
+ * `features_shadow` has no exchange of its own: see {@link SHADOW_COPY}.
  */
-export const PIPELINE_QUEUES: readonly string[] = [QUEUES.deadLetter, ...WORK_QUEUES];
+export const PIPELINE_QUEUES: readonly string[] = [
+  QUEUES.deadLetter,
+  ...WORK_QUEUES,
+  QUEUES.featuresShadow,
+];
 
 /**
  * The exchange `queue` is published through: a fanout exchange bound to it
@@ -51,6 +64,37 @@ export const BINDINGS: readonly { exchange: string; queue: string }[] = [
   { exchange: DEAD_LETTER_EXCHANGE, queue: QUEUES.deadLetter },
   ...WORK_QUEUES.map((queue) => ({ exchange: publishExchange(queue), queue })),
 ];
+
+/**
+ * The binding that copies every `features` message to `features_shadow` for a candidate in
+ * shadow. Not in {@link BINDINGS} nor in the broker's definitions: a candidate binds it when it
+ * starts and on every reconnect ({@link bindShadowCopy}), and the last candidate to stop
+ * unbinds it ({@link unbindShadowCopyIfUnused}), so the stable pipeline pays for the copy (a
+ * second quorum write per sample) only while a shadow runs. A candidate killed outright leaves
+ * it bound: `features_shadow`'s policy (`stack/policies.ts`) drops the oldest past its limit,
+ * so the copy costs broker work but never memory without bound, and never refuses a sample.
+ */
+export const SHADOW_COPY: { readonly exchange: string; readonly queue: string } = {
+  exchange: publishExchange(QUEUES.features),
+  queue: QUEUES.featuresShadow,
+};
+
+/** Starts the copy of `features` to `features_shadow`; idempotent. */
+export async function bindShadowCopy(channel: AMQPChannel): Promise<void> {
+  await channel.queueBind(SHADOW_COPY.queue, SHADOW_COPY.exchange, "");
+}
+
+/**
+ * Stops the copy when no consumer is left on `features_shadow`, and says whether it did. Called
+ * by a candidate after cancelling its own consumer: a replica that stops while others still
+ * shadow leaves the copy to them.
+ */
+export async function unbindShadowCopyIfUnused(channel: AMQPChannel): Promise<boolean> {
+  const { consumerCount } = await channel.queueDeclare(SHADOW_COPY.queue, { passive: true });
+  if (consumerCount > 0) return false;
+  await channel.queueUnbind(SHADOW_COPY.queue, SHADOW_COPY.exchange, "");
+  return true;
+}
 
 /**
  * Declare arguments of a work queue of `type`. A classic queue gets none, so

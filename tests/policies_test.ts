@@ -17,7 +17,13 @@ import { POLICIES, setPolicyArgs } from "../stack/policies.ts";
 import { connectClient } from "../stack/amqp_client.ts";
 import { BROKER_ROLES, passwordSecret } from "../stack/broker_roles.ts";
 import { QUEUES } from "../stack/contracts.ts";
-import { DEAD_LETTER_EXCHANGE, ensureTopology, publishExchange } from "../stack/topology.ts";
+import {
+  bindShadowCopy,
+  DEAD_LETTER_EXCHANGE,
+  ensureTopology,
+  publishExchange,
+  unbindShadowCopyIfUnused,
+} from "../stack/topology.ts";
 import { USERS_PATH } from "../ops/definitions.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -45,10 +51,16 @@ const ALLOWED: Record<string, Attempt[]> = {
     ["read features", get(QUEUES.features)],
     ["publish to y_pred", publishTo(publishExchange(QUEUES.yPred))],
     ["dead-letter", publishTo(DEAD_LETTER_EXCHANGE, QUEUES.features)],
+    // As a candidate in shadow: start and stop the copy, read it, publish its predictions.
+    ["bind the shadow copy", bindShadowCopy],
+    ["read features_shadow", get(QUEUES.featuresShadow)],
+    ["publish to y_pred_shadow", publishTo(publishExchange(QUEUES.yPredShadow))],
+    ["unbind the shadow copy", unbindShadowCopyIfUnused],
   ],
   metric: [
     ["read y_true", get(QUEUES.yTrue)],
     ["read y_pred", get(QUEUES.yPred)],
+    ["read y_pred_shadow", get(QUEUES.yPredShadow)],
     ["dead-letter", publishTo(DEAD_LETTER_EXCHANGE, QUEUES.yPred)],
   ],
   operator: [
@@ -68,12 +80,19 @@ const REFUSED: Record<string, Attempt[]> = {
     ["publish y_true through the default exchange", publishTo("", QUEUES.yTrue)],
     ["read y_true", get(QUEUES.yTrue)],
     ["delete y_pred", remove(QUEUES.yPred)],
+    ["delete features_shadow", remove(QUEUES.featuresShadow)],
+    // Binding needs write on the queue: the copy can go to features_shadow only.
+    [
+      "bind y_true to features' exchange",
+      (channel) => channel.queueBind(QUEUES.yTrue, publishExchange(QUEUES.features), ""),
+    ],
   ],
   metric: [
     ["delete y_pred", remove(QUEUES.yPred)],
     ["publish to y_pred", publishTo(publishExchange(QUEUES.yPred))],
     ["read features", get(QUEUES.features)],
     ["read dead_letter", get(QUEUES.deadLetter)],
+    ["bind the shadow copy", bindShadowCopy],
   ],
   operator: [
     ["read y_true", get(QUEUES.yTrue)],
