@@ -38,7 +38,7 @@
  */
 
 import { confidenceRadius, mixturePrecision } from "./confidence_sequence.ts";
-import { contrastMoments, type PairedErrors } from "./paired_errors.ts";
+import { contrastMoments, type PairedErrors } from "../../stack/paired_errors.ts";
 import type { RolloutPolicy } from "./rollout_policy.ts";
 
 /** What the rollout does next. */

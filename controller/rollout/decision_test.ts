@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decide } from "./decision.ts";
-import { addPair, NO_PAIRS, type PairedErrors } from "./paired_errors.ts";
+import { addPair, NO_PAIRS, type PairedErrors } from "../../stack/paired_errors.ts";
 import { DEFAULT_ROLLOUT_POLICY, type RolloutPolicy } from "./rollout_policy.ts";
 
 const POLICY: RolloutPolicy = {

@@ -17,7 +17,7 @@ import type { Dataset } from "../../stack/dataset.ts";
 import { fit, predict } from "../../model/linear.ts";
 import { normalCdf } from "./confidence_sequence.ts";
 import { decide, type Verdict } from "./decision.ts";
-import { addPair, NO_PAIRS } from "./paired_errors.ts";
+import { addPair, NO_PAIRS } from "../../stack/paired_errors.ts";
 import type { RolloutPolicy } from "./rollout_policy.ts";
 
 /** A uniform random number in [0, 1). */
