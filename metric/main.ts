@@ -13,15 +13,24 @@ import { QUEUES } from "../stack/contracts.ts";
 import { runService } from "../stack/service.ts";
 import { metricSchema } from "./config.ts";
 import { startDashboard } from "./dashboard/dashboard.ts";
-import { openMetricStore } from "./metric_log/store.ts";
+import { openMetricStore, rotationOf } from "./metric_log/store.ts";
 import { Pairer } from "./pairing/pairer.ts";
 import { startPeriodic } from "./periodic.ts";
 import { Recorder } from "./recorder.ts";
+import { ShadowPairer } from "./shadow/shadow_pairer.ts";
+import { createShadowMetrics, ShadowRecorder } from "./shadow/shadow_recorder.ts";
+import { openShadowLog } from "./shadow/shadow_store.ts";
 import {
   createPeriodicMetrics,
   createRecorderMetrics,
   registerPairingGauges,
 } from "./telemetry.ts";
+
+/**
+ * Most stable outcomes metric keeps for a candidate's predictions (`shadow/shadow_pairer.ts`):
+ * 20 s at 1,000 samples/s, the skew a candidate may have behind the stable model; about 3 MB.
+ */
+const SHADOW_OUTCOME_CAPACITY = 20_000;
 
 await runService({
   name: "metric",
@@ -55,6 +64,47 @@ await runService({
       png: { idleMs: config.pngIdleMs },
     });
 
+    // A candidate in shadow (y_pred_shadow): paired apart, in shadow_log.csv (shadow/).
+    const shadowLog = await openShadowLog(config.logDir, {
+      keep: store.window,
+      rotation: rotationOf(config),
+      onRotate: ({ rotated }) =>
+        log.info("rotated {name} to {rotated}", { name: "shadow_log.csv", rotated }),
+      onRotateError: (error) =>
+        log.error("cannot rotate shadow_log.csv: {error}", { error: errorText(error) }),
+    });
+    if (shadowLog.rows > 0 || shadowLog.damaged > 0 || shadowLog.truncatedBytes > 0) {
+      log.info(
+        "restored {rows} shadow pairs of {versions} candidates from {path} ({damaged} damaged lines, {truncated} torn bytes cut)",
+        {
+          rows: shadowLog.rows,
+          versions: shadowLog.summaries.entries().length,
+          path: shadowLog.path,
+          damaged: shadowLog.damaged,
+          truncated: shadowLog.truncatedBytes,
+        },
+      );
+    }
+    const shadowPairer = new ShadowPairer<Delivery>({
+      ttlMs: config.unpairedTtlMs,
+      seenCapacity: store.window,
+      outcomeCapacity: SHADOW_OUTCOME_CAPACITY,
+      startedAt: performance.now(),
+    });
+    for (const key of shadowLog.keys) shadowPairer.markRecorded(key);
+    const shadow = new ShadowRecorder({
+      pairer: shadowPairer,
+      summaries: shadowLog.summaries,
+      appendRow: (line) => shadowLog.writer.append(line),
+      path: shadowLog.path,
+      exit: (code) => Deno.exit(code),
+      log,
+      metrics: createShadowMetrics(telemetry.registry, shadowLog.summaries),
+      now: () => performance.now(),
+      wallClockMs: () => performance.timeOrigin + performance.now(),
+      maxBodyBytes: config.maxBodyBytes,
+    });
+
     const recorder = new Recorder({
       pairer,
       stats,
@@ -68,13 +118,18 @@ await runService({
       wallClockMs: () => performance.timeOrigin + performance.now(),
       maxBodyBytes: config.maxBodyBytes,
       unpairedTtlMs: config.unpairedTtlMs,
+      onRecorded: (row) => shadow.noteStable(row),
     });
     broker.consume(QUEUES.yTrue, recorder.handler("y_true"), { manualSettle: true });
     broker.consume(QUEUES.yPred, recorder.handler("y_pred"), { manualSettle: true });
+    broker.consume(QUEUES.yPredShadow, shadow.handler(), { manualSettle: true });
     const expiry = startPeriodic({
       name: "expiry",
       everyMs: Math.min(1000, config.unpairedTtlMs / 2),
-      run: () => recorder.expire(),
+      run: () => {
+        recorder.expire();
+        shadow.expire();
+      },
       observe,
       onError,
     });
@@ -103,7 +158,10 @@ await runService({
 
     return {
       route: dashboard.route,
-      onDisconnect: () => recorder.forgetPending(),
+      onDisconnect: () => {
+        recorder.forgetPending();
+        shadow.forgetPending();
+      },
       async beforeClose() {
         expiry.stop();
         maeLog.stop();
@@ -111,6 +169,7 @@ await runService({
         // Flush, not close: a late delivery may still append before exit.
         await csv.flush();
         await labels.flush();
+        await shadowLog.writer.flush();
         // The next start reads nothing but the snapshot (and rows a late delivery adds).
         await snapshots.take().catch((error) => onError("snapshot", error));
         await dashboard.close();

@@ -45,6 +45,8 @@ export interface RecorderOptions {
   wallClockMs(): number;
   maxBodyBytes: number;
   unpairedTtlMs: number;
+  /** Hears of each pair once its row is written: the shadow pairs a candidate with it. */
+  onRecorded?(record: PairRecord): void;
 }
 
 /** See the module documentation. */
@@ -158,6 +160,7 @@ export class Recorder {
     }
     // Counted once written, like the row: a crash before this counts nothing twice.
     this.#options.metrics?.recorded(row);
+    this.#options.onRecorded?.(row);
     await Promise.all([this.#ackQuietly(truth.token), this.#ackQuietly(prediction.token)]);
     this.#options.metrics?.hops?.(hopDurations({
       ...carriedTimes(truth.token.properties.headers, prediction.token.properties.headers),

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { parseMemorySize } from "../bench/v8_sizing.ts";
 import { metricSchema } from "../metric/config.ts";
 import { logBudgetBytes } from "../metric/metric_log/rotation.ts";
+import { SHADOW_RETAIN_BYTES } from "../metric/shadow/shadow_store.ts";
 import {
   OTHER_FILES_BUDGET_BYTES,
   rotationOf,
@@ -116,6 +117,7 @@ Deno.test("docs/operations.md states metric's disk budget as its defaults give i
   const gibMib = (bytes: number) =>
     `${Math.floor(bytes / GiB)} GiB and ${Math.round((bytes % GiB) / MiB)} MiB`;
   assert.ok(row.includes(`${gibMib(total)}: each log ${gibMib(perLog)}`), row);
+  assert.ok(row.includes(`shadow_log.csv\` ${(SHADOW_RETAIN_BYTES + MiB) / MiB} MiB`), row);
   assert.ok(row.includes(`the snapshot and plots ${OTHER_FILES_BUDGET_BYTES / MiB} MiB`), row);
   assert.ok(row.includes(`(${defaults.logRetentionBytes / GiB} GiB a log)`), row);
   assert.ok(row.includes(`(${defaults.logRetentionMs / 86_400_000} days)`), row);

@@ -14,6 +14,7 @@ import { ManagementApi, managementEndpoint } from "../ops/kit/management.ts";
 import type { ServiceName } from "../ops/launch.ts";
 import { brokerAddress } from "../stack/common_config.ts";
 import { POLICIES } from "../stack/policies.ts";
+import { publishExchange } from "../stack/topology.ts";
 import { PipelineDriver, startBroker, withVhost } from "../ops/kit/pipeline.ts";
 import type { ServiceProcess } from "../ops/kit/process.ts";
 import { metricLogPath, type PairRecord } from "../metric/metric_log/format.ts";
@@ -187,13 +188,18 @@ export class Pipeline {
     return this.broker.depths(this.vhost);
   }
 
-  /** Publishes one raw message (confirmed) to `queue` of this vhost. */
+  /**
+   * Publishes one raw message (confirmed) to `queue` of this vhost, through the default exchange
+   * or, with `via: "exchange"`, through the queue's own as the services do (a shadow copy too).
+   */
   publish(
     queue: string,
     body: string | Uint8Array,
     properties: AMQPProperties = {},
+    via: "default" | "exchange" = "default",
   ): Promise<void> {
-    return publishConfirmed(this.url, queue, body, properties);
+    const exchange = via === "exchange" ? publishExchange(queue) : "";
+    return publishConfirmed(this.url, queue, body, properties, exchange);
   }
 
   /** Takes every message now in `queue` (acking them) and returns body and headers. */
@@ -351,12 +357,13 @@ export async function publishConfirmed(
   queue: string,
   body: string | Uint8Array,
   properties: AMQPProperties = {},
+  exchange = "",
 ): Promise<void> {
   const client = await connectClient(url);
   try {
     const channel = await client.channel();
     await channel.confirmSelect();
-    await channel.basicPublish("", queue, body, { deliveryMode: 2, ...properties });
+    await channel.basicPublish(exchange, queue, body, { deliveryMode: 2, ...properties });
   } finally {
     await client.close();
   }

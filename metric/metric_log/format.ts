@@ -156,19 +156,21 @@ function oneLine(text: string): string {
  */
 const FORMULA_START = /^[=+\-@\t\r']/;
 
-function textCell(text: string): string {
+/** A text cell: formula-neutral, quoted when it must be (the comment above). */
+export function textCell(text: string): string {
   const neutral = FORMULA_START.test(text) ? `'${text}` : text;
   return neutral !== text || /[",\n\r]/.test(neutral)
     ? `"${neutral.replaceAll('"', '""')}"`
     : neutral;
 }
 
-function untext(cell: string): string {
+/** The text a {@link textCell} wrote, once {@link splitCsv} has taken its quotes off. */
+export function untext(cell: string): string {
   return cell.startsWith("'") ? cell.slice(1) : cell;
 }
 
 /** A number as the shortest text that reads back as the same double, -0 included. */
-function numberCell(value: number): string {
+export function numberCell(value: number): string {
   return Object.is(value, -0) ? "-0" : String(value);
 }
 
@@ -198,7 +200,7 @@ export function formatRecord(record: PairRecord): string {
 }
 
 /** Splits one CSV line, honouring double quotes. */
-function splitCsv(line: string): string[] {
+export function splitCsv(line: string): string[] {
   const cells: string[] = [];
   let current = "";
   let quoted = false;

@@ -15,6 +15,7 @@ import { restoreMetricState } from "./restore.ts";
 import { logBudgetBytes, type RotationSettings } from "./rotation.ts";
 import { snapshotPath, SnapshotTaker } from "./snapshot.ts";
 import { LogWriter } from "./writer.ts";
+import { shadowRotation } from "../shadow/shadow_store.ts";
 
 /** The file that gets a line per message received, beside `metric_log.csv`. */
 export const LABELS_LOG_FILE = "labels_log.txt";
@@ -76,13 +77,16 @@ export const OTHER_FILES_BUDGET_BYTES = 8 * 1024 * 1024;
 
 /**
  * Most bytes metric's `LOG_DIR` (the Swarm volume `metric-logs`) holds with
- * these settings: each log within its retention (`rotation.ts`) and
- * {@link OTHER_FILES_BUDGET_BYTES}. With the defaults, 4 GiB and 10 MiB.
+ * these settings: each log within its retention (`rotation.ts`), the shadow
+ * log within its own (`shadow/shadow_store.ts`) and
+ * {@link OTHER_FILES_BUDGET_BYTES}. With the defaults, 4 GiB, 257 MiB and 10 MiB.
  * (A CSV of another format, moved aside at start, is not counted: it is
  * the operator's to keep or delete.)
  */
 export function volumeBudgetBytes(options: StoreOptions): number {
-  return 2 * logBudgetBytes(rotationOf(options)) + OTHER_FILES_BUDGET_BYTES;
+  const rotation = rotationOf(options);
+  return 2 * logBudgetBytes(rotation) + logBudgetBytes(shadowRotation(rotation)) +
+    OTHER_FILES_BUDGET_BYTES;
 }
 
 /** Restores the state in `options.logDir` and opens its logs; see the module documentation. */
