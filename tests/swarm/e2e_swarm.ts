@@ -13,7 +13,8 @@
 import assert from "node:assert/strict";
 import { insideOut, outsideIn } from "./outside_in.ts";
 import { loadModelArtifact } from "../../model/artifact.ts";
-import { fit, type ModelArtifact } from "../../model/linear.ts";
+import { fit, type ModelArtifact, predict } from "../../model/linear.ts";
+import { parseShadowRecord, type ShadowRecord } from "../../metric/shadow/shadow_log.ts";
 import { serializeModelArtifact } from "../../model/artifact.ts";
 import { ensureConfig, modelConfigName, modelSpec, swapModelConfig } from "../../ops/promote.ts";
 import { metricLogPath, type PairRecord } from "../../metric/metric_log/format.ts";
@@ -352,6 +353,10 @@ Deno.test({
         "a model that fails its checks at load never serves: ml_model rolls back by itself",
         () => corruptModelPhase(v2),
       );
+      await t.step(
+        "a candidate in shadow on live traffic: paired apart, never served, stopped in 5 s",
+        () => shadowPhase(v2),
+      );
       await t.step("scale ml_model=1: the removed replicas drain and exit 0", async () => {
         // Only the replicas running now: the history also holds the corrupt model's task.
         const tasks = async (...filter: string[]) =>
@@ -551,6 +556,101 @@ async function driftPhase(): Promise<void> {
   const seconds = (performance.now() - start) / 1000;
   timings.push(["drift to ModelDrift firing", seconds]);
   console.log(`ModelDrift fired ${seconds.toFixed(1)} s after drift was switched on`);
+}
+
+/** The rows of shadow_log.csv on metric's volume (docs/operations.md, "A candidate in shadow"). */
+async function shadowRows(): Promise<ShadowRecord[]> {
+  const mount =
+    (await docker("volume", "inspect", `${STACK}_metric-logs`, "--format", "{{.Mountpoint}}"))
+      .stdout.trim();
+  const text = await Deno.readTextFile(`${mount}/shadow_log.csv`).catch(() => "");
+  return text.split("\n").flatMap((line) => parseShadowRecord(line) ?? []);
+}
+
+/** The queues `ml.features` copies to, from the broker task's rabbitmqctl. */
+async function featuresBindings(): Promise<string[]> {
+  const [broker] = await containersOf("rabbitmq");
+  const { stdout } = await docker(
+    "exec",
+    broker,
+    "rabbitmqctl",
+    "-q",
+    "list_bindings",
+    "--no-table-headers",
+    "source_name",
+    "destination_name",
+  );
+  return stdout.trim().split("\n").map((line) => line.trim().split(/\s+/))
+    .filter(([source]) => source === "ml.features").map(([, destination]) => destination).sort();
+}
+
+/**
+ * A candidate (v3: another fit) shadows the stable v2 through `deno task shadow`, as an operator
+ * would start one: it gets a copy of every sample while it runs, with the `model` user's own
+ * rights; metric pairs its predictions in shadow_log.csv against the same truths, once each,
+ * and not one of them reaches metric_log.csv. `shadow stop` removes it within 5 s, and with it
+ * the copy.
+ */
+async function shadowPhase(stable: ModelArtifact): Promise<void> {
+  const v3 = await fit({ ...dataset, X: dataset.X.slice(50), y: dataset.y.slice(50) });
+  const file = await Deno.makeTempFile({ prefix: "ml-model-v3-", suffix: ".json" });
+  await Deno.writeTextFile(file, serializeModelArtifact(v3));
+  const start = performance.now();
+  const started = await sh("deno", ["task", "shadow", "start", file], { allowFail: true });
+  await Deno.remove(file);
+  assert.ok(started.ok, `deno task shadow start failed: ${started.stderr}`);
+  await waitFor(
+    "50 shadow rows of the candidate",
+    async () => (await shadowRows()).filter((r) => r.candidateVersion === v3.version).length >= 50,
+    180_000,
+  );
+  const firstPairsS = (performance.now() - start) / 1000;
+  assert.deepEqual(await featuresBindings(), ["features", "features_shadow"]);
+  const status = await sh("deno", ["task", "shadow", "status"]);
+  assert.match(
+    status.stdout,
+    new RegExp(`shadows with ${v3.version} since .*; 1 task\\(s\\) running`),
+  );
+
+  const stopAt = performance.now();
+  const stopped = await sh("deno", ["task", "shadow", "stop"], { allowFail: true });
+  assert.ok(stopped.ok, `deno task shadow stop failed: ${stopped.stderr}`);
+  await waitFor(
+    "the candidate's container gone",
+    async () =>
+      (await docker(
+        "ps",
+        "-q",
+        "--filter",
+        `label=com.docker.swarm.service.name=${STACK}_model_candidate`,
+      ))
+        .stdout.trim() === "",
+    5_000,
+  );
+  const goneS = (performance.now() - stopAt) / 1000;
+  // The last candidate out unbinds the copy: features goes to its own queue alone again.
+  assert.deepEqual(await featuresBindings(), ["features"]);
+
+  const shadowed = (await shadowRows()).filter((r) => r.candidateVersion === v3.version);
+  const rows = await metricRows();
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  assert.equal(new Set(shadowed.map((r) => r.id)).size, shadowed.length, "a sample paired twice");
+  assert.ok(!rows.some((r) => r.modelVersion === v3.version), "a candidate prediction was served");
+  for (const s of shadowed) {
+    const row = byId.get(s.id);
+    assert.ok(row, `shadow row ${s.id} has no stable row`);
+    assert.equal(s.stableVersion, stable.version);
+    assert.equal(s.yTrue, row.yTrue);
+    assert.equal(s.stableError, row.absoluteError);
+    assert.ok(Math.abs(s.yCandidate - predict(v3, row.inputs!)) < 1e-9, `prediction of ${s.id}`);
+  }
+  const mae = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  console.log(
+    `shadow: first 50 pairs ${firstPairsS.toFixed(1)} s after start; ${shadowed.length} pairs, ` +
+      `MAE candidate ${mae(shadowed.map((r) => r.candidateError)).toFixed(2)} vs stable ` +
+      `${mae(shadowed.map((r) => r.stableError)).toFixed(2)}; stopped in ${goneS.toFixed(1)} s`,
+  );
+  timings.push(["shadow: start to 50 pairs", firstPairsS], ["shadow: stop to gone", goneS]);
 }
 
 /** Messages waiting in each queue, from the broker task's rabbitmqctl. */
