@@ -89,7 +89,10 @@ await runService({
       ttlMs: config.unpairedTtlMs,
       seenCapacity: store.window,
       outcomeCapacity: SHADOW_OUTCOME_CAPACITY,
-      startedAt: performance.now(),
+      // Restarted in the middle of a shadow (its last row is recent): pair the backlog too.
+      ...(Date.now() - (shadowLog.lastPairedAtMs ?? -Infinity) <= config.unpairedTtlMs
+        ? { shadowingSince: performance.now() }
+        : {}),
     });
     for (const key of shadowLog.keys) shadowPairer.markRecorded(key);
     const shadow = new ShadowRecorder({

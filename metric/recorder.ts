@@ -169,12 +169,21 @@ export class Recorder {
     }));
   }
 
-  async #ackQuietly(delivery: Delivery): Promise<void> {
-    // A delivery whose channel died is redelivered by the broker and
-    // recognised as recorded then; there is nothing to ack now.
-    if (!delivery.live) return;
-    await delivery.ack().catch((error) =>
-      this.#options.log.debug("ack failed: {error}", { error: errorText(error) })
-    );
+  #ackQuietly(delivery: Delivery): Promise<void> {
+    return ackQuietly(delivery, this.#options.log);
   }
+}
+
+/**
+ * Acks `delivery` if its channel lives. One whose channel died is redelivered by the broker and
+ * recognised as recorded then: there is nothing to ack now, and a failed ack is only logged.
+ */
+export async function ackQuietly(
+  delivery: Delivery,
+  log: Pick<RecorderLog, "debug">,
+): Promise<void> {
+  if (!delivery.live) return;
+  await delivery.ack().catch((error) =>
+    log.debug("ack failed: {error}", { error: errorText(error) })
+  );
 }

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { RecentSet } from "./recent_set.ts";
 
 /** Which queue a half came from. */
 export type Side = "y_true" | "y_pred";
@@ -52,9 +53,7 @@ export interface PairerOptions {
 export class Pairer<T> {
   readonly #ttlMs: number;
   readonly #pending = new Map<string, { y_true?: Half<T>; y_pred?: Half<T> }>();
-  readonly #seen: string[];
-  readonly #seenSet = new Set<string>();
-  #seenNext = 0;
+  readonly #seen: RecentSet;
 
   constructor(options: PairerOptions) {
     if (!(options.ttlMs > 0)) {
@@ -62,13 +61,8 @@ export class Pairer<T> {
         `Cannot create Pairer as 'ttlMs' must be positive: current value is ${options.ttlMs}`,
       );
     }
-    if (!Number.isInteger(options.seenCapacity) || options.seenCapacity < 1) {
-      throw new RangeError(
-        `Cannot create Pairer as 'seenCapacity' must be a positive integer: current value is ${options.seenCapacity}`,
-      );
-    }
     this.#ttlMs = options.ttlMs;
-    this.#seen = new Array(options.seenCapacity);
+    this.#seen = new RecentSet(options.seenCapacity, "Pairer");
   }
 
   /** Halves waiting for their other half. */
@@ -82,7 +76,7 @@ export class Pairer<T> {
 
   /** True when `id` was recorded and is still remembered. */
   hasRecorded(id: string): boolean {
-    return this.#seenSet.has(id);
+    return this.#seen.has(id);
   }
 
   /**
@@ -91,23 +85,12 @@ export class Pairer<T> {
    * does not copy the whole window on metric's event loop.
    */
   recordedIds(last = Infinity): string[] {
-    const size = this.#seen.length;
-    const ids: string[] = [];
-    for (let i = Math.max(0, size - last); i < size; i++) {
-      const id = this.#seen[(this.#seenNext + i) % size];
-      if (id !== undefined) ids.push(id);
-    }
-    return ids;
+    return this.#seen.newest(last);
   }
 
   /** Remembers `id` as recorded (also used to restore state from the CSV at start). */
   markRecorded(id: string): void {
-    if (this.#seenSet.has(id)) return;
-    const evicted = this.#seen[this.#seenNext];
-    if (evicted !== undefined) this.#seenSet.delete(evicted);
-    this.#seen[this.#seenNext] = id;
-    this.#seenSet.add(id);
-    this.#seenNext = (this.#seenNext + 1) % this.#seen.length;
+    this.#seen.add(id);
   }
 
   /**
@@ -121,7 +104,7 @@ export class Pairer<T> {
    * get here; this is the check where the arithmetic happens.)
    */
   offer(half: Half<T>): Offer<T> {
-    if (this.#seenSet.has(half.id)) return { kind: "recorded" };
+    if (this.#seen.has(half.id)) return { kind: "recorded" };
     const entry = this.#pending.get(half.id) ?? {};
     const other = half.side === "y_true" ? entry.y_pred : entry.y_true;
     const fault = pairingFault(half.value, other?.value);

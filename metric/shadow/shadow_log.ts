@@ -109,6 +109,8 @@ export interface RestoredShadow {
   readonly keys: readonly string[];
   /** Records read. */
   readonly rows: number;
+  /** When the last record was written (wall-clock ms); undefined without records. */
+  readonly lastPairedAtMs?: number;
   /** Lines that were neither the header nor a record (damage). */
   readonly damaged: number;
 }
@@ -119,6 +121,7 @@ export function restoreShadow(text: string, keep: number): RestoredShadow {
   const keys: string[] = [];
   let rows = 0;
   let damaged = 0;
+  let lastPairedAtMs: number | undefined;
   for (const line of text.split("\n")) {
     if (line === "" || line === SHADOW_HEADER) continue;
     const record = parseShadowRecord(line);
@@ -128,8 +131,9 @@ export function restoreShadow(text: string, keep: number): RestoredShadow {
     }
     summaries.add(record);
     rows++;
+    lastPairedAtMs = record.pairedAtMs;
     keys.push(shadowKey(record.candidateVersion, record.id));
     if (keys.length > 2 * keep) keys.splice(0, keys.length - keep);
   }
-  return { summaries, keys: keys.slice(-keep), rows, damaged };
+  return { summaries, keys: keys.slice(-keep), rows, damaged, lastPairedAtMs };
 }

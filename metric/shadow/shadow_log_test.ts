@@ -70,6 +70,8 @@ Deno.test("restoreShadow() sums each version's pairs as they were added, and kee
   const text = [SHADOW_HEADER, ...rows.map(formatShadowRecord), "torn,li", ""].join("\n");
   const restored = restoreShadow(text, 2);
   assert.equal(restored.rows, 4);
+  assert.equal(restored.lastPairedAtMs, RECORD.pairedAtMs);
+  assert.equal(restoreShadow(SHADOW_HEADER + "\n", 2).lastPairedAtMs, undefined);
   assert.equal(restored.damaged, 1);
   assert.deepEqual(restored.keys, [shadowKey("v3", "a"), shadowKey("sha256-aaaa", "c")]);
   const expected = addPair(addPair(addPair(NO_PAIRS, 1, 2), 3, 1), 2, 8);

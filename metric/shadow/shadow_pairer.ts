@@ -7,9 +7,9 @@
  * recorded, its outcome (truth, stable error, stable version) is kept for
  * `ttlMs` ({@link ShadowPairer.noteStable}), but only while a shadow is
  * running (a candidate prediction arrived within `ttlMs`), so metric keeps
- * nothing extra when there is no candidate. For `ttlMs` after it starts,
- * metric keeps them anyway: after a restart, the stable backlog may come in
- * before the first candidate prediction does, and its outcomes are needed. A candidate's prediction pairs
+ * nothing extra when there is no candidate. After a restart in the middle
+ * of a shadow (`shadowingSince`), it keeps them from the start: the stable
+ * backlog may come in before the first candidate prediction does. A candidate's prediction pairs
  * with that outcome at once, or waits up to `ttlMs` for it; one that finds
  * none in time is handed back by {@link ShadowPairer.expire}.
  *
@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { RecentSet } from "../pairing/recent_set.ts";
 
 /** A stable pair as the shadow needs it: recorded in `metric_log.csv` already. */
 export interface StableOutcome {
@@ -63,8 +64,11 @@ export interface ShadowPairerOptions {
   seenCapacity: number;
   /** Most stable outcomes kept at once; the oldest go first. */
   outcomeCapacity: number;
-  /** When metric started, on the same clock: outcomes are kept for `ttlMs` after. Default: never. */
-  startedAt?: number;
+  /**
+   * When a shadow was last seen running, on the same clock (metric's start, when its last
+   * shadow row is recent): outcomes are kept for `ttlMs` after. Default: never.
+   */
+  shadowingSince?: number;
 }
 
 /** The de-duplication key of a candidate's prediction: version and sample id. */
@@ -79,20 +83,14 @@ export class ShadowPairer<T> {
   readonly #outcomes = new Map<string, { outcome: StableOutcome; at: number }>();
   /** Waiting predictions by sample id, then by candidate version. */
   readonly #pending = new Map<string, Map<string, ShadowHalf<T>>>();
-  readonly #seen: (string | undefined)[];
-  readonly #seenSet = new Set<string>();
-  #seenNext = 0;
+  readonly #seen: RecentSet;
   #lastShadowAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: ShadowPairerOptions) {
-    for (const key of ["seenCapacity", "outcomeCapacity"] as const) {
-      if (!Number.isInteger(options[key]) || options[key] < 1) {
-        throw new RangeError(
-          `Cannot create ShadowPairer as '${key}' must be a positive integer: current value is ${
-            options[key]
-          }`,
-        );
-      }
+    if (!Number.isInteger(options.outcomeCapacity) || options.outcomeCapacity < 1) {
+      throw new RangeError(
+        `Cannot create ShadowPairer as 'outcomeCapacity' must be a positive integer: current value is ${options.outcomeCapacity}`,
+      );
     }
     if (!(options.ttlMs > 0)) {
       throw new RangeError(
@@ -100,8 +98,8 @@ export class ShadowPairer<T> {
       );
     }
     this.#options = options;
-    this.#seen = new Array(options.seenCapacity);
-    this.#lastShadowAt = options.startedAt ?? Number.NEGATIVE_INFINITY;
+    this.#seen = new RecentSet(options.seenCapacity, "ShadowPairer");
+    this.#lastShadowAt = options.shadowingSince ?? Number.NEGATIVE_INFINITY;
   }
 
   /** Predictions waiting for their stable pair. */
@@ -116,19 +114,14 @@ export class ShadowPairer<T> {
     return this.#outcomes.size;
   }
 
-  /** Whether a candidate's prediction arrived (or metric started) within `ttlMs` of `now`. */
+  /** Whether a candidate's prediction arrived (or `shadowingSince`) within `ttlMs` of `now`. */
   shadowing(now: number): boolean {
     return now - this.#lastShadowAt <= this.#options.ttlMs;
   }
 
   /** Remembers `key` ({@link shadowKey}) as recorded; also how a restart restores the ring. */
   markRecorded(key: string): void {
-    if (this.#seenSet.has(key)) return;
-    const evicted = this.#seen[this.#seenNext];
-    if (evicted !== undefined) this.#seenSet.delete(evicted);
-    this.#seen[this.#seenNext] = key;
-    this.#seenSet.add(key);
-    this.#seenNext = (this.#seenNext + 1) % this.#seen.length;
+    this.#seen.add(key);
   }
 
   /**
@@ -159,7 +152,7 @@ export class ShadowPairer<T> {
   offer(half: ShadowHalf<T>): ShadowOffer<T> {
     this.#lastShadowAt = Math.max(this.#lastShadowAt, half.arrivedAt);
     const key = shadowKey(half.version, half.id);
-    if (this.#seenSet.has(key)) return { kind: "recorded" };
+    if (this.#seen.has(key)) return { kind: "recorded" };
     const kept = this.#outcomes.get(half.id);
     if (kept) {
       this.markRecorded(key);

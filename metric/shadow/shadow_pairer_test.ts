@@ -58,8 +58,8 @@ Deno.test("ShadowPairer keeps nothing for a candidate when none is shadowing", (
   assert.equal(p.outcomeCount, 0);
 });
 
-Deno.test("ShadowPairer keeps outcomes for ttlMs after start: a restart's backlog still pairs", () => {
-  const p = pairer({ startedAt: 1000 });
+Deno.test("ShadowPairer restarted in a shadow keeps outcomes from the start: the backlog pairs", () => {
+  const p = pairer({ shadowingSince: 1000 });
   assert.equal(p.shadowing(1000 + TTL), true);
   p.noteStable(outcome("backlog"), 1010);
   assert.equal(p.offer(half("backlog", 1020)).kind, "paired");

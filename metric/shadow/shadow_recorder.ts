@@ -20,7 +20,7 @@ import { HEADERS, textHeader } from "../../stack/contracts.ts";
 import type { PairedErrors } from "../../stack/paired_errors.ts";
 import { label, type PairRecord } from "../metric_log/format.ts";
 import { parseHalf } from "../pairing/parse_half.ts";
-import type { RecorderLog } from "../recorder.ts";
+import { ackQuietly, type RecorderLog } from "../recorder.ts";
 import { formatShadowRecord, type ShadowRecord, type ShadowSummaries } from "./shadow_log.ts";
 import type { ShadowMatch, ShadowPairer } from "./shadow_pairer.ts";
 
@@ -160,11 +160,8 @@ export class ShadowRecorder {
     await this.#ackQuietly(half.token);
   }
 
-  async #ackQuietly(delivery: Delivery): Promise<void> {
-    if (!delivery.live) return;
-    await delivery.ack().catch((error) =>
-      this.#options.log.debug("ack failed: {error}", { error: errorText(error) })
-    );
+  #ackQuietly(delivery: Delivery): Promise<void> {
+    return ackQuietly(delivery, this.#options.log);
   }
 }
 

@@ -31,6 +31,8 @@ export interface ShadowLog {
   /** Keys recorded last, oldest first: mark them in the shadow pairer. */
   readonly keys: readonly string[];
   readonly rows: number;
+  /** When its last row was written (wall-clock ms); undefined for an empty log. */
+  readonly lastPairedAtMs?: number;
   readonly damaged: number;
   /** Bytes of a torn last line cut off. */
   readonly truncatedBytes: number;
