@@ -2,12 +2,9 @@ import assert from "node:assert/strict";
 import type { AMQPProperties } from "@cloudamqp/amqp-client";
 import { DeadLetter, type Delivery } from "../stack/broker.ts";
 import { Pairer } from "./pairing/pairer.ts";
+import { type FakeDelivery, fakeDelivery } from "./fake_delivery.ts";
 import type { PairRecord } from "./metric_log/format.ts";
 import { Recorder, type RecorderOptions } from "./recorder.ts";
-
-interface FakeDelivery extends Delivery {
-  settled: string[];
-}
 
 function delivery(
   queue: "y_true" | "y_pred",
@@ -15,24 +12,7 @@ function delivery(
   properties: AMQPProperties,
   live = true,
 ): FakeDelivery {
-  const settled: string[] = [];
-  return {
-    queue,
-    body: new TextEncoder().encode(body),
-    properties,
-    redelivered: false,
-    receivedAt: 0,
-    live,
-    settled,
-    ack() {
-      settled.push("ack");
-      return Promise.resolve();
-    },
-    deadLetter(code, reason) {
-      settled.push(`dead-letter ${code}: ${reason}`);
-      return Promise.resolve();
-    },
-  };
+  return fakeDelivery(queue, body, properties, live);
 }
 
 const truth = (id: string, value = 151, live = true) =>

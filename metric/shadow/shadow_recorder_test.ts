@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Registry } from "prom-client";
 import { DeadLetter, type Delivery } from "../../stack/broker.ts";
 import { Pairer } from "../pairing/pairer.ts";
+import { fakeDelivery } from "../fake_delivery.ts";
 import { Recorder } from "../recorder.ts";
 import { ShadowSummaries } from "./shadow_log.ts";
 import { ShadowPairer } from "./shadow_pairer.ts";
@@ -11,30 +12,7 @@ import {
   type ShadowRecorderOptions,
 } from "./shadow_recorder.ts";
 
-interface FakeDelivery extends Delivery {
-  settled: string[];
-}
-
-function delivery(queue: string, body: string, properties: Delivery["properties"]): FakeDelivery {
-  const settled: string[] = [];
-  return {
-    queue,
-    body: new TextEncoder().encode(body),
-    properties,
-    redelivered: false,
-    receivedAt: 0,
-    live: true,
-    settled,
-    ack() {
-      settled.push("ack");
-      return Promise.resolve();
-    },
-    deadLetter(code, reason) {
-      settled.push(`dead-letter ${code}: ${reason}`);
-      return Promise.resolve();
-    },
-  };
-}
+const delivery = fakeDelivery;
 
 const headers = (version: string, replica: string) => ({ "model-version": version, replica });
 const truth = (id: string, value = 151) => delivery("y_true", String(value), { messageId: id });
