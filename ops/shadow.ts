@@ -11,7 +11,7 @@
  * candidate then binds the copy of `features` and metric pairs its predictions apart
  * (`shadow_log.csv`, docs/operations.md, "A candidate in shadow"). `stop` removes the service:
  * Swarm stops its task with SIGTERM, and the last candidate out unbinds the copy. `status` says
- * which version shadows since when, and how many of its tasks run.
+ * which version shadows since when, and its tasks by state.
  *
  * This starts and stops the shadow; deciding on it (promote or roll back) is the controller's.
  *
@@ -225,15 +225,23 @@ export async function shadowStatus(docker: DockerSocket, stack: string): Promise
     { allow404: true },
   );
   if (!service) return `no shadow: ${name} does not exist`;
-  const filters = encodeURIComponent(JSON.stringify({ service: [name] }));
+  const filters = encodeURIComponent(
+    JSON.stringify({ service: [name], "desired-state": ["running"] }),
+  );
   const tasks = await docker.call<{ Status?: { State?: string } }[]>(
     "GET",
     `/tasks?filters=${filters}`,
   );
-  const running = (tasks ?? []).filter((task) => task.Status?.State === "running").length;
+  // As the manager knows them: a task's state reaches it a moment after the container's.
+  const states = new Map<string, number>();
+  for (const task of tasks ?? []) {
+    const state = task.Status?.State ?? "unknown";
+    states.set(state, (states.get(state) ?? 0) + 1);
+  }
+  const summary = [...states].map(([state, count]) => `${count} ${state}`).join(", ") || "none";
   return `${name} shadows with ${service.Spec.Labels?.[SHADOW_VERSION_LABEL]} since ` +
-    `${service.CreatedAt}; ${running} task(s) running. Pairs: ml_metric_shadow_paired_errors ` +
-    `in Prometheus (/prometheus/ on the gateway)`;
+    `${service.CreatedAt}; tasks: ${summary}. Pairs: ml_metric_shadow_paired_errors in ` +
+    `Prometheus (/prometheus/ on the gateway)`;
 }
 
 /** Removes the candidate's service; says whether there was one. */
