@@ -13,13 +13,12 @@ import { QUEUES } from "../stack/contracts.ts";
 import { runService } from "../stack/service.ts";
 import { metricSchema } from "./config.ts";
 import { startDashboard } from "./dashboard/dashboard.ts";
-import { openMetricStore, rotationOf } from "./metric_log/store.ts";
+import { openMetricStore } from "./metric_log/store.ts";
 import { Pairer } from "./pairing/pairer.ts";
 import { startPeriodic } from "./periodic.ts";
 import { Recorder } from "./recorder.ts";
 import { ShadowPairer } from "./shadow/shadow_pairer.ts";
 import { createShadowMetrics, ShadowRecorder } from "./shadow/shadow_recorder.ts";
-import { openShadowLog } from "./shadow/shadow_store.ts";
 import {
   createPeriodicMetrics,
   createRecorderMetrics,
@@ -65,26 +64,7 @@ await runService({
     });
 
     // A candidate in shadow (y_pred_shadow): paired apart, in shadow_log.csv (shadow/).
-    const shadowLog = await openShadowLog(config.logDir, {
-      keep: store.window,
-      rotation: rotationOf(config),
-      onRotate: ({ rotated }) =>
-        log.info("rotated {name} to {rotated}", { name: "shadow_log.csv", rotated }),
-      onRotateError: (error) =>
-        log.error("cannot rotate shadow_log.csv: {error}", { error: errorText(error) }),
-    });
-    if (shadowLog.rows > 0 || shadowLog.damaged > 0 || shadowLog.truncatedBytes > 0) {
-      log.info(
-        "restored {rows} shadow pairs of {versions} candidates from {path} ({damaged} damaged lines, {truncated} torn bytes cut)",
-        {
-          rows: shadowLog.rows,
-          versions: shadowLog.summaries.entries().length,
-          path: shadowLog.path,
-          damaged: shadowLog.damaged,
-          truncated: shadowLog.truncatedBytes,
-        },
-      );
-    }
+    const shadowLog = store.shadow;
     const shadowPairer = new ShadowPairer<Delivery>({
       ttlMs: config.unpairedTtlMs,
       seenCapacity: store.window,

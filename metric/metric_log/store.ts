@@ -15,7 +15,8 @@ import { restoreMetricState } from "./restore.ts";
 import { logBudgetBytes, type RotationSettings } from "./rotation.ts";
 import { snapshotPath, SnapshotTaker } from "./snapshot.ts";
 import { LogWriter } from "./writer.ts";
-import { shadowRotation } from "../shadow/shadow_store.ts";
+import { SHADOW_LOG_FILE } from "../shadow/shadow_log.ts";
+import { openShadowLog, type ShadowLog, shadowRotation } from "../shadow/shadow_store.ts";
 
 /** The file that gets a line per message received, beside `metric_log.csv`. */
 export const LABELS_LOG_FILE = "labels_log.txt";
@@ -51,6 +52,8 @@ export interface MetricStore {
   readonly window: number;
   readonly csv: LogWriter;
   readonly labels: LogWriter;
+  /** `shadow_log.csv`, restored: a candidate's pairs (`shadow/`). */
+  readonly shadow: ShadowLog;
   /**
    * What takes snapshots of `stats` and the last of the ids `recordedIds()` gives (the
    * redelivery window, `dedup_window.ts`), at the CSV's position.
@@ -162,6 +165,22 @@ export async function openMetricStore(options: StoreOptions, log: StoreLog): Pro
     `${logDir.replace(/\/+$/, "")}/${LABELS_LOG_FILE}`,
     writerOptions(LABELS_LOG_FILE),
   );
+  const shadow = await openShadowLog(logDir, {
+    keep: window,
+    ...writerOptions(SHADOW_LOG_FILE),
+  });
+  if (shadow.rows > 0 || shadow.damaged > 0 || shadow.truncatedBytes > 0) {
+    log.info(
+      "restored {rows} shadow pairs of {versions} candidates from {path} ({damaged} damaged lines, {truncated} torn bytes cut)",
+      {
+        rows: shadow.rows,
+        versions: shadow.summaries.entries().length,
+        path: shadow.path,
+        damaged: shadow.damaged,
+        truncated: shadow.truncatedBytes,
+      },
+    );
+  }
   return {
     csvPath,
     stats,
@@ -169,6 +188,7 @@ export async function openMetricStore(options: StoreOptions, log: StoreLog): Pro
     window,
     csv,
     labels,
+    shadow,
     snapshots: (recordedIds) =>
       new SnapshotTaker(snapshotPath(logDir), {
         writer: csv,
