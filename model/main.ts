@@ -4,10 +4,11 @@
  * the prediction. Replicas on the one queue share the work.
  *
  * With `MODEL_ROLE=candidate` the same program shadows the stable one: it
- * binds the copy of `features` (`SHADOW_COPY`) on every connect, predicts
- * from `features_shadow` into `y_pred_shadow`, and the last candidate to stop
- * unbinds the copy. Input that is not a sample is skipped with a log line,
- * not dead-lettered: the stable replica dead-letters the original.
+ * opens the copy of `features` (`SHADOW_COPY`) on every connect and predicts
+ * from `features_shadow` into `y_pred_shadow`; the broker ends the copy when
+ * the last candidate's consumer goes. Input that is not a sample is skipped
+ * with a log line, not dead-lettered: the stable replica dead-letters the
+ * original.
  *
  * @module
  */
@@ -15,7 +16,7 @@ import { Counter, Gauge } from "prom-client";
 import { errorText, sleep } from "../stack/async.ts";
 import { DeadLetter } from "../stack/broker.ts";
 import { runService } from "../stack/service.ts";
-import { bindShadowCopy, unbindShadowCopyIfUnused } from "../stack/topology.ts";
+import { openShadowCopy } from "../stack/topology.ts";
 import { loadModelArtifact } from "./artifact.ts";
 import { modelSchema, queuesOf } from "./config.ts";
 import { infer, stampPredictedAt } from "./inference.ts";
@@ -52,7 +53,7 @@ await runService({
       registers: [telemetry.registry],
     });
     if (candidate) {
-      broker.onConnect(bindShadowCopy);
+      broker.onConnect(openShadowCopy);
       log.info("shadowing as a candidate: {input} → {output}", { input, output });
     }
     broker.consume(input, async (delivery) => {
@@ -81,18 +82,6 @@ await runService({
         prediction: result.value.prediction,
       });
     });
-    if (!candidate) return {};
-    return {
-      async beforeClose() {
-        // Consumers are cancelled by now: a count of 0 means no other candidate shadows.
-        const unbound = await broker.withChannel(unbindShadowCopyIfUnused).catch((error) => {
-          log.warn("could not check the shadow copy: {error}", { error: errorText(error) });
-          return false;
-        });
-        if (unbound) {
-          log.info("last candidate out: stopped the copy of features to {input}", { input });
-        }
-      },
-    };
+    return {};
   },
 });

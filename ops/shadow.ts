@@ -8,9 +8,9 @@
  * candidate's config at MODEL_PATH, one replica, and neither the stable one's network alias nor
  * its `ml.autoscale.*` labels, so the autoscaler never sizes it and nothing takes it for the
  * stable model. It keeps the stack's namespace label: `docker stack rm` removes it too. The
- * candidate then binds the copy of `features` and metric pairs its predictions apart
+ * candidate then opens the copy of `features` and metric pairs its predictions apart
  * (`shadow_log.csv`, docs/operations.md, "A candidate in shadow"). `stop` removes the service:
- * Swarm stops its task with SIGTERM, and the last candidate out unbinds the copy. `status` says
+ * Swarm stops its task, and the broker ends the copy with the candidate's consumer. `status` says
  * which version shadows since when, and its tasks by state.
  *
  * This starts and stops the shadow; deciding on it (promote or roll back) is the controller's.

@@ -178,21 +178,11 @@ export class Broker {
 
   /**
    * Registers a step to run after the topology on every (re)connect, on a channel of its own
-   * (a candidate binds its shadow copy: `bindShadowCopy`). Call before {@link start}.
+   * (a candidate opens its shadow copy: `openShadowCopy`). Call before {@link start}.
    */
   onConnect(step: (channel: AMQPChannel) => Promise<void>): void {
     if (this.#runLoop) throw new Error("Cannot add a connect step after start()");
     this.#connectSteps.push(step);
-  }
-
-  /**
-   * Runs `use` on a channel of its own on the current connection, then closes it; rejects when
-   * not connected. For the odd broker operation besides publishing (`unbindShadowCopyIfUnused`).
-   */
-  async withChannel<T>(use: (channel: AMQPChannel) => Promise<T>): Promise<T> {
-    const opening = this.#loop.openChannel();
-    if (!opening) throw new Error("Cannot open a channel: not connected");
-    return await onChannel(() => opening, use);
   }
 
   /**

@@ -15,9 +15,12 @@
  *   work queue is therefore published through an exchange of its own
  *   ({@link publishExchange}), and no role may write to the default one.
  * - Declaring a queue needs configure, which also allows deleting it, so no
- *   service may configure anything: the broker's definitions declare the
- *   topology, and a service whose declare is refused only checks that it
- *   exists (`stack/topology.ts`, `ensureTopology`).
+ *   service may configure the pipeline's queues: the broker's definitions
+ *   declare the topology, and a service whose declare is refused only checks
+ *   that it exists (`stack/topology.ts`, `ensureTopology`). The one
+ *   exception is `features_shadow`, which a candidate declares as an
+ *   auto-delete queue so that the broker ends the copy when the candidate
+ *   goes (`SHADOW_COPY`): model may configure that one name.
  *
  * Read also allows purge: a consumer may empty the queues it consumes, which
  * it could do by consuming anyway.
@@ -62,10 +65,11 @@ export const BROKER_ROLES: readonly BrokerRole[] = [
   {
     user: "model",
     tags: [],
-    configure: NOTHING,
-    // A candidate in shadow runs as model too: it binds features_shadow to features' exchange
-    // (write on the queue, read on the exchange: `SHADOW_COPY`), consumes it and publishes to
-    // y_pred_shadow. Binding is all those two rights allow.
+    // A candidate in shadow runs as model too: it declares features_shadow (configure, which
+    // also lets it delete that queue of copies, and nothing else), binds it to features'
+    // exchange (write on the queue, read on the exchange: `SHADOW_COPY`), consumes it and
+    // publishes to y_pred_shadow. Binding is all those write and read rights allow.
+    configure: only(QUEUES.featuresShadow),
     write: only(
       publishExchange(QUEUES.yPred),
       publishExchange(QUEUES.yPredShadow),

@@ -7,10 +7,18 @@ import {
   setPermissionsArgs,
   usersTsv,
 } from "./broker_roles.ts";
+import { QUEUES } from "./contracts.ts";
 import { PIPELINE_QUEUES, PUBLISH_EXCHANGES } from "./topology.ts";
 
 /** Every name a permission pattern could be asked about: queues, exchanges, the default one. */
-const NAMES = [...PIPELINE_QUEUES, ...PUBLISH_EXCHANGES, "dead-letter", "amq.default", ""];
+const NAMES = [
+  ...PIPELINE_QUEUES,
+  QUEUES.featuresShadow,
+  ...PUBLISH_EXCHANGES,
+  "dead-letter",
+  "amq.default",
+  "",
+];
 
 function granted(pattern: string): string[] {
   return NAMES.filter((name) => new RegExp(pattern).test(name));
@@ -28,7 +36,7 @@ Deno.test("BROKER_ROLES grant each user exactly the queues and exchanges its wor
   assert.deepEqual(rights, {
     features: { configure: [""], write: ["ml.features", "ml.y_true"], read: [""] },
     model: {
-      configure: [""],
+      configure: ["features_shadow"],
       write: ["features_shadow", "ml.y_pred", "ml.y_pred_shadow", "dead-letter"],
       read: ["features", "features_shadow", "ml.features"],
     },
@@ -51,12 +59,15 @@ Deno.test("BROKER_ROLES escape the dots of exchange names", () => {
   }
 });
 
-Deno.test("BROKER_ROLES give the management tag to the operator only, and no one configure", () => {
+Deno.test("BROKER_ROLES give the management tag to the operator only, and configure to model's shadow queue only", () => {
   assert.deepEqual(
     BROKER_ROLES.filter((role) => role.tags.length > 0).map((role) => [role.user, role.tags]),
     [["operator", ["management"]]],
   );
-  for (const role of BROKER_ROLES) assert.equal(role.configure, NOTHING, role.user);
+  assert.deepEqual(
+    BROKER_ROLES.filter((role) => role.configure !== NOTHING).map((r) => [r.user, r.configure]),
+    [["model", "^(features_shadow)$"]],
+  );
 });
 
 Deno.test("brokerRole() finds a role by user and names the known ones otherwise", () => {
@@ -77,7 +88,7 @@ Deno.test("passwordSecret() and setPermissionsArgs() spell what the entrypoint a
     "-p",
     "/",
     "model",
-    "^$",
+    "^(features_shadow)$",
     "^(ml\\.y_pred|ml\\.y_pred_shadow|features_shadow|dead-letter)$",
     "^(features|features_shadow|ml\\.features)$",
   ]);

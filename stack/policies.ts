@@ -70,10 +70,10 @@ export const PREDICTIONS_HEADROOM = 20_000;
 export const WORK_QUEUE_MAX_BYTES = 64 * 1024 * 1024;
 
 /**
- * Messages `features_shadow` holds at most: with no candidate consuming it (one killed outright
- * leaves the copy bound, `stack/topology.ts`), the oldest are dropped past this. Ten seconds at
- * full speed (1,000 samples/s), half an hour at the stack's 5/s: a candidate that falls further
- * behind than this skips samples, which leaves fewer pairs but no bias.
+ * Messages `features_shadow` holds at most (it exists only while a candidate consumes it,
+ * `stack/topology.ts`): past this, the oldest are dropped. Ten seconds at full speed (1,000
+ * samples/s), half an hour at the stack's 5/s: a candidate that falls further behind than this
+ * skips samples, which leaves fewer pairs but no bias.
  */
 export const SHADOW_COPY_MAX_LENGTH = 10_000;
 
@@ -179,12 +179,13 @@ export function pipelinePolicies(limits: QueueLimits = QUEUE_LIMITS): Policy[] {
       // A copy for a measurement, not a sample the pipeline owes anyone: when no candidate
       // keeps up, the oldest copies go (drop-head, and the TTL), and `features` is never refused
       // because of it. No dead-letter exchange: a dropped or expired copy is not a dead letter.
+      // No delivery limit either: a classic queue has none, and a candidate that dies on a copy
+      // takes the queue with it (auto-delete).
       definition: {
         "overflow": "drop-head",
         "max-length": SHADOW_COPY_MAX_LENGTH,
         "max-length-bytes": WORK_QUEUE_MAX_BYTES,
         "message-ttl": SHADOW_COPY_TTL_MS,
-        "delivery-limit": DELIVERY_LIMIT,
       },
     },
     {

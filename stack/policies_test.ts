@@ -9,6 +9,8 @@ import {
   policyOf,
   PREDICTIONS_HEADROOM,
   setPolicyArgs,
+  SHADOW_COPY_MAX_LENGTH,
+  SHADOW_COPY_TTL_MS,
   WORK_QUEUE_MAX_BYTES,
   WORK_QUEUE_MAX_LENGTH,
 } from "./policies.ts";
@@ -48,8 +50,26 @@ Deno.test("POLICIES bound every queue, dead_letter included, and refuse rather t
   assert.ok(PREDICTIONS_HEADROOM >= 10_000 + 1_000);
 });
 
+Deno.test("POLICIES let features_shadow drop its oldest copies, never dead-letter or refuse them", () => {
+  assert.deepEqual(policyOf("features_shadow")?.definition, {
+    "overflow": "drop-head",
+    "max-length": SHADOW_COPY_MAX_LENGTH,
+    "max-length-bytes": WORK_QUEUE_MAX_BYTES,
+    "message-ttl": SHADOW_COPY_TTL_MS,
+  });
+});
+
 Deno.test("POLICIES match each queue with exactly one policy", () => {
-  for (const queue of ["features", "y_true", "y_pred", "dead_letter"]) {
+  for (
+    const queue of [
+      "features",
+      "y_true",
+      "y_pred",
+      "y_pred_shadow",
+      "features_shadow",
+      "dead_letter",
+    ]
+  ) {
     const matching = POLICIES.filter((policy) => new RegExp(policy.pattern).test(queue));
     assert.deepEqual(matching.map((p) => p.name), [policyOf(queue)!.name], queue);
   }

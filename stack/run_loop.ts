@@ -138,11 +138,6 @@ export class RunLoop<M, Ch extends ChannelLike<M>> {
     return this.#connected;
   }
 
-  /** A new channel on the current connection, for the caller to close; undefined when down. */
-  openChannel(): Promise<Ch> | undefined {
-    return this.#connected ? this.#connection?.channel() : undefined;
-  }
-
   /** The publish channel of the connection in use, once opened in confirm mode. */
   get publishChannel(): Ch | undefined {
     return this.#publishChannel;

@@ -35,15 +35,15 @@ export const WORK_QUEUES: readonly string[] = [
 ];
 
 /**
- * Every queue the pipeline declares, all of one type: on a cluster, dead
- * letters are samples too and must survive a lost node. `dead_letter` has no
- * policy (no delivery limit: `deno task dlq list` takes and returns them).
- * `features_shadow` has no exchange of its own: see {@link SHADOW_COPY}.
+ * Every queue the broker's definitions declare, all of one type: on a cluster,
+ * dead letters are samples too and must survive a lost node. `dead_letter` has
+ * no policy (no delivery limit: `deno task dlq list` takes and returns them).
+ * `features_shadow` is not among them: it lives only while a candidate
+ * consumes it ({@link SHADOW_COPY}).
  */
 export const PIPELINE_QUEUES: readonly string[] = [
   QUEUES.deadLetter,
   ...WORK_QUEUES,
-  QUEUES.featuresShadow,
 ];
 
 /**
@@ -66,34 +66,29 @@ export const BINDINGS: readonly { exchange: string; queue: string }[] = [
 ];
 
 /**
- * The binding that copies every `features` message to `features_shadow` for a candidate in
- * shadow. Not in {@link BINDINGS} nor in the broker's definitions: a candidate binds it when it
- * starts and on every reconnect ({@link bindShadowCopy}), and the last candidate to stop
- * unbinds it ({@link unbindShadowCopyIfUnused}), so the stable pipeline pays for the copy (a
- * second quorum write per sample) only while a shadow runs. A candidate killed outright leaves
- * it bound: `features_shadow`'s policy (`stack/policies.ts`) drops the oldest past its limit,
- * so the copy costs broker work but never memory without bound, and never refuses a sample.
+ * The copy of every `features` message a candidate in shadow predicts from: `features_shadow`,
+ * bound to `ml.features`. Not in {@link BINDINGS} nor in the broker's definitions: a candidate
+ * declares the queue and binds it on every connect ({@link openShadowCopy}), as a classic
+ * auto-delete queue, so the broker deletes it, and the copy with it, when the last candidate's
+ * consumer goes, however it goes: a SIGTERM, a SIGKILL, a lost node. The stable pipeline pays
+ * for the copy (a second queue write per sample, in memory rather than a quorum log) only while
+ * a shadow consumes it, and no stopped candidate can leave it running. Not a quorum queue:
+ * these are copies for a measurement, not samples the pipeline owes anyone; its policy
+ * (`stack/policies.ts`) drops the oldest when a candidate falls behind.
  */
 export const SHADOW_COPY: { readonly exchange: string; readonly queue: string } = {
   exchange: publishExchange(QUEUES.features),
   queue: QUEUES.featuresShadow,
 };
 
-/** Starts the copy of `features` to `features_shadow`; idempotent. */
-export async function bindShadowCopy(channel: AMQPChannel): Promise<void> {
-  await channel.queueBind(SHADOW_COPY.queue, SHADOW_COPY.exchange, "");
-}
-
 /**
- * Stops the copy when no consumer is left on `features_shadow`, and says whether it did. Called
- * by a candidate after cancelling its own consumer: a replica that stops while others still
- * shadow leaves the copy to them.
+ * Declares `features_shadow` (auto-delete) and binds it to `features`' exchange; idempotent.
+ * Needs configure on that one queue, the only configure right a service has
+ * (`stack/broker_roles.ts`).
  */
-export async function unbindShadowCopyIfUnused(channel: AMQPChannel): Promise<boolean> {
-  const { consumerCount } = await channel.queueDeclare(SHADOW_COPY.queue, { passive: true });
-  if (consumerCount > 0) return false;
-  await channel.queueUnbind(SHADOW_COPY.queue, SHADOW_COPY.exchange, "");
-  return true;
+export async function openShadowCopy(channel: AMQPChannel): Promise<void> {
+  await channel.queueDeclare(SHADOW_COPY.queue, { durable: false, autoDelete: true });
+  await channel.queueBind(SHADOW_COPY.queue, SHADOW_COPY.exchange, "");
 }
 
 /**

@@ -18,11 +18,10 @@ import { connectClient } from "../stack/amqp_client.ts";
 import { BROKER_ROLES, passwordSecret } from "../stack/broker_roles.ts";
 import { QUEUES } from "../stack/contracts.ts";
 import {
-  bindShadowCopy,
   DEAD_LETTER_EXCHANGE,
   ensureTopology,
+  openShadowCopy,
   publishExchange,
-  unbindShadowCopyIfUnused,
 } from "../stack/topology.ts";
 import { USERS_PATH } from "../ops/definitions.ts";
 
@@ -51,11 +50,12 @@ const ALLOWED: Record<string, Attempt[]> = {
     ["read features", get(QUEUES.features)],
     ["publish to y_pred", publishTo(publishExchange(QUEUES.yPred))],
     ["dead-letter", publishTo(DEAD_LETTER_EXCHANGE, QUEUES.features)],
-    // As a candidate in shadow: start and stop the copy, read it, publish its predictions.
-    ["bind the shadow copy", bindShadowCopy],
+    // As a candidate in shadow: open the copy, read it, publish its predictions; its own
+    // queue of copies is the one it may delete.
+    ["open the shadow copy", openShadowCopy],
     ["read features_shadow", get(QUEUES.featuresShadow)],
     ["publish to y_pred_shadow", publishTo(publishExchange(QUEUES.yPredShadow))],
-    ["unbind the shadow copy", unbindShadowCopyIfUnused],
+    ["delete features_shadow", remove(QUEUES.featuresShadow)],
   ],
   metric: [
     ["read y_true", get(QUEUES.yTrue)],
@@ -80,7 +80,7 @@ const REFUSED: Record<string, Attempt[]> = {
     ["publish y_true through the default exchange", publishTo("", QUEUES.yTrue)],
     ["read y_true", get(QUEUES.yTrue)],
     ["delete y_pred", remove(QUEUES.yPred)],
-    ["delete features_shadow", remove(QUEUES.featuresShadow)],
+    ["declare a queue of its own", (channel) => channel.queueDeclare("model_own")],
     // Binding needs write on the queue: the copy can go to features_shadow only.
     [
       "bind y_true to features' exchange",
@@ -92,7 +92,7 @@ const REFUSED: Record<string, Attempt[]> = {
     ["publish to y_pred", publishTo(publishExchange(QUEUES.yPred))],
     ["read features", get(QUEUES.features)],
     ["read dead_letter", get(QUEUES.deadLetter)],
-    ["bind the shadow copy", bindShadowCopy],
+    ["open the shadow copy", openShadowCopy],
   ],
   operator: [
     ["read y_true", get(QUEUES.yTrue)],

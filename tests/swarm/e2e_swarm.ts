@@ -613,9 +613,9 @@ async function shadowPhase(stable: ModelArtifact): Promise<void> {
   );
 
   // "Removed within 5 s": gone from the Swarm, so no task of it is scheduled again. Its task
-  // then stops taking samples on SIGTERM, and the last candidate out ends the copy of features:
-  // timed and reported (3.8 and 4.1 s in two runs, polled through rabbitmqctl, about 1 s a
-  // look), with room for a slower machine.
+  // then stops taking samples on SIGTERM, and the broker deletes features_shadow (auto-delete)
+  // as its consumer goes, which ends the copy of features: timed and reported (polled through
+  // rabbitmqctl, about 1 s a look), with room for a slower machine.
   const stopAt = performance.now();
   const stopped = await sh("deno", ["task", "shadow", "stop"], { allowFail: true });
   assert.ok(stopped.ok, `deno task shadow stop failed: ${stopped.stderr}`);
