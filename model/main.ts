@@ -13,7 +13,7 @@
  * @module
  */
 import { Counter, Gauge } from "prom-client";
-import { errorText, sleep } from "../stack/async.ts";
+import { sleep } from "../stack/async.ts";
 import { DeadLetter } from "../stack/broker.ts";
 import { runService } from "../stack/service.ts";
 import { openShadowCopy } from "../stack/topology.ts";
