@@ -259,6 +259,13 @@ export class AutoscalePhases {
       "1",
       this.#service("features"),
     );
+    // The replicas the update removed return what they hold when they stop: until their
+    // containers are gone, a redelivery may still come and count against the phases.
+    await waitFor(
+      "the model replicas the update removed to stop",
+      async () => (await this.#s.containersOf("model")).length === 1,
+      60_000,
+    );
     this.#redeliveredBefore = await this.#redeliveredSettled();
     this.#memory = new MemorySampler(
       () => this.#s.containersOf("controller"),
@@ -484,11 +491,16 @@ export class AutoscalePhases {
       `0, 0, 0 of ${sent.size}; ${redelivered}`,
       "–",
     );
-    assert.equal(
-      redelivered,
-      0,
-      `${redelivered} deliveries of features redelivered during scaling`,
-    );
+    if (redelivered > 0) {
+      // What the stopped replicas said of their drains: the first thing to read when this fails.
+      const logs = await docker("service", "logs", "--raw", this.#service("model"));
+      const said = `${logs.stdout}\n${logs.stderr}`.split("\n")
+        .filter((l) => /drain|redeliver|lost the connection|closed the/i.test(l)).slice(-20);
+      assert.fail(
+        `${redelivered} deliveries of features redelivered during scaling; model said:\n` +
+          said.join("\n"),
+      );
+    }
 
     // The dashboard draws the same: replicas over time beside the backlog, from the history.
     const page = await (await this.#s.gateway("/autoscaler/")).text();
