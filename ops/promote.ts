@@ -17,14 +17,9 @@
  */
 import { loadModelArtifact } from "../model/artifact.ts";
 import { type CommandResult, runCommand } from "./kit/command.ts";
+import { MODEL_TARGET, modelConfigName } from "../stack/model_service.ts";
 
-/** Where docker-stack.yml mounts the model's config in ml_model: over MODEL_PATH in the image. */
-export const MODEL_TARGET = "/app/model/model.json";
-
-/** The Swarm config of a model version, as docker-stack.yml names it. */
-export function modelConfigName(version: string): string {
-  return `ml_model_${version}`;
-}
+export { MODEL_TARGET, modelConfigName } from "../stack/model_service.ts";
 
 /** Runs `docker args`, with `stdin` as its standard input when given. */
 export function docker(args: readonly string[], stdin?: string): Promise<CommandResult> {

@@ -21,15 +21,14 @@
  * @module
  */
 import { loadModelArtifact } from "../model/artifact.ts";
-import { MODEL_TARGET, modelConfigName } from "./promote.ts";
+import {
+  candidateService,
+  MODEL_TARGET,
+  modelConfigName,
+  SHADOW_VERSION_LABEL,
+} from "../stack/model_service.ts";
 
-/** The candidate's service, beside `<stack>_model`. */
-export function candidateService(stack: string): string {
-  return `${stack}_model_candidate`;
-}
-
-/** The label that names the version a candidate service shadows with. */
-export const SHADOW_VERSION_LABEL = "ml.shadow.version";
+export { candidateService, SHADOW_VERSION_LABEL };
 
 /** What a Swarm service spec holds, as far as a shadow cares; the rest is carried over as is. */
 export interface ServiceSpec {

@@ -29,6 +29,19 @@ export interface PairedErrors {
   readonly coMoment: number;
 }
 
+/**
+ * The six numbers of {@link PairedErrors}, as the `moment` label of metric's
+ * `ml_metric_shadow_paired_errors` spells them: metric writes them, the rollout loop reads them.
+ */
+export const PAIRED_ERROR_MOMENTS: readonly (readonly [string, keyof PairedErrors])[] = [
+  ["pairs", "pairs"],
+  ["mean_candidate", "meanCandidate"],
+  ["mean_stable", "meanStable"],
+  ["m2_candidate", "m2Candidate"],
+  ["m2_stable", "m2Stable"],
+  ["co_moment", "coMoment"],
+];
+
 /** No pairs yet. */
 export const NO_PAIRS: PairedErrors = Object.freeze({
   pairs: 0,

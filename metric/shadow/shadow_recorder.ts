@@ -17,7 +17,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { errorText } from "../../stack/async.ts";
 import { DeadLetter, type Delivery } from "../../stack/broker.ts";
 import { HEADERS, textHeader } from "../../stack/contracts.ts";
-import type { PairedErrors } from "../../stack/paired_errors.ts";
+import { PAIRED_ERROR_MOMENTS, type PairedErrors } from "../../stack/paired_errors.ts";
 import { label, type PairRecord } from "../metric_log/format.ts";
 import { parseHalf } from "../pairing/parse_half.ts";
 import { ackQuietly, type RecorderLog } from "../recorder.ts";
@@ -165,16 +165,6 @@ export class ShadowRecorder {
   }
 }
 
-/** The six numbers of {@link PairedErrors}, as the `moment` label spells them. */
-const MOMENTS: readonly [string, keyof PairedErrors][] = [
-  ["pairs", "pairs"],
-  ["mean_candidate", "meanCandidate"],
-  ["mean_stable", "meanStable"],
-  ["m2_candidate", "m2Candidate"],
-  ["m2_stable", "m2Stable"],
-  ["co_moment", "coMoment"],
-];
-
 /**
  * Registers the shadow's series on `registry`: each candidate version's paired errors (what the
  * rollout's decision rule reads, `controller/rollout/decision.ts`), and counters.
@@ -193,7 +183,7 @@ export function createShadowMetrics(
     collect() {
       this.reset();
       for (const [version, summary] of summaries.entries()) {
-        for (const [moment, field] of MOMENTS) {
+        for (const [moment, field] of PAIRED_ERROR_MOMENTS) {
           this.set({ candidate_version: version, moment }, summary[field]);
         }
       }
