@@ -80,6 +80,9 @@ export const controllerSchema = {
     "http://docker-proxy:2375",
     "The Docker API filter (ops/images/docker-proxy/); never the socket itself",
   ),
+  stack: textField("STACK", "ml", {
+    doc: "The stack whose `<stack>_model` the rollout loop promotes candidates of",
+  }),
   pollMs: intField("POLL_MS", 2000, {
     min: 500,
     max: 600_000,

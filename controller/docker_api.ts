@@ -1,6 +1,7 @@
 /**
  * The Docker Engine API calls the controller makes, and only those: list services, list a
- * service's tasks, list nodes, update a service. They go over HTTP to the filtering proxy
+ * service's tasks, list nodes, update a service, remove a rollout's candidate. They go over HTTP
+ * to the filtering proxy
  * (`ops/images/docker-proxy/haproxy.cfg`), which refuses every other call with 403; the
  * controller never mounts the Docker socket.
  *
@@ -10,6 +11,8 @@
  *
  * @module
  */
+
+import type { RolloutSwarm } from "./rollout/rollout_loop.ts";
 
 /** The API version of Debian bookworm's engine (20.10); newer engines serve it too. */
 export const DOCKER_API_VERSION = "v1.41";
@@ -86,9 +89,13 @@ export function updatedSpec(
 export function dockerClient(
   baseUrl: URL,
   options: { timeoutMs: number; fetch?: typeof fetch },
-): SwarmPort {
+): SwarmPort & RolloutSwarm {
   const send = options.fetch ?? fetch;
-  async function call(method: "GET" | "POST", path: string, body?: unknown): Promise<unknown> {
+  async function call(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    body?: unknown,
+  ): Promise<unknown> {
     const url = new URL(`${DOCKER_API_VERSION}${path}`, baseUrl);
     let response: Response;
     try {
@@ -107,7 +114,10 @@ export function dockerClient(
       try {
         message = JSON.parse(text).message ?? message;
       } catch { /* not JSON: a proxy's page */ }
-      throw new Error(`Cannot ${method} ${url.pathname}: HTTP ${response.status}, ${message}`);
+      throw new DockerApiError(
+        `Cannot ${method} ${url.pathname}: HTTP ${response.status}, ${message}`,
+        response.status,
+      );
     }
     return text === "" ? undefined : JSON.parse(text);
   }
@@ -142,5 +152,26 @@ export function dockerClient(
         updatedSpec(service, change),
       );
     },
+    async updateSpec(service, spec) {
+      await call(
+        "POST",
+        `/services/${encodeURIComponent(service.id)}/update?version=${service.version}`,
+        spec,
+      );
+    },
+    async removeService(name) {
+      // Gone already (a person, or the look before) is what was asked for.
+      await call("DELETE", `/services/${encodeURIComponent(name)}`).catch((error) => {
+        if (!(error instanceof DockerApiError && error.status === 404)) throw error;
+      });
+    },
   };
+}
+
+/** A call the Docker API (or the filter in front of it) answered with an error status. */
+export class DockerApiError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+    this.name = "DockerApiError";
+  }
 }

@@ -26,7 +26,7 @@ function fakeFetch(reply: (url: URL, init: RequestInit) => Response) {
 
 const BASE = new URL("http://docker-proxy:2375");
 
-Deno.test("dockerClient() asks only the four calls the proxy allows, on API 1.41", async () => {
+Deno.test("dockerClient() asks only the calls the proxy allows, on API 1.41", async () => {
   const { f, calls } = fakeFetch((url) =>
     Response.json(
       url.pathname.endsWith("/services")
@@ -47,12 +47,18 @@ Deno.test("dockerClient() asks only the four calls the proxy allows, on API 1.41
   assert.equal(await docker.runningTasks("ml_model"), 1);
   assert.deepEqual(await docker.nodes(), [{ hostname: "n1", role: "manager", state: "ready" }]);
   await docker.update(service, { replicas: 3, labels: { a: "b" } });
+  await docker.updateSpec(service, { Name: "ml_model", Labels: { c: "d" } });
+  await docker.removeService("ml_model_candidate");
   assert.deepEqual(calls.map((c) => `${c.method} ${c.url.pathname}`), [
     "GET /v1.41/services",
     "GET /v1.41/tasks",
     "GET /v1.41/nodes",
     "POST /v1.41/services/abc/update",
+    "POST /v1.41/services/abc/update",
+    "DELETE /v1.41/services/ml_model_candidate",
   ]);
+  assert.equal(calls[4].url.searchParams.get("version"), "42");
+  assert.deepEqual(JSON.parse(calls[4].body!), { Name: "ml_model", Labels: { c: "d" } });
   assert.deepEqual(JSON.parse(calls[1].url.searchParams.get("filters")!), {
     service: ["ml_model"],
     "desired-state": ["running"],
@@ -83,6 +89,15 @@ Deno.test("dockerClient() quotes the engine's or the proxy's refusal", async () 
     fetch: fakeFetch(() => new Response("<html>403 Forbidden</html>", { status: 403 })).f,
   });
   await assert.rejects(proxy.services(), /HTTP 403, <html>403 Forbidden<\/html>/);
+  await assert.rejects(proxy.removeService("ml_model_candidate"), /HTTP 403/);
+});
+
+Deno.test("dockerClient() takes a candidate already gone as removed", async () => {
+  const gone = dockerClient(BASE, {
+    timeoutMs: 1000,
+    fetch: fakeFetch(() => Response.json({ message: "service not found" }, { status: 404 })).f,
+  });
+  await gone.removeService("ml_model_candidate");
 });
 
 Deno.test("serviceOf() reads what the controller needs and keeps the spec", () => {

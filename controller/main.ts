@@ -1,8 +1,8 @@
 /**
- * controller: runs the stack's control loops (the autoscaler, `autoscale_loop.ts`) against
- * Prometheus and the Docker API filter, and serves `/healthz`, `/readyz`, `/metrics` and its
- * dashboard. One replica on a manager; Swarm restarts it, and it resumes from what the services'
- * labels say.
+ * controller: runs the stack's control loops (the autoscaler, `autoscale_loop.ts`, and the
+ * model's rollout, `rollout/rollout_loop.ts`) against Prometheus and the Docker API filter, and
+ * serves `/healthz`, `/readyz`, `/metrics` and its dashboard. One replica on a manager; Swarm
+ * restarts it, and it resumes from what the services' labels say.
  *
  * @module
  */
@@ -17,6 +17,7 @@ import { controllerSchema, httpAddress, RATE_WINDOW_SECONDS } from "./config.ts"
 import { dashboardRoute, DecisionHistory } from "./dashboard.ts";
 import { dockerClient } from "./docker_api.ts";
 import { type ControlLoop, runLoops } from "./loops.ts";
+import { RolloutLoop } from "./rollout/rollout_loop.ts";
 import { prometheusClient } from "./prometheus.ts";
 import { createControllerTelemetry } from "./telemetry.ts";
 
@@ -70,20 +71,29 @@ const liveness = new Liveness();
 startHeartbeat(liveness, shutdown.signal);
 const history = new DecisionHistory();
 const swarm = dockerClient(config.dockerUrl, { timeoutMs: 5_000 });
+const prometheus = prometheusClient(config.prometheusUrl, {
+  timeoutMs: 3_000,
+  login: config.prometheusPassword
+    ? { user: config.prometheusUser, password: config.prometheusPassword }
+    : undefined,
+});
 const loops: ControlLoop[] = [
   new AutoscaleLoop({
     swarm,
-    prometheus: prometheusClient(config.prometheusUrl, {
-      timeoutMs: 3_000,
-      login: config.prometheusPassword
-        ? { user: config.prometheusUser, password: config.prometheusPassword }
-        : undefined,
-    }),
+    prometheus,
     log,
     telemetry,
     intervalMs: config.pollMs,
     rateWindowSeconds: RATE_WINDOW_SECONDS,
     record: (point) => history.add(point),
+  }),
+  new RolloutLoop({
+    stack: config.stack,
+    swarm,
+    prometheus,
+    log,
+    intervalMs: config.pollMs,
+    decisions: telemetry.rolloutDecisions,
   }),
 ];
 

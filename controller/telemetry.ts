@@ -44,6 +44,8 @@ export interface ControllerTelemetry {
   readonly capacity: Gauge<"scaled">;
   /** When the autoscaler last changed the count (seconds since the epoch). */
   readonly lastChange: Gauge<"scaled">;
+  /** The rollout loop's decisions, by the phase they ended in (promoted, rejected, aborted). */
+  readonly rolloutDecisions: Counter<"phase">;
 }
 
 /** Creates the registry, the process gauges the alerts read, and the controller's metrics. */
@@ -58,6 +60,15 @@ export function createControllerTelemetry(
   // `service` is taken by the default label (this process's name): the scaled one is `scaled`.
   const perService = { labelNames: ["scaled"], registers } as const;
   const gauge = (name: string, help: string) => new Gauge({ name, help, ...perService });
+  const rolloutDecisions = new Counter({
+    name: "ml_rollout_decisions_total",
+    help: "Rollouts decided by the controller, by the phase they ended in " +
+      "(promoted, rejected, aborted)",
+    labelNames: ["phase"],
+    registers,
+  });
+  // Each series from 0, so the first decision is an increase the alert sees (RolloutNotPromoted).
+  for (const phase of ["promoted", "rejected", "aborted"]) rolloutDecisions.inc({ phase }, 0);
   return {
     registry,
     ticks: new Counter({
@@ -125,5 +136,6 @@ export function createControllerTelemetry(
       "ml_autoscale_last_change_timestamp_seconds",
       "When the autoscaler last changed the count",
     ),
+    rolloutDecisions,
   };
 }

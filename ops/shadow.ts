@@ -6,8 +6,8 @@
  * `ml_model_<version>` (kept if it exists), and creates `<stack>_model_candidate`: a copy of the
  * stable service's spec (image, user, secrets, limits, network) with `MODEL_ROLE=candidate`, the
  * candidate's config at MODEL_PATH, one replica, and neither the stable one's network alias nor
- * its `ml.autoscale.*` labels, so the autoscaler never sizes it and nothing takes it for the
- * stable model. It keeps the stack's namespace label: `docker stack rm` removes it too. The
+ * its `ml.autoscale.*` and `ml.rollout.*` labels, so the autoscaler never sizes it and nothing
+ * takes it for the stable model. It keeps the stack's namespace label: `docker stack rm` removes it too. The
  * candidate then opens the copy of `features` and metric pairs its predictions apart
  * (`shadow_log.csv`, docs/operations.md, "A candidate in shadow"). `stop` removes the service:
  * Swarm stops its task, and the broker ends the copy with the candidate's consumer. `status` says
@@ -63,7 +63,9 @@ export function candidateSpec(
   const spec: ServiceSpec = structuredClone(stable);
   spec.Name = candidateService(candidate.stack);
   spec.Labels = Object.fromEntries(
-    Object.entries(stable.Labels ?? {}).filter(([key]) => !key.startsWith("ml.autoscale.")),
+    Object.entries(stable.Labels ?? {}).filter(([key]) =>
+      !key.startsWith("ml.autoscale.") && !key.startsWith("ml.rollout.")
+    ),
   );
   spec.Labels[SHADOW_VERSION_LABEL] = candidate.version;
   const container = spec.TaskTemplate.ContainerSpec;
@@ -97,27 +99,44 @@ export type ShadowCommand =
 
 const USAGE = "usage: deno task shadow start <artifact.json> [--stack ml] | status | stop";
 
-/** Parses the arguments; throws a RangeError with the usage for anything else. */
-export function parseShadowArgs(args: readonly string[]): ShadowCommand {
+/**
+ * Parses `<command> [operand] [--stack name]`: `withOperand` commands take one operand, `bare`
+ * ones none. Throws a RangeError with `usage` for anything else. Shared by `shadow` and `rollout`.
+ */
+export function parseStackCommand(
+  args: readonly string[],
+  commands: { withOperand: readonly string[]; bare: readonly string[] },
+  usage: string,
+): { command: string; operand?: string; stack: string } {
   const rest = [...args];
   let stack = "ml";
   const at = rest.indexOf("--stack");
   if (at >= 0) {
     const name = rest[at + 1];
     if (!name || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
-      throw new RangeError(`--stack needs a stack name: current value is ${name}. ${USAGE}`);
+      throw new RangeError(`--stack needs a stack name: current value is ${name}. ${usage}`);
     }
     stack = name;
     rest.splice(at, 2);
   }
   const [command, ...operands] = rest;
-  if (command === "start" && operands.length === 1) {
-    return { command, artifact: operands[0], stack };
+  if (commands.withOperand.includes(command) && operands.length === 1) {
+    return { command, operand: operands[0], stack };
   }
-  if ((command === "status" || command === "stop") && operands.length === 0) {
-    return { command, stack };
-  }
-  throw new RangeError(`Cannot understand '${args.join(" ")}'. ${USAGE}`);
+  if (commands.bare.includes(command) && operands.length === 0) return { command, stack };
+  throw new RangeError(`Cannot understand '${args.join(" ")}'. ${usage}`);
+}
+
+/** Parses the arguments; throws a RangeError with the usage for anything else. */
+export function parseShadowArgs(args: readonly string[]): ShadowCommand {
+  const { command, operand, stack } = parseStackCommand(
+    args,
+    { withOperand: ["start"], bare: ["status", "stop"] },
+    USAGE,
+  );
+  return command === "start"
+    ? { command, artifact: operand!, stack }
+    : { command: command as "status" | "stop", stack };
 }
 
 /** The host name of the API's URLs; `deno task shadow` may reach it and the socket, nothing else. */

@@ -17,6 +17,8 @@ const STABLE: ServiceSpec = {
     "ml.autoscale.min": "2",
     "ml.autoscale.max": "6",
     "ml.autoscale.state.last-change": "1700000000000",
+    "ml.rollout.min-pairs": "100",
+    "ml.rollout.state": '{"candidate":"v0","stable":"v9","phase":"rejected","startedAtMs":1}',
   },
   TaskTemplate: {
     ContainerSpec: {
@@ -71,7 +73,8 @@ Deno.test("candidateSpec() is the stable spec with the candidate's role, config 
 
 Deno.test("candidateSpec() keeps the stack's label and drops what would confuse it with the stable one", () => {
   const spec = candidateSpec(STABLE, CANDIDATE);
-  // `docker stack rm ml` removes it; the autoscaler never sizes it (no ml.autoscale.* labels).
+  // `docker stack rm ml` removes it; the autoscaler never sizes it (no ml.autoscale.* labels),
+  // and no earlier rollout's state or policy comes with it (no ml.rollout.*).
   assert.deepEqual(spec.Labels, {
     "com.docker.stack.namespace": "ml",
     "com.docker.stack.image": "ml-model:latest",

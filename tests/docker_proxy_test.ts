@@ -23,6 +23,7 @@ function allowed(method: string, path: string): boolean {
   const id = "[A-Za-z0-9_-][A-Za-z0-9_.-]*";
   if (method === "GET") return new RegExp(`^/(services|tasks|nodes)(/${id})?$`).test(bare);
   if (method === "POST") return new RegExp(`^/services/${id}/update$`).test(bare);
+  if (method === "DELETE") return new RegExp(`^/services/${id}_model_candidate$`).test(bare);
   return false;
 }
 
@@ -96,6 +97,8 @@ Deno.test("the Docker API filter passes the controller's calls through unchanged
       ["GET", "/v1.41/nodes/node-1.example"],
       ["POST", "/v1.41/services/abc123/update?version=42", '{"Name":"ml_model"}'],
       ["POST", "/services/ml_model/update?version=7", "{}"],
+      ["DELETE", "/v1.41/services/ml_model_candidate"],
+      ["DELETE", "/services/test_model_candidate"],
     ];
     for (const [method, path, body] of calls) {
       const response = await proxy.ask(method, path, body);
@@ -115,6 +118,11 @@ Deno.test("the Docker API filter refuses everything else with 403, before the so
       ["POST", "/v1.41/containers/abc/exec"],
       ["POST", "/v1.41/services/create"],
       ["DELETE", "/v1.41/services/ml_model"],
+      ["DELETE", "/v1.41/services/abc123"],
+      ["DELETE", "/v1.41/services/ml_model_candidate/update"],
+      ["DELETE", "/v1.41/services/ml_model_candidate_x"],
+      ["DELETE", "/v1.41/services/_model_candidate/../ml_model"],
+      ["DELETE", "/v1.41/containers/ml_model_candidate"],
       ["PUT", "/v1.41/services/ml_model/update"],
       ["GET", "/v1.41/services/ml_model/update"],
       ["GET", "/v1.41/services/ml_model/logs"],

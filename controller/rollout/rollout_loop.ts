@@ -15,8 +15,10 @@
  * hold is logged when its reason changes. Nothing the loop needs survives only in its memory:
  * the label does, so a restarted controller plans the same step again.
  *
- * This is the loop and its tests; it is not yet among the controller's loops (`main.ts`), and the
- * Docker API filter does not yet let the controller remove a service.
+ * Its policy is the `ml.rollout.*` labels on the stable service (`rollout_policy.ts`), read at
+ * every look; a bad one is named in the log and nothing is done. A rollout starts when someone
+ * (`deno task shadow start` and the label, for now) puts a candidate beside `<stack>_model` and
+ * a `shadowing` rollout on its label.
  *
  * @module
  */
@@ -35,7 +37,7 @@ import {
 } from "../../stack/model_service.ts";
 import type { Decision } from "./decision.ts";
 import { planRollout, readRollout, type Rollout, ROLLOUT_LABEL, rolloutLabel } from "./plan.ts";
-import type { RolloutPolicy } from "./rollout_policy.ts";
+import { parseRolloutPolicy } from "./rollout_policy.ts";
 
 /** The loop's name: its hold label is `ml.hold.rollout`, which the autoscaler respects. */
 export const ROLLOUT = "rollout";
@@ -69,7 +71,8 @@ export interface RolloutOptions {
   readonly swarm: RolloutSwarm;
   readonly prometheus: PrometheusPort;
   readonly log: LoopLog;
-  readonly policy: RolloutPolicy;
+  /** How often the loop reads the Swarm; it decides at the policy's `look-seconds` at most. */
+  readonly intervalMs: number;
   /** `ml_rollout_decisions_total{phase}`. */
   readonly decisions: { inc(labels: { phase: string }): void };
   readonly record?: (decision: RolloutDecision) => void;
@@ -153,10 +156,12 @@ export class RolloutLoop implements ControlLoop {
   readonly #options: RolloutOptions;
   /** The last hold or problem logged, so that each is logged once until it changes. */
   #lastSaid = "";
+  /** When the rollout's pairs were last looked at (the policy's look-seconds apart). */
+  #lastLookMs = -Infinity;
 
   constructor(options: RolloutOptions) {
     this.#options = options;
-    this.intervalMs = options.policy.lookSeconds * 1000;
+    this.intervalMs = options.intervalMs;
   }
 
   get #stableName(): string {
@@ -168,7 +173,7 @@ export class RolloutLoop implements ControlLoop {
   }
 
   async tick(nowMs: number): Promise<void> {
-    const { swarm, prometheus, policy, log } = this.#options;
+    const { swarm, prometheus, log } = this.#options;
     const services = await swarm.services();
     const stable = services.find((service) => service.name === this.#stableName);
     if (!stable) return;
@@ -184,7 +189,20 @@ export class RolloutLoop implements ControlLoop {
         `${stable.name} mounts no ml_model_<version> config at ${MODEL_TARGET}`,
       );
     }
+    // The policy is ml.rollout.* on the stable service, read at each look like the autoscaler's.
+    const policyLabels = { ...stable.labels };
+    delete policyLabels[ROLLOUT_LABEL];
+    let policy;
+    try {
+      policy = parseRolloutPolicy(policyLabels);
+    } catch (error) {
+      return this.#sayOnce("warn", "not rolling out: {why}", (error as Error).message);
+    }
     const rollout = read.rollout;
+    if (rollout?.phase === "shadowing" && candidate) {
+      if (nowMs - this.#lastLookMs < policy.lookSeconds * 1000) return;
+      this.#lastLookMs = nowMs;
+    }
     let moments: PairedErrors | undefined;
     if (rollout?.phase === "shadowing" && candidate) {
       moments = await prometheus.query(pairedErrorsQuery(rollout.candidate))

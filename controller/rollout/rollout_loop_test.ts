@@ -9,7 +9,6 @@ import { MODEL_TARGET, SHADOW_VERSION_LABEL } from "../../stack/model_service.ts
 import type { SwarmService } from "../docker_api.ts";
 import type { VectorSample } from "../inputs.ts";
 import { readRollout, type Rollout, ROLLOUT_LABEL, rolloutLabel } from "./plan.ts";
-import { DEFAULT_ROLLOUT_POLICY } from "./rollout_policy.ts";
 import {
   pairedErrorsFrom,
   promotedSpec,
@@ -18,7 +17,8 @@ import {
   type RolloutSwarm,
 } from "./rollout_loop.ts";
 
-const POLICY = { ...DEFAULT_ROLLOUT_POLICY, minPairs: 100 };
+/** The policy, as labels on ml_model: 100 pairs at least, a look every 15 s. */
+const POLICY_LABELS = { "ml.rollout.min-pairs": "100", "ml.rollout.look-seconds": "15" };
 const START = Date.UTC(2026, 11, 4);
 const SHADOWING: Rollout = {
   candidate: "v2",
@@ -128,7 +128,7 @@ function samples(version: string, state: PairedErrors): VectorSample[] {
 }
 
 function setUp(options: { rollout?: Rollout; moments?: PairedErrors; candidate?: string } = {}) {
-  const labels: Record<string, string> = { "ml.autoscale.min": "2" };
+  const labels: Record<string, string> = { "ml.autoscale.min": "2", ...POLICY_LABELS };
   if (options.rollout) labels[ROLLOUT_LABEL] = rolloutLabel(options.rollout);
   const stable = service(modelSpec("ml_model", "v1", labels));
   const running = options.candidate === undefined ? "v2" : options.candidate;
@@ -152,7 +152,7 @@ function setUp(options: { rollout?: Rollout; moments?: PairedErrors; candidate?:
       },
     },
     log: { info: say("info"), warn: say("warn"), error: say("error") },
-    policy: POLICY,
+    intervalMs: 2_000,
     decisions: { inc: ({ phase }) => void counted.push(phase) },
     record: (decision) => void decisions.push(decision),
   });
@@ -252,6 +252,24 @@ Deno.test("RolloutLoop leaves a candidate without a rollout alone, and a bad lab
   await bad.loop.tick(START + 15_000);
   assert.deepEqual(bad.swarm.calls, []);
   assert.equal(bad.lines.filter((l) => l.startsWith("warn not rolling out")).length, 1);
+});
+
+Deno.test("RolloutLoop acts on nothing under a bad policy label, and names it", async () => {
+  const { swarm, loop, lines } = setUp({ rollout: SHADOWING, moments: pairs(400, 60, 40) });
+  const stable = swarm.byName.get("ml_model")!;
+  swarm.byName.set("ml_model", {
+    ...stable,
+    labels: { ...stable.labels, "ml.rollout.margin": "lots" },
+  });
+  await loop.tick(START + 600_000);
+  assert.deepEqual(swarm.calls, []);
+  assert.match(lines.join("\n"), /warn not rolling out.*ml\.rollout\.margin.*lots/);
+});
+
+Deno.test("RolloutLoop looks at the pairs at the policy's look-seconds, however often it ticks", async () => {
+  const { loop, queries } = setUp({ rollout: SHADOWING, moments: pairs(50, 40, 40) });
+  for (let s = 0; s < 30; s += 2) await loop.tick(START + 600_000 + s * 1000);
+  assert.equal(queries.length, 2, "at 0 s and 16 s");
 });
 
 Deno.test("RolloutLoop promotes only once Swarm's own update of ml_model has ended", async () => {

@@ -17,6 +17,7 @@ import { fit, type ModelArtifact, predict } from "../../model/linear.ts";
 import { parseShadowRecord, type ShadowRecord } from "../../metric/shadow/shadow_log.ts";
 import { serializeModelArtifact } from "../../model/artifact.ts";
 import { ensureConfig, modelConfigName, modelSpec, swapModelConfig } from "../../ops/promote.ts";
+import { readRollout, type Rollout } from "../../controller/rollout/plan.ts";
 import { metricLogPath, type PairRecord } from "../../metric/metric_log/format.ts";
 import { readMetricLog } from "../../metric/metric_log/reader.ts";
 import { jsonLines } from "../../ops/kit/process.ts";
@@ -357,6 +358,10 @@ Deno.test({
         "a candidate in shadow on live traffic: paired apart, never served, removed in 5 s",
         () => shadowPhase(v2),
       );
+      await t.step(
+        "b. an operator rolls out a worse model: the controller rejects it and removes it",
+        () => rejectedRolloutPhase(v2),
+      );
       await t.step("scale ml_model=1: the removed replicas drain and exit 0", async () => {
         // Only the replicas running now: the history also holds the corrupt model's task.
         const tasks = async (...filter: string[]) =>
@@ -669,6 +674,88 @@ async function shadowPhase(stable: ModelArtifact): Promise<void> {
     ["shadow: stop to service gone", removedS],
     ["shadow: stop to copy ended", copyEndedS],
     ["shadow: stop to container gone", goneS],
+  );
+}
+
+/** `ml_model`'s rollout, as its label holds it. */
+async function rolloutState(): Promise<Rollout | undefined> {
+  const { stdout } = await docker(
+    "service",
+    "inspect",
+    `${STACK}_model`,
+    "--format",
+    "{{json .Spec.Labels}}",
+  );
+  const read = readRollout(JSON.parse(stdout) ?? {});
+  assert.ok(read.ok, read.ok ? "" : read.reason);
+  return read.rollout;
+}
+
+/**
+ * Issue 19's phase b: an operator rolls out a deliberately worse model (fit to 1.5 × the truth)
+ * with `deno task rollout`; the controller's rollout loop rejects it on its paired errors and
+ * removes it, and the stable version serves throughout. The policy comes from ml_model's labels:
+ * 100 pairs at least and a look every 2 s, so that the phase fits in CI.
+ */
+async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
+  await docker(
+    "service",
+    "update",
+    "--detach=false",
+    "--label-add",
+    "ml.rollout.min-pairs=100",
+    "--label-add",
+    "ml.rollout.look-seconds=2",
+    `${STACK}_model`,
+  );
+  const worse = await fit({ ...dataset, y: dataset.y.map((y) => y * 1.5) });
+  const file = await Deno.makeTempFile({ prefix: "ml-model-worse-", suffix: ".json" });
+  await Deno.writeTextFile(file, serializeModelArtifact(worse));
+  const rowsBefore = (await metricRows()).length;
+  const start = performance.now();
+  const started = await sh("deno", ["task", "rollout", "start", file], { allowFail: true });
+  await Deno.remove(file);
+  assert.ok(started.ok, `deno task rollout start failed: ${started.stderr}`);
+  assert.equal((await rolloutState())?.phase, "shadowing");
+  let decided: Rollout | undefined;
+  await waitFor("the controller's decision", async () => {
+    decided = await rolloutState();
+    return decided?.phase !== "shadowing";
+  }, 180_000);
+  const decidedS = (performance.now() - start) / 1000;
+  assert.equal(decided!.phase, "rejected", JSON.stringify(decided));
+  assert.equal(decided!.candidate, worse.version);
+  assert.equal(decided!.stable, stable.version);
+  assert.ok(decided!.pairs! >= 100, `${decided!.pairs} pairs`);
+  const decidedAt = performance.now();
+  await waitFor(
+    "the rejected candidate's service gone",
+    async () =>
+      !(await sh("docker", ["service", "inspect", `${STACK}_model_candidate`], { allowFail: true }))
+        .ok,
+    5_000,
+  );
+  const removedS = (performance.now() - decidedAt) / 1000;
+  // The stable version served throughout: its config is unchanged and its rows went on.
+  const { stdout } = await docker(
+    "service",
+    "inspect",
+    `${STACK}_model`,
+    "--format",
+    "{{range .Spec.TaskTemplate.ContainerSpec.Configs}}{{.ConfigName}} {{end}}",
+  );
+  assert.ok(stdout.includes(`ml_model_${stable.version}`), stdout);
+  const rows = (await metricRows()).slice(rowsBefore);
+  assert.ok(rows.length > 0, "no stable rows during the rollout");
+  assert.ok(rows.every((r) => r.modelVersion === stable.version), "the candidate served");
+  console.log(
+    `rollout b: rejected ${decidedS.toFixed(1)} s after start on ${decided!.pairs} pairs ` +
+      `(${decided!.reason}); candidate removed ${removedS.toFixed(1)} s after the decision ` +
+      `was seen; ${rows.length} stable rows meanwhile`,
+  );
+  timings.push(
+    ["rollout b: start to rejected", decidedS],
+    ["rollout b: rejected to candidate gone", removedS],
   );
 }
 
