@@ -1,6 +1,8 @@
 /**
  * The controller's own page (`/` on its port): each scaled service's replica counts over time
- * beside its backlog, and the latest changes with their reasons. It draws from the decisions the
+ * beside its backlog, and the latest changes with their reasons; below, a rollout's candidate and
+ * stable MAE on their pairs with the decision's interval while it shadows, and the decisions
+ * after (`/rollouts.json`). It draws from the decisions the
  * autoscaler made since this process started (the last hour), served as `/history.json`; the
  * long history is in Prometheus (`ml_autoscale_replicas`, `ml_autoscale_backlog_messages`).
  *
@@ -11,6 +13,7 @@
  */
 import page from "./dashboard.html" with { type: "text" };
 import type { DecisionPoint } from "./autoscale_loop.ts";
+import type { RolloutDecision, RolloutLook } from "./rollout/rollout_loop.ts";
 
 /** The decisions of the last `keepMs`, by service. */
 export class DecisionHistory {
@@ -36,13 +39,50 @@ export class DecisionHistory {
   }
 }
 
+/**
+ * The rollout loop's looks of the last `keepMs` (candidate and stable MAE on the pairs, the
+ * interval) and its last decisions, as `/rollouts.json` serves them.
+ */
+export class RolloutHistory {
+  readonly #keepMs: number;
+  readonly #looks: RolloutLook[] = [];
+  readonly #decisions: RolloutDecision[] = [];
+
+  constructor(keepMs = 3_600_000, readonly keepDecisions = 50) {
+    this.#keepMs = keepMs;
+  }
+
+  look(look: RolloutLook): void {
+    this.#looks.push(look);
+    const oldest = look.atMs - this.#keepMs;
+    const drop = this.#looks.findIndex((l) => l.atMs >= oldest);
+    if (drop > 0) this.#looks.splice(0, drop);
+  }
+
+  decided(decision: RolloutDecision): void {
+    this.#decisions.push(decision);
+    if (this.#decisions.length > this.keepDecisions) this.#decisions.shift();
+  }
+
+  toJSON(): { looks: RolloutLook[]; decisions: RolloutDecision[] } {
+    return { looks: [...this.#looks], decisions: [...this.#decisions] };
+  }
+}
+
 /** The dashboard's routes; undefined for any other path. */
-export function dashboardRoute(history: DecisionHistory, url: URL): Response | undefined {
+export function dashboardRoute(
+  history: DecisionHistory,
+  url: URL,
+  rollouts: RolloutHistory = new RolloutHistory(),
+): Response | undefined {
   if (url.pathname === "/" || url.pathname === "/index.html") {
     return new Response(page, { headers: { "content-type": "text/html; charset=utf-8" } });
   }
   if (url.pathname === "/history.json") {
     return Response.json(history.toJSON(), { headers: { "cache-control": "no-store" } });
+  }
+  if (url.pathname === "/rollouts.json") {
+    return Response.json(rollouts.toJSON(), { headers: { "cache-control": "no-store" } });
   }
   return undefined;
 }

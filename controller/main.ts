@@ -14,7 +14,7 @@ import { Liveness, startHeartbeat } from "../stack/liveness.ts";
 import { flushLogs, setupLogging } from "../stack/log.ts";
 import { AutoscaleLoop } from "./autoscale_loop.ts";
 import { controllerSchema, httpAddress, RATE_WINDOW_SECONDS } from "./config.ts";
-import { dashboardRoute, DecisionHistory } from "./dashboard.ts";
+import { dashboardRoute, DecisionHistory, RolloutHistory } from "./dashboard.ts";
 import { dockerClient } from "./docker_api.ts";
 import { type ControlLoop, runLoops } from "./loops.ts";
 import { RolloutLoop } from "./rollout/rollout_loop.ts";
@@ -70,6 +70,7 @@ const shutdown = new AbortController();
 const liveness = new Liveness();
 startHeartbeat(liveness, shutdown.signal);
 const history = new DecisionHistory();
+const rollouts = new RolloutHistory();
 const swarm = dockerClient(config.dockerUrl, { timeoutMs: 5_000 });
 const prometheus = prometheusClient(config.prometheusUrl, {
   timeoutMs: 3_000,
@@ -94,6 +95,8 @@ const loops: ControlLoop[] = [
     log,
     intervalMs: config.pollMs,
     decisions: telemetry.rolloutDecisions,
+    record: (decision) => rollouts.decided(decision),
+    look: (look) => rollouts.look(look),
   }),
 ];
 
@@ -136,7 +139,8 @@ const server = config.httpPort > 0
         headers: { "content-type": telemetry.registry.contentType },
       });
     }
-    return dashboardRoute(history, url) ?? new Response("not found\n", { status: 404 });
+    return dashboardRoute(history, url, rollouts) ??
+      new Response("not found\n", { status: 404 });
   })
   : undefined;
 

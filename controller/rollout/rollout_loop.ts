@@ -65,6 +65,18 @@ export interface RolloutDecision {
   readonly decision?: Decision;
 }
 
+/** One look at a shadowing candidate's pairs, for the dashboard: both MAEs and the interval. */
+export interface RolloutLook {
+  readonly atMs: number;
+  readonly candidate: string;
+  readonly stable: string;
+  readonly pairs: number;
+  readonly maeCandidate: number;
+  readonly maeStable: number;
+  /** Bounds of the tested contrast's mean: promote below 0, reject above; null before min-pairs. */
+  readonly interval: { readonly lower: number; readonly upper: number } | null;
+}
+
 /** Ports and settings of {@link RolloutLoop}. */
 export interface RolloutOptions {
   readonly stack: string;
@@ -76,6 +88,8 @@ export interface RolloutOptions {
   /** `ml_rollout_decisions_total{phase}`. */
   readonly decisions: { inc(labels: { phase: string }): void };
   readonly record?: (decision: RolloutDecision) => void;
+  /** Called at every look that has a statistic (two pairs or more). */
+  readonly look?: (look: RolloutLook) => void;
 }
 
 /** A config reference of a service spec. */
@@ -216,6 +230,18 @@ export class RolloutLoop implements ControlLoop {
       moments,
       lastScaleMs: readScaleState(stable.labels).lastChangeMs,
     }, policy);
+    const decision = "decision" in step ? step.decision : undefined;
+    if (rollout && decision?.statistic) {
+      this.#options.look?.({
+        atMs: nowMs,
+        candidate: rollout.candidate,
+        stable: rollout.stable,
+        pairs: decision.pairs,
+        maeCandidate: decision.statistic.maeCandidate,
+        maeStable: decision.statistic.maeStable,
+        interval: decision.interval,
+      });
+    }
     switch (step.kind) {
       case "idle":
         return;

@@ -13,6 +13,7 @@ import {
   pairedErrorsFrom,
   promotedSpec,
   type RolloutDecision,
+  type RolloutLook,
   RolloutLoop,
   type RolloutSwarm,
 } from "./rollout_loop.ts";
@@ -140,6 +141,7 @@ function setUp(options: { rollout?: Rollout; moments?: PairedErrors; candidate?:
   const lines: string[] = [];
   const decisions: RolloutDecision[] = [];
   const counted: string[] = [];
+  const looks: RolloutLook[] = [];
   const say = (level: string) => (message: string, properties: Record<string, unknown>) =>
     lines.push(`${level} ${message} ${JSON.stringify(properties)}`);
   const loop = new RolloutLoop({
@@ -155,8 +157,9 @@ function setUp(options: { rollout?: Rollout; moments?: PairedErrors; candidate?:
     intervalMs: 2_000,
     decisions: { inc: ({ phase }) => void counted.push(phase) },
     record: (decision) => void decisions.push(decision),
+    look: (look) => void looks.push(look),
   });
-  return { swarm, loop, queries, lines, decisions, counted };
+  return { swarm, loop, queries, lines, decisions, counted, looks };
 }
 
 Deno.test("RolloutLoop promotes with one update: the candidate's config and the promoted phase", async () => {
@@ -211,11 +214,26 @@ Deno.test("RolloutLoop restarted between recording a rejection and removing the 
 });
 
 Deno.test("RolloutLoop holds without a verdict, and says so once until the reason changes", async () => {
-  const { swarm, loop, lines } = setUp({ rollout: SHADOWING, moments: pairs(50, 40, 40) });
+  const { swarm, loop, lines, looks } = setUp({ rollout: SHADOWING, moments: pairs(50, 30, 40) });
   await loop.tick(START + 600_000);
   await loop.tick(START + 615_000);
   assert.deepEqual(swarm.calls, []);
   assert.equal(lines.filter((l) => l.startsWith("info holding")).length, 1);
+  // Each look still goes to the dashboard: both MAEs on the pairs, no interval below min-pairs.
+  assert.equal(looks.length, 2);
+  assert.deepEqual(
+    { ...looks[0], maeCandidate: Math.round(looks[0].maeCandidate) },
+    {
+      atMs: START + 600_000,
+      candidate: "v2",
+      stable: "v1",
+      pairs: 50,
+      maeCandidate: 30,
+      maeStable: looks[0].maeStable,
+      interval: null,
+    },
+  );
+  assert.ok(Math.abs(looks[0].maeStable - 40) < 1e-9);
 });
 
 Deno.test("RolloutLoop holds when the pairs cannot be read, and never acts on a partial answer", async () => {
