@@ -30,6 +30,9 @@ export interface SwarmService {
   readonly env: readonly string[];
   /** Swarm's rolling-update state (`updating`, `paused`, `completed`, ...), if any. */
   readonly updateState: string | undefined;
+  /** When that update started (ms), and Swarm's word on it (why it rolled back). */
+  readonly updateStartedAtMs?: number;
+  readonly updateMessage?: string;
   /** The spec as read, sent back (changed) by an update. */
   readonly spec: Readonly<Record<string, unknown>>;
 }
@@ -57,7 +60,7 @@ interface RawService {
     Mode?: { Replicated?: { Replicas?: number } };
     TaskTemplate?: { ContainerSpec?: { Env?: string[] } };
   };
-  UpdateStatus?: { State?: string };
+  UpdateStatus?: { State?: string; StartedAt?: string; Message?: string };
 }
 
 /** Reads the API's service object. */
@@ -70,6 +73,10 @@ export function serviceOf(raw: RawService): SwarmService {
     replicas: raw.Spec.Mode?.Replicated?.Replicas,
     env: raw.Spec.TaskTemplate?.ContainerSpec?.Env ?? [],
     updateState: raw.UpdateStatus?.State,
+    ...(raw.UpdateStatus?.StartedAt && !Number.isNaN(Date.parse(raw.UpdateStatus.StartedAt))
+      ? { updateStartedAtMs: Date.parse(raw.UpdateStatus.StartedAt) }
+      : {}),
+    ...(raw.UpdateStatus?.Message ? { updateMessage: raw.UpdateStatus.Message } : {}),
     spec: raw.Spec as unknown as Record<string, unknown>,
   };
 }

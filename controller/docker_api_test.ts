@@ -112,6 +112,17 @@ Deno.test("serviceOf() reads what the controller needs and keeps the spec", () =
     Spec: { ...RAW.Spec, Mode: { Global: {} } } as unknown as typeof RAW.Spec,
   });
   assert.equal(global.replicas, undefined);
+  const rolledBack = serviceOf({
+    ...RAW,
+    UpdateStatus: {
+      State: "rollback_completed",
+      StartedAt: "2026-12-04T10:00:00.5Z",
+      Message: "rollback completed",
+    },
+  });
+  assert.equal(rolledBack.updateStartedAtMs, Date.UTC(2026, 11, 4, 10, 0, 0, 500));
+  assert.equal(rolledBack.updateMessage, "rollback completed");
+  assert.equal(service.updateStartedAtMs, undefined);
 });
 
 Deno.test("updatedSpec() changes the count and labels and nothing else", () => {

@@ -102,6 +102,12 @@ export interface Observation {
   readonly moments?: PairedErrors;
   /** The autoscaler's last change of `ml_model` (its state label), if any. */
   readonly lastScaleMs?: number;
+  /**
+   * Swarm rolled back an update of `ml_model` that started at this time (ms), with its message.
+   * A rollback restores the whole previous spec, the rollout label included: a promotion whose
+   * replicas could not start comes back as `shadowing`, and must end, not be tried again.
+   */
+  readonly rolledBack?: { readonly startedAtMs: number; readonly message: string };
 }
 
 /** The one step to take. */
@@ -147,6 +153,12 @@ export function planRollout(observed: Observation, policy: RolloutPolicy): Step 
   }
   if (observed.candidateVersion !== rollout.candidate) {
     return end("aborted", `the candidate's service runs ${observed.candidateVersion} instead`);
+  }
+  if (observed.rolledBack && observed.rolledBack.startedAtMs >= rollout.startedAtMs) {
+    return end(
+      "aborted",
+      `Swarm rolled back the promotion of ${rollout.candidate}: ${observed.rolledBack.message}`,
+    );
   }
   if (observed.stableVersion !== rollout.stable) {
     return end(

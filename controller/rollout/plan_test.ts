@@ -150,3 +150,28 @@ Deno.test("readRollout() reads back rolloutLabel(), and says why another value i
   const wrong = rolloutLabel({ ...SHADOWING, phase: "done" as never });
   assert.equal(readRollout({ [ROLLOUT_LABEL]: wrong }).ok, false);
 });
+
+Deno.test("planRollout() ends a rollout whose promotion Swarm rolled back, and ignores an older rollback", () => {
+  // The rollback restored the label as it was before the promotion: shadowing.
+  const after = planRollout(
+    look({
+      moments: pairs(400, 30, 40),
+      rolledBack: { startedAtMs: START + 300_000, message: "update rolled back: task failed" },
+    }),
+    POLICY,
+  );
+  assert.equal(after.kind, "end");
+  assert.equal(after.kind === "end" && after.rollout.phase, "aborted");
+  assert.match(
+    after.kind === "end" ? after.rollout.reason! : "",
+    /Swarm rolled back the promotion of v2: update rolled back: task failed/,
+  );
+  const before = planRollout(
+    look({
+      moments: pairs(400, 30, 40),
+      rolledBack: { startedAtMs: START - 1, message: "an older update" },
+    }),
+    POLICY,
+  );
+  assert.equal(before.kind, "promote");
+});

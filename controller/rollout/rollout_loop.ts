@@ -229,6 +229,14 @@ export class RolloutLoop implements ControlLoop {
       candidateVersion: candidate?.labels[SHADOW_VERSION_LABEL],
       moments,
       lastScaleMs: readScaleState(stable.labels).lastChangeMs,
+      ...(stable.updateState === "rollback_completed" && stable.updateStartedAtMs !== undefined
+        ? {
+          rolledBack: {
+            startedAtMs: stable.updateStartedAtMs,
+            message: stable.updateMessage ?? "no message",
+          },
+        }
+        : {}),
     }, policy);
     const decision = "decision" in step ? step.decision : undefined;
     if (rollout && decision?.statistic) {

@@ -318,3 +318,29 @@ Deno.test("promotedSpec() refuses a candidate that mounts no model", () => {
   (bare.spec as ReturnType<typeof modelSpec>).TaskTemplate.ContainerSpec.Configs = [];
   assert.throws(() => promotedSpec(stable, bare, SHADOWING), /mounts no model config/);
 });
+
+Deno.test("RolloutLoop does not promote again after Swarm rolled its promotion back", async () => {
+  const { swarm, loop, counted } = setUp({ rollout: SHADOWING, moments: pairs(400, 30, 40) });
+  await loop.tick(START + 600_000);
+  assert.deepEqual(counted, ["promoted"]);
+  // Swarm's rollback restores the previous spec whole: the stable config and the label.
+  const promoted = swarm.byName.get("ml_model")!;
+  const before = service(
+    modelSpec("ml_model", "v1", {
+      ...POLICY_LABELS,
+      [ROLLOUT_LABEL]: rolloutLabel(SHADOWING),
+    }),
+    promoted.version + 1,
+  );
+  swarm.byName.set("ml_model", {
+    ...before,
+    updateState: "rollback_completed",
+    updateStartedAtMs: START + 600_500,
+    updateMessage: "update rolled back due to failure or early termination of task",
+  });
+  await loop.tick(START + 615_000);
+  assert.deepEqual(counted, ["promoted", "aborted"]);
+  assert.equal(swarm.mounted(), "ml_model_v1");
+  assert.match(swarm.rollout()!.reason!, /Swarm rolled back the promotion of v2/);
+  assert.deepEqual(swarm.calls.at(-1), "remove ml_model_candidate");
+});
