@@ -27,6 +27,7 @@ import { MODEL_TARGET, modelService, versionOfConfig } from "../stack/model_serv
 import {
   DockerSocket,
   parseStackCommand,
+  runDockerCommand,
   type ServiceSpec,
   shadowStatus,
   startShadow,
@@ -166,25 +167,16 @@ export async function abortRollout(
 }
 
 if (import.meta.main) {
-  let command: RolloutCommand;
-  try {
-    command = parseRolloutArgs(Deno.args);
-  } catch (error) {
-    console.error((error as Error).message);
-    Deno.exit(2);
-  }
-  const docker = DockerSocket.fromEnv(Deno.env.get("DOCKER_HOST"));
-  try {
-    const said = command.command === "start"
-      ? await startRollout(docker, command.artifact, command.stack)
-      : command.command === "status"
-      ? await rolloutStatus(docker, command.stack)
-      : await abortRollout(docker, command.stack);
-    console.log(said);
-  } catch (error) {
-    console.error((error as Error).message);
-    Deno.exit(1);
-  } finally {
-    docker.close();
-  }
+  Deno.exit(
+    await runDockerCommand(
+      Deno.args,
+      parseRolloutArgs,
+      (docker, command) =>
+        command.command === "start"
+          ? startRollout(docker, command.artifact, command.stack)
+          : command.command === "status"
+          ? rolloutStatus(docker, command.stack)
+          : abortRollout(docker, command.stack),
+    ),
+  );
 }

@@ -272,26 +272,46 @@ export async function stopShadow(docker: DockerSocket, stack: string): Promise<s
   return `removed ${name}; its task stops with SIGTERM, and the copy of features ends with it`;
 }
 
-if (import.meta.main) {
-  let command: ShadowCommand;
+/**
+ * A Docker command's `main`: parses `args` (exit 2 with the message when they do not parse), runs
+ * the command on the socket `DOCKER_HOST` names and prints what it said (exit 1 with the message
+ * when Docker refused). Shared by `shadow` and `rollout`.
+ */
+export async function runDockerCommand<C>(
+  args: readonly string[],
+  parse: (args: readonly string[]) => C,
+  run: (docker: DockerSocket, command: C) => Promise<string>,
+): Promise<number> {
+  let command: C;
   try {
-    command = parseShadowArgs(Deno.args);
+    command = parse(args);
   } catch (error) {
     console.error((error as Error).message);
-    Deno.exit(2);
+    return 2;
   }
   const docker = DockerSocket.fromEnv(Deno.env.get("DOCKER_HOST"));
   try {
-    const said = command.command === "start"
-      ? await startShadow(docker, command.artifact, command.stack)
-      : command.command === "status"
-      ? await shadowStatus(docker, command.stack)
-      : await stopShadow(docker, command.stack);
-    console.log(said);
+    console.log(await run(docker, command));
+    return 0;
   } catch (error) {
     console.error((error as Error).message);
-    Deno.exit(1);
+    return 1;
   } finally {
     docker.close();
   }
+}
+
+if (import.meta.main) {
+  Deno.exit(
+    await runDockerCommand(
+      Deno.args,
+      parseShadowArgs,
+      (docker, command) =>
+        command.command === "start"
+          ? startShadow(docker, command.artifact, command.stack)
+          : command.command === "status"
+          ? shadowStatus(docker, command.stack)
+          : stopShadow(docker, command.stack),
+    ),
+  );
 }

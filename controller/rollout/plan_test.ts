@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { addPair, NO_PAIRS, type PairedErrors } from "../../stack/paired_errors.ts";
+import { pairs, SHADOWING, START } from "./fixtures_test_util.ts";
 import {
   type Observation,
   planRollout,
@@ -12,23 +12,6 @@ import {
 import { DEFAULT_ROLLOUT_POLICY } from "./rollout_policy.ts";
 
 const POLICY = { ...DEFAULT_ROLLOUT_POLICY, minPairs: 100 };
-const START = Date.UTC(2026, 11, 4);
-const SHADOWING: Rollout = {
-  candidate: "v2",
-  stable: "v1",
-  phase: "shadowing",
-  startedAtMs: START,
-};
-
-/** `n` pairs whose errors alternate around the given MAEs (a spread, so there is a variance). */
-function pairs(n: number, maeCandidate: number, maeStable: number): PairedErrors {
-  let state = NO_PAIRS;
-  for (let i = 0; i < n; i++) {
-    const wobble = i % 2 === 0 ? 0.8 : 1.2;
-    state = addPair(state, maeCandidate * wobble, maeStable * wobble);
-  }
-  return state;
-}
 
 const look = (overrides: Partial<Observation> = {}): Observation => ({
   nowMs: START + 600_000,

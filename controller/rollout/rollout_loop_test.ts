@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  addPair,
-  NO_PAIRS,
-  PAIRED_ERROR_MOMENTS,
-  type PairedErrors,
-} from "../../stack/paired_errors.ts";
+import { pairs, SHADOWING, START } from "./fixtures_test_util.ts";
+import { NO_PAIRS, PAIRED_ERROR_MOMENTS, type PairedErrors } from "../../stack/paired_errors.ts";
 import { MODEL_TARGET, SHADOW_VERSION_LABEL } from "../../stack/model_service.ts";
 import type { SwarmService } from "../docker_api.ts";
 import type { VectorSample } from "../inputs.ts";
@@ -20,22 +16,6 @@ import {
 
 /** The policy, as labels on ml_model: 100 pairs at least, a look every 15 s. */
 const POLICY_LABELS = { "ml.rollout.min-pairs": "100", "ml.rollout.look-seconds": "15" };
-const START = Date.UTC(2026, 11, 4);
-const SHADOWING: Rollout = {
-  candidate: "v2",
-  stable: "v1",
-  phase: "shadowing",
-  startedAtMs: START,
-};
-
-function pairs(n: number, maeCandidate: number, maeStable: number): PairedErrors {
-  let state = NO_PAIRS;
-  for (let i = 0; i < n; i++) {
-    const wobble = i % 2 === 0 ? 0.8 : 1.2;
-    state = addPair(state, maeCandidate * wobble, maeStable * wobble);
-  }
-  return state;
-}
 
 /** A model service's spec mounting `ml_model_<version>`, with an unrelated config beside it. */
 function modelSpec(name: string, version: string, labels: Record<string, string>) {

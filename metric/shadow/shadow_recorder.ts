@@ -17,7 +17,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import { errorText } from "../../stack/async.ts";
 import { DeadLetter, type Delivery } from "../../stack/broker.ts";
 import { HEADERS, textHeader } from "../../stack/contracts.ts";
-import { PAIRED_ERROR_MOMENTS, type PairedErrors } from "../../stack/paired_errors.ts";
+import { PAIRED_ERROR_MOMENTS } from "../../stack/paired_errors.ts";
 import { label, type PairRecord } from "../metric_log/format.ts";
 import { parseHalf } from "../pairing/parse_half.ts";
 import { ackQuietly, type RecorderLog } from "../recorder.ts";
