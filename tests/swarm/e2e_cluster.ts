@@ -235,8 +235,15 @@ Deno.test({
             "cluster_status",
           );
           views.push(`${member} sees [${status.running_nodes.sort().join(", ")}]`);
-        } catch {
-          views.push(`${member} not booted`);
+        } catch (error) {
+          // What rabbitmqctl said, and the member's last log lines: why it has not booted.
+          const logs = await node.docker.run(["logs", "--tail", "8", id], { allowFail: true });
+          const said = (error as Error).message.split("\n").slice(0, 3).join(" ");
+          views.push(
+            `${member} not booted (${said}; last log: ${
+              `${logs.stdout}${logs.stderr}`.trim().split("\n").join(" | ")
+            })`,
+          );
         }
       }
       return views.join("; ");
