@@ -10,16 +10,13 @@
  * @module
  */
 import { decide, type Decision, type History, NO_HISTORY, type Reading } from "./decide.ts";
-import type { SwarmPort, SwarmService } from "./docker_api.ts";
+import { type SwarmPort, type SwarmService, UPDATING_STATES } from "./docker_api.ts";
 import { inputsQuery, readInputs } from "./inputs.ts";
 import { holdsAgainst, readScaleState, withHold, withScaleState } from "./labels.ts";
 import type { ControlLoop } from "./loops.ts";
 import { type Policy, readPolicy } from "./policy.ts";
 import type { PrometheusPort } from "./prometheus.ts";
 import type { ControllerTelemetry } from "./telemetry.ts";
-
-/** Swarm's rolling-update states during which a service is being changed: hold. */
-const ROLLOUT_STATES = ["updating", "paused", "rollback_started", "rollback_paused"];
 
 /** The loop's name: its hold label is `ml.hold.autoscale`. */
 export const AUTOSCALE = "autoscale";
@@ -132,7 +129,7 @@ export class AutoscaleLoop implements ControlLoop {
       this.#changedOutside.get(service.id) ?? -Infinity,
     );
     const holds = holdsAgainst(service.labels, this.name, nowMs);
-    const rollout = ROLLOUT_STATES.includes(service.updateState ?? "")
+    const rollout = UPDATING_STATES.includes(service.updateState ?? "")
       ? service.updateState
       : undefined;
     const [{ reading, error }, running] = await Promise.all([

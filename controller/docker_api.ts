@@ -17,6 +17,14 @@ import type { RolloutSwarm } from "./rollout/rollout_loop.ts";
 /** The API version of Debian bookworm's engine (20.10); newer engines serve it too. */
 export const DOCKER_API_VERSION = "v1.41";
 
+/** Swarm's rolling-update states during which a service is being changed. */
+export const UPDATING_STATES: readonly string[] = [
+  "updating",
+  "paused",
+  "rollback_started",
+  "rollback_paused",
+];
+
 /** A Swarm service as the controller needs it. */
 export interface SwarmService {
   readonly id: string;

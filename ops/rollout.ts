@@ -23,7 +23,12 @@ import {
   rolloutLabel,
 } from "../controller/rollout/plan.ts";
 import { loadModelArtifact } from "../model/artifact.ts";
-import { MODEL_TARGET, modelService, versionOfConfig } from "../stack/model_service.ts";
+import {
+  MODEL_TARGET,
+  modelService,
+  mountedModelConfig,
+  versionOfConfig,
+} from "../stack/model_service.ts";
 import {
   DockerSocket,
   parseStackCommand,
@@ -62,9 +67,7 @@ interface ServiceRead {
 
 /** The version `spec` serves: the `ml_model_<version>` config mounted at MODEL_TARGET. */
 export function servedVersion(spec: ServiceSpec): string {
-  const mounted = (spec.TaskTemplate.ContainerSpec.Configs ?? []).find((c) =>
-    c.File?.Name === MODEL_TARGET
-  );
+  const mounted = mountedModelConfig(spec.TaskTemplate.ContainerSpec.Configs ?? []);
   const version = mounted && versionOfConfig(mounted.ConfigName);
   if (!version) {
     throw new Error(

@@ -25,6 +25,7 @@ import {
   candidateService,
   MODEL_TARGET,
   modelConfigName,
+  mountedModelConfig,
   SHADOW_VERSION_LABEL,
 } from "../stack/model_service.ts";
 
@@ -73,7 +74,7 @@ export function candidateSpec(
     ...(container.Env ?? []).filter((entry) => !entry.startsWith("MODEL_ROLE=")),
     "MODEL_ROLE=candidate",
   ];
-  const mounted = (container.Configs ?? []).find((c) => c.File?.Name === MODEL_TARGET);
+  const mounted = mountedModelConfig(container.Configs ?? []);
   if (!mounted) {
     throw new Error(
       `Cannot shadow ${stable.Name} as no config of it is mounted at ${MODEL_TARGET}: deploy ` +

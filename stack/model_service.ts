@@ -10,6 +10,13 @@ export const MODEL_TARGET = "/app/model/model.json";
 
 const CONFIG_PREFIX = "ml_model_";
 
+/** Of a service's config references, the one mounted at {@link MODEL_TARGET}, if any. */
+export function mountedModelConfig<C extends { readonly File?: { readonly Name: string } }>(
+  configs: readonly C[],
+): C | undefined {
+  return configs.find((config) => config.File?.Name === MODEL_TARGET);
+}
+
 /** The Swarm config of a model version, as docker-stack.yml names it. */
 export function modelConfigName(version: string): string {
   return `${CONFIG_PREFIX}${version}`;

@@ -16,13 +16,13 @@
  * the label does, so a restarted controller plans the same step again.
  *
  * Its policy is the `ml.rollout.*` labels on the stable service (`rollout_policy.ts`), read at
- * every look; a bad one is named in the log and nothing is done. A rollout starts when someone
- * (`deno task shadow start` and the label, for now) puts a candidate beside `<stack>_model` and
- * a `shadowing` rollout on its label.
+ * every look; a bad one is named in the log and nothing is done. A rollout starts when
+ * `deno task rollout start` (ops/rollout.ts) puts a candidate beside `<stack>_model` and a
+ * `shadowing` rollout on its label.
  *
  * @module
  */
-import type { SwarmService } from "../docker_api.ts";
+import { type SwarmService, UPDATING_STATES } from "../docker_api.ts";
 import { readScaleState } from "../labels.ts";
 import type { PrometheusPort } from "../prometheus.ts";
 import type { LoopLog } from "../autoscale_loop.ts";
@@ -32,6 +32,7 @@ import {
   candidateService,
   MODEL_TARGET,
   modelService,
+  mountedModelConfig,
   SHADOW_VERSION_LABEL,
   versionOfConfig,
 } from "../../stack/model_service.ts";
@@ -41,9 +42,6 @@ import { parseRolloutPolicy } from "./rollout_policy.ts";
 
 /** The loop's name: its hold label is `ml.hold.rollout`, which the autoscaler respects. */
 export const ROLLOUT = "rollout";
-
-/** Swarm's rolling-update states during which a service is being changed: a promotion waits. */
-const UPDATING = ["updating", "paused", "rollback_started", "rollback_paused"];
 
 /** The Docker calls the rollout makes. */
 export interface RolloutSwarm {
@@ -104,9 +102,9 @@ function configsOf(spec: Readonly<Record<string, unknown>>): ConfigRef[] {
   return template?.ContainerSpec?.Configs ?? [];
 }
 
-/** The config `spec` mounts at {@link MODEL_TARGET}, if any. */
+/** The config `spec` mounts at MODEL_TARGET, if any. */
 export function mountedModel(spec: Readonly<Record<string, unknown>>): ConfigRef | undefined {
-  return configsOf(spec).find((config) => config.File?.Name === MODEL_TARGET);
+  return mountedModelConfig(configsOf(spec));
 }
 
 /** `service`'s spec with `rollout` on its label. */
@@ -131,8 +129,9 @@ export function promotedSpec(
   const spec = labelledSpec(stable, rollout);
   const container = (spec.TaskTemplate as { ContainerSpec: { Configs?: ConfigRef[] } })
     .ContainerSpec;
+  const mounted = mountedModel(spec);
   container.Configs = configsOf(spec).map((config) =>
-    config.File?.Name === MODEL_TARGET
+    config === mounted
       ? { ...config, ConfigID: wanted.ConfigID, ConfigName: wanted.ConfigName }
       : config
   );
@@ -256,7 +255,7 @@ export class RolloutLoop implements ControlLoop {
       case "hold":
         return this.#sayOnce("info", "holding the rollout: {why}", step.why);
       case "promote": {
-        if (UPDATING.includes(stable.updateState ?? "")) {
+        if (UPDATING_STATES.includes(stable.updateState ?? "")) {
           return this.#sayOnce(
             "info",
             "holding the rollout: {why}",
