@@ -22,6 +22,10 @@
  *   deno task bench --tls      instead: what TLS costs a broker hop (bench/tls_cost.ts), clear
  *                              against TLS 1.3 on one throwaway broker, --runs rounds (default 3):
  *                              tls.md and tls.json in --out (default a temporary directory)
+ *   deno task bench --rollout  instead: what a candidate in shadow costs the pipeline
+ *                              (bench/rollout_cost.ts), without against with at 1,000 samples/s,
+ *                              --runs rounds (default 3): rollout.md and rollout.json in --out
+ *                              (default a temporary directory)
  *
  * @module
  */
@@ -59,6 +63,12 @@ import { pipelineFigures } from "./figures.ts";
 import type { PipelineRun } from "./pipeline.ts";
 import { runSoak } from "./soak.ts";
 import { measureTlsCost, summarizeTlsCost, TLS_SIZES, tlsCostReport } from "./tls_cost.ts";
+import {
+  measureRolloutCost,
+  ROLLOUT_COST_SIZES,
+  rolloutCostReport,
+  summarizeRolloutCost,
+} from "./rollout_cost.ts";
 import { startLocalBroker } from "../ops/kit/local_broker.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -77,8 +87,16 @@ export async function main(args: readonly string[]): Promise<number> {
   const options = parseBenchArgs(args);
   const plan = benchPlan(options);
   const outDir = options.out ??
-    (plan.quick || options.soak || options.tls
-      ? await Deno.makeTempDir({ prefix: options.soak ? "soak-" : options.tls ? "tls-" : "bench-" })
+    (plan.quick || options.soak || options.tls || options.rollout
+      ? await Deno.makeTempDir({
+        prefix: options.soak
+          ? "soak-"
+          : options.tls
+          ? "tls-"
+          : options.rollout
+          ? "rollout-"
+          : "bench-",
+      })
       : `${ROOT}/docs`);
   if (options.render) {
     // Re-render the markdown from the JSON of an earlier run, measuring nothing.
@@ -96,6 +114,14 @@ export async function main(args: readonly string[]): Promise<number> {
   try {
     const brokerPid = broker.local ? await localBrokerPid(broker.local) : undefined;
     const trace = options.verbose ? (step: string) => console.error(`  · ${step}`) : undefined;
+    if (options.rollout) {
+      const url = broker.urls[0].href;
+      const { sized } = await stackSizing();
+      return await benchRollout(outDir, plan, {
+        url,
+        pipeline: benchPipeline({ url, brokerPid, keep: options.keep, trace, v8: sized }),
+      });
+    }
     if (options.soak) {
       const url = broker.urls[0].href;
       const machine = await describeMachine(url);
@@ -190,6 +216,39 @@ async function benchTls(outDir: string, plan: ReturnType<typeof benchPlan>): Pro
     await broker.stop();
     await Deno.remove(certs, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * `--rollout`: the pipeline at full load without and with a candidate in shadow, round by round,
+ * on the bench's broker; rollout.md and rollout.json in `outDir`.
+ */
+async function benchRollout(
+  outDir: string,
+  plan: ReturnType<typeof benchPlan>,
+  run: { url: string; pipeline: Bench["pipeline"] },
+): Promise<number> {
+  const machine = await describeMachine(run.url);
+  const sizes = plan.quick
+    ? { samples: 3_000, ratePerSecond: LATENCY_RATE, warmup: 500 }
+    : { ...ROLLOUT_COST_SIZES, ratePerSecond: LATENCY_RATE };
+  const rounds = await measureRolloutCost({
+    rounds: plan.runs,
+    sizes,
+    pipeline: async (count, settings, warmup) =>
+      pipelineFigures(await run.pipeline(count, settings), warmup),
+    quiet: () => quiet({ plan, say }),
+    say,
+  });
+  const figures = summarizeRolloutCost(sizes, rounds);
+  const where =
+    `${machine.cpuModel}, ${machine.cores} cores; Deno ${machine.deno}; RabbitMQ ${machine.rabbitmq}`;
+  await Deno.mkdir(outDir, { recursive: true });
+  await Deno.writeTextFile(`${outDir}/rollout.json`, JSON.stringify(figures, null, 2) + "\n");
+  await Deno.writeTextFile(`${outDir}/rollout.md`, rolloutCostReport(figures, where));
+  await formatDocs([`${outDir}/rollout.json`, `${outDir}/rollout.md`]);
+  console.log(await Deno.readTextFile(`${outDir}/rollout.md`));
+  say(`wrote ${outDir}/rollout.md and rollout.json`);
+  return 0;
 }
 
 /** Every measurement, in order, against the broker at `run.url`. */
@@ -301,6 +360,7 @@ function benchPipeline(defaults: {
       ...settings,
       features: withV8("features", settings.features ?? { INTERVAL_MS: "0" }),
       model: withV8("model", settings.model),
+      ...(settings.candidate ? { candidate: withV8("model", settings.candidate) } : {}),
       metric: withV8("metric", settings.metric),
     });
   };

@@ -34,6 +34,12 @@ export interface BenchArgs {
    * (`bench/tls_cost.ts`), written to `out` (default a temporary directory) as tls.md and tls.json.
    */
   readonly tls: boolean;
+  /**
+   * Instead of the bench: what a candidate in shadow costs the running pipeline, without against
+   * with on one throwaway broker (`bench/rollout_cost.ts`), written to `out` (default a temporary
+   * directory) as rollout.md and rollout.json.
+   */
+  readonly rollout: boolean;
 }
 
 /**
@@ -52,6 +58,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
       keep: { type: "boolean", default: false },
       soak: { type: "string" },
       tls: { type: "boolean", default: false },
+      rollout: { type: "boolean", default: false },
     },
   });
   const runs = Number(values.runs ?? (values.quick ? 1 : 3));
@@ -64,6 +71,12 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
   if (soak !== undefined && !(Number.isFinite(soak) && soak > 0 && values.soak!.trim() !== "")) {
     throw new RangeError(
       `Cannot run the soak as --soak must be a positive number of minutes: current value is "${values.soak}"`,
+    );
+  }
+  if (values.rollout && (soak !== undefined || values.render || values.tls)) {
+    const other = values.tls ? "tls" : values.render ? "render" : "soak";
+    throw new RangeError(
+      `Cannot measure a rollout's cost with --${other}: --rollout is a run of its own`,
     );
   }
   if (values.tls && (soak !== undefined || values.render)) {
@@ -85,6 +98,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
     render: values.render,
     keep: values.keep,
     tls: values.tls,
+    rollout: values.rollout,
   };
 }
 

@@ -10,6 +10,7 @@ Deno.test("parseBenchArgs() runs every figure 3 times by default and once with -
     render: false,
     keep: false,
     tls: false,
+    rollout: false,
   });
   assert.equal(parseBenchArgs(["--quick"]).runs, 1);
 });
@@ -26,7 +27,16 @@ Deno.test("parseBenchArgs() reads every flag", () => {
       "--keep",
       "--render",
     ]),
-    { quick: true, runs: 2, out: "/tmp/b", verbose: true, render: true, keep: true, tls: false },
+    {
+      quick: true,
+      runs: 2,
+      out: "/tmp/b",
+      verbose: true,
+      render: true,
+      keep: true,
+      tls: false,
+      rollout: false,
+    },
   );
 });
 
@@ -93,4 +103,17 @@ Deno.test("parseBenchArgs() reads --tls, a run of its own", () => {
   assert.equal(parseBenchArgs(["--tls", "--runs", "5"]).runs, 5);
   assert.throws(() => parseBenchArgs(["--tls", "--soak", "1"]), /Cannot measure TLS with --soak/);
   assert.throws(() => parseBenchArgs(["--tls", "--render"]), /Cannot measure TLS with --render/);
+});
+
+Deno.test("parseBenchArgs() reads --rollout, a run of its own", () => {
+  assert.equal(parseBenchArgs(["--rollout", "--runs", "2"]).rollout, true);
+  assert.equal(parseBenchArgs([]).rollout, false);
+  assert.throws(
+    () => parseBenchArgs(["--rollout", "--tls"]),
+    /Cannot measure a rollout's cost with --tls/,
+  );
+  assert.throws(
+    () => parseBenchArgs(["--rollout", "--soak", "1"]),
+    /Cannot measure a rollout's cost with --soak/,
+  );
 });

@@ -45,6 +45,11 @@ export interface PipelineRun {
   replicas: number;
   /** Every model replica's settings (PREFETCH, INFERENCE_DELAY_MS…). */
   model?: Record<string, string>;
+  /**
+   * A candidate in shadow beside them, `candidate` in the figures: the model program with
+   * `MODEL_ROLE=candidate` and these settings, which metric pairs apart (`shadow_log.csv`).
+   */
+  candidate?: Record<string, string>;
   metric?: Record<string, string>;
   /** Lowest level logged by every service. */
   logLevel: string;
@@ -180,6 +185,11 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
     }
     for (let i = 1; i <= run.replicas; i++) {
       consumers.push(start("model", `model-${i}`, run.model ?? {}, freePort()));
+    }
+    if (run.candidate) {
+      consumers.push(
+        start("model", "candidate", { ...run.candidate, MODEL_ROLE: "candidate" }, freePort()),
+      );
     }
     for (const consumer of consumers) {
       await waitReady(consumer.process, untilDeadline(deadline));
