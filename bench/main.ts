@@ -203,14 +203,7 @@ async function benchTls(outDir: string, plan: ReturnType<typeof benchPlan>): Pro
       say,
     });
     const figures = summarizeTlsCost(sizes, rounds);
-    const where =
-      `${machine.cpuModel}, ${machine.cores} cores; Deno ${machine.deno}; RabbitMQ ${machine.rabbitmq}`;
-    await Deno.mkdir(outDir, { recursive: true });
-    await Deno.writeTextFile(`${outDir}/tls.json`, JSON.stringify(figures, null, 2) + "\n");
-    await Deno.writeTextFile(`${outDir}/tls.md`, tlsCostReport(figures, where));
-    await formatDocs([`${outDir}/tls.json`, `${outDir}/tls.md`]);
-    console.log(await Deno.readTextFile(`${outDir}/tls.md`));
-    say(`wrote ${outDir}/tls.md and tls.json`);
+    await writeRunOfItsOwn(outDir, "tls", figures, tlsCostReport(figures, machineLine(machine)));
     return 0;
   } finally {
     await broker.stop();
@@ -240,15 +233,33 @@ async function benchRollout(
     say,
   });
   const figures = summarizeRolloutCost(sizes, rounds);
-  const where =
-    `${machine.cpuModel}, ${machine.cores} cores; Deno ${machine.deno}; RabbitMQ ${machine.rabbitmq}`;
-  await Deno.mkdir(outDir, { recursive: true });
-  await Deno.writeTextFile(`${outDir}/rollout.json`, JSON.stringify(figures, null, 2) + "\n");
-  await Deno.writeTextFile(`${outDir}/rollout.md`, rolloutCostReport(figures, where));
-  await formatDocs([`${outDir}/rollout.json`, `${outDir}/rollout.md`]);
-  console.log(await Deno.readTextFile(`${outDir}/rollout.md`));
-  say(`wrote ${outDir}/rollout.md and rollout.json`);
+  await writeRunOfItsOwn(
+    outDir,
+    "rollout",
+    figures,
+    rolloutCostReport(figures, machineLine(machine)),
+  );
   return 0;
+}
+
+/** The machine, as a run of its own states where it was measured. */
+function machineLine(machine: Awaited<ReturnType<typeof describeMachine>>): string {
+  return `${machine.cpuModel}, ${machine.cores} cores; Deno ${machine.deno}; RabbitMQ ${machine.rabbitmq}`;
+}
+
+/** A run of its own (`--tls`, `--rollout`): `<name>.json` and `<name>.md` in `outDir`, printed. */
+async function writeRunOfItsOwn(
+  outDir: string,
+  name: string,
+  figures: unknown,
+  markdown: string,
+): Promise<void> {
+  await Deno.mkdir(outDir, { recursive: true });
+  await Deno.writeTextFile(`${outDir}/${name}.json`, JSON.stringify(figures, null, 2) + "\n");
+  await Deno.writeTextFile(`${outDir}/${name}.md`, markdown);
+  await formatDocs([`${outDir}/${name}.json`, `${outDir}/${name}.md`]);
+  console.log(await Deno.readTextFile(`${outDir}/${name}.md`));
+  say(`wrote ${outDir}/${name}.md and ${name}.json`);
 }
 
 /** Every measurement, in order, against the broker at `run.url`. */
