@@ -9,6 +9,11 @@
  * later than its own retry window. Members 2 and 3 must wait without forming a cluster of their
  * own; once member 1 comes, the three must be one cluster. Then member 1 loses its data: blank
  * again, it must join the other two, not form a cluster beside them.
+ *
+ * Along the way, the members' health check (`ops/images/rabbitmq/member-health.sh`): healthy while
+ * blank members wait and once the cluster runs; unhealthy only for a member its peers count as
+ * running whose rabbit app is not (stuck at boot, rabbitmq-server#6034), made here by starting a
+ * stopped member's database alone.
  */
 import assert from "node:assert/strict";
 import {
@@ -71,6 +76,20 @@ async function halt(node: LocalNode): Promise<void> {
 /** The node's own log (info level): what peer discovery did. */
 function log(node: LocalNode): Promise<string> {
   return Deno.readTextFile(`${node.dir}/log/${node.nodeName}.log`).catch(() => "");
+}
+
+const HEALTH_SCRIPT = new URL("../ops/images/rabbitmq/member-health.sh", import.meta.url).pathname;
+
+/** The members' health check run against `node`: its exit code and what it printed. */
+async function health(node: LocalNode): Promise<{ code: number; said: string }> {
+  const output = await new Deno.Command("sh", {
+    args: [HEALTH_SCRIPT],
+    env: node.env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const said = new TextDecoder().decode(output.stdout).trim();
+  return { code: output.code, said };
 }
 
 /** Whether the rabbit application runs: false while a blank node waits in peer discovery. */
@@ -141,6 +160,8 @@ Deno.test({
         left.length > 0 && Math.min(...left) > joinerTries - 100,
         `retries left: ${left.join(", ")} of ${joinerTries}`,
       );
+      // Waiting blank is healthy: Swarm must leave them be.
+      for (const node of joiners) assert.deepEqual(await health(node), { code: 0, said: "" });
 
       // Member 1, blank too: it finds no clustered peer, forms the cluster, the others join it.
       const seedStarted = Date.now();
@@ -170,6 +191,27 @@ Deno.test({
       const rejoined = await log(seed);
       assert.match(rejoined, /selected for auto-clustering/);
       assert.doesNotMatch(rejoined, /Starting as a blank standalone node|Discovered no peer/);
+
+      // The health check: every member healthy; one stopped by an operator still is; one whose
+      // database its peers count as running while its rabbit app is down is stuck, and says so.
+      for (const node of nodes) assert.deepEqual(await health(node), { code: 0, said: "" });
+      const [member2] = joiners;
+      await nodeCtl(member2)("stop_app");
+      assert.deepEqual(await health(member2), { code: 0, said: "" });
+      await nodeCtl(member2)("eval", "mnesia:start().");
+      await waitFor(
+        "member 2's database counted as running by its peers",
+        async () => (await runningNodes(seed)).includes(member2.nodeName),
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      assert.deepEqual(await health(member2), {
+        code: 1,
+        said: "stuck at boot: a peer counts this member as running, but its rabbit app is not",
+      });
+      assert.deepEqual(await health(seed), { code: 0, said: "" });
+      await nodeCtl(member2)("eval", "mnesia:stop().");
+      await nodeCtl(member2)("start_app");
+      assert.deepEqual(await health(member2), { code: 0, said: "" });
     } finally {
       await Promise.all(nodes.map(async (node) => {
         await halt(node);
