@@ -63,7 +63,10 @@ Deno.test("summarizeRolloutCost() takes medians by mode and each round's with ÷
   // The candidate's row: nothing without it, its CPU with it.
   assert.match(report, /\| candidate \| – \| 150 \(150–150\) \|/);
   // The broker's row carries its ratio (median 1.58, from 1.50 to 1.67).
-  assert.match(report, /\| broker \| 950 \(900–1,000\) \| 1,500 \(1,500–1,500\) \| 1\.58 \(1\.50–1\.67\) \|/);
+  assert.match(
+    report,
+    /\| broker \| 950 \(900–1,000\) \| 1,500 \(1,500–1,500\) \| 1\.58 \(1\.50–1\.67\) \|/,
+  );
   // The broker comes first, the candidate after the stable model.
   const order = ["broker", "features", "model-1", "candidate", "metric"].map((name) =>
     report.indexOf(`| ${name} `)
