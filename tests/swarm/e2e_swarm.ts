@@ -359,7 +359,7 @@ Deno.test({
         () => shadowPhase(v2),
       );
       await t.step(
-        "b. an operator rolls out a worse model: the controller rejects it and removes it",
+        "b, c. an operator rolls out a worse model, the controller is killed while it shadows: rejected once, removed",
         () => rejectedRolloutPhase(v2),
       );
       await t.step("scale ml_model=1: the removed replicas drain and exit 0", async () => {
@@ -696,6 +696,11 @@ async function rolloutState(): Promise<Rollout | undefined> {
  * with `deno task rollout`; the controller's rollout loop rejects it on its paired errors and
  * removes it, and the stable version serves throughout. The policy comes from ml_model's labels:
  * 100 pairs at least and a look every 2 s, so that the phase fits in CI.
+ *
+ * And phase c in the same rollout: the controller is killed (SIGKILL) as soon as the rollout has
+ * started. The rollout's state is in the Swarm (ml_model's labels, the candidate's service), so
+ * the controller Swarm starts in its place carries it on: the rollout ends exactly once, decided by
+ * the new controller, never by the killed one.
  */
 async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
   await docker(
@@ -717,6 +722,10 @@ async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
   await Deno.remove(file);
   assert.ok(started.ok, `deno task rollout start failed: ${started.stderr}`);
   assert.equal((await rolloutState())?.phase, "shadowing");
+  const [victim] = await containersOf("controller");
+  assert.ok(victim, "no running controller container");
+  await docker("kill", victim);
+  const killedS = (performance.now() - start) / 1000;
   let decided: Rollout | undefined;
   await waitFor("the controller's decision", async () => {
     decided = await rolloutState();
@@ -736,6 +745,22 @@ async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
     5_000,
   );
   const removedS = (performance.now() - decidedAt) / 1000;
+  // Exactly once: one decision line for this candidate across every controller task's logs (the
+  // killed one's included), and none in the killed one's.
+  const decisionLines = (text: string) =>
+    text.split("\n").filter((line) => {
+      try {
+        const { message, candidate } = JSON.parse(line);
+        return candidate === worse.version && /^(rejected|promoted|aborted) /.test(message);
+      } catch {
+        return false; // not a log line of ours
+      }
+    });
+  const all = await docker("service", "logs", "--raw", `${STACK}_controller`);
+  const everyTask = decisionLines(`${all.stdout}\n${all.stderr}`);
+  assert.equal(everyTask.length, 1, `decisions of ${worse.version}:\n${everyTask.join("\n")}`);
+  const killed = await docker("logs", victim);
+  assert.deepEqual(decisionLines(`${killed.stdout}\n${killed.stderr}`), []);
   // The stable version served throughout: its config is unchanged and its rows went on.
   const { stdout } = await docker(
     "service",
@@ -749,12 +774,13 @@ async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
   assert.ok(rows.length > 0, "no stable rows during the rollout");
   assert.ok(rows.every((r) => r.modelVersion === stable.version), "the candidate served");
   console.log(
-    `rollout b: rejected ${decidedS.toFixed(1)} s after start on ${decided!.pairs} pairs ` +
+    `rollout b, c: controller killed ${killedS.toFixed(1)} s after start; ` +
+      `rejected ${decidedS.toFixed(1)} s after start on ${decided!.pairs} pairs ` +
       `(${decided!.reason}); candidate removed ${removedS.toFixed(1)} s after the decision ` +
       `was seen; ${rows.length} stable rows meanwhile`,
   );
   timings.push(
-    ["rollout b: start to rejected", decidedS],
+    ["rollout b, c: start to rejected (controller killed)", decidedS],
     ["rollout b: rejected to candidate gone", removedS],
   );
 }
