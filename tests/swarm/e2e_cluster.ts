@@ -72,8 +72,12 @@ const [node1, node2, node3] = nodes;
 const control = node1.docker;
 /** The broker member each node carries (its ml.rabbitmq label): member 1 on the node killed. */
 const MEMBER_ON = new Map([[node1, "rabbitmq-3"], [node2, "rabbitmq-2"], [node3, "rabbitmq"]]);
-/** The wall time this test must stay under, as CI runs it. */
-const WALL_LIMIT_S = 20 * 60;
+/**
+ * The wall time this test must stay under, as CI runs it: 15–16 min when every member boots
+ * cleanly, and each member stuck at boot (RabbitMQ 3.10.8's hang, healed by the members' health
+ * check) adds 3–4 min; CI saw member 1 stuck twice in one run (18.8 min).
+ */
+const WALL_LIMIT_S = 24 * 60;
 
 interface PhaseResult {
   phase: string;
@@ -620,7 +624,8 @@ Deno.test({
             (await control.out("node", "inspect", "-f", "{{.Status.State}}", node3.name)) ===
               "ready",
         );
-        await waitFor("three members running, queues' members all online", healed, 240_000);
+        // Up to 360 s: a member stuck at boot is replaced by Swarm 2.5–3.5 min after it started.
+        await waitFor("three members running, queues' members all online", healed, 360_000);
         const healedS = secondsSince(start);
         await rebalanceModel();
         await waitFor(
