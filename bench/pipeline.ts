@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { readProc, readProcFile } from "../ops/kit/proc.ts";
 import { metricLogPath, type PairRecord } from "../metric/metric_log/format.ts";
 import { MetricLogTail } from "../metric/metric_log/reader.ts";
 import { sleep } from "../stack/async.ts";
@@ -15,18 +14,11 @@ import { freePort } from "../ops/kit/local_broker.ts";
 import type { ServiceName } from "../ops/launch.ts";
 import { PipelineDriver } from "../ops/kit/pipeline.ts";
 import { type MetricScrape, metricScraper } from "./metric_scraper.ts";
-import { type ServiceProcess, waitReady } from "../ops/kit/process.ts";
+import { waitReady } from "../ops/kit/process.ts";
 import type { QueueType } from "../stack/topology.ts";
 import { resetQueues } from "./broker_queues.ts";
-import {
-  anonRssBytes,
-  cpuMsOfStat,
-  type LogTally,
-  machineCpuMs,
-  peakRssBytes,
-  rssBytes,
-  tallyRecords,
-} from "./stats.ts";
+import { type LogTally, tallyRecords } from "./stats.ts";
+import { cpuMark, type Measured, memoryOf, sampleUsage } from "./process_usage.ts";
 
 /** How long a service may drain after SIGTERM before it is killed (and the run fails). */
 const STOP_GRACE_MS = 30_000;
@@ -118,23 +110,6 @@ export interface PipelineResult {
   readonly dir: string;
   /** metric's `/metrics` at each of `scrapeMetricAt` and at the end, when asked for. */
   readonly metricScrapes?: readonly MetricScrape[];
-}
-
-/** A service of the run with what `/proc` said about it. */
-interface Measured {
-  readonly process: ServiceProcess;
-  peakRss: number;
-  peakAnon: number;
-  rss: number;
-  cpuStart: number;
-  cpu: number;
-}
-
-/** CPU time (ms) of the broker, the machine and this process at one moment. */
-interface CpuMark {
-  readonly broker: number;
-  readonly machine: number;
-  readonly self: number;
 }
 
 /** Runs the pipeline once; throws (with the services' output) if it does not finish. */
@@ -284,43 +259,6 @@ function spawnMeasured(
   return { process, peakRss: 0, peakAnon: 0, rss: 0, cpuStart: 0, cpu: 0 };
 }
 
-/** Reads the memory and CPU time of every service still running. */
-async function sampleUsage(running: readonly Measured[]): Promise<void> {
-  const live = running.filter((m) => !m.process.exitStatus);
-  const files = await readProc(
-    live.flatMap(({ process: { pid } }) => [`/proc/${pid}/status`, `/proc/${pid}/stat`]),
-  );
-  for (const measured of live) {
-    // A process that exited meanwhile keeps its last sample.
-    const status = files.get(`/proc/${measured.process.pid}/status`);
-    const stat = files.get(`/proc/${measured.process.pid}/stat`);
-    if (status) {
-      measured.peakRss = Math.max(measured.peakRss, peakRssBytes(status) ?? 0);
-      measured.peakAnon = Math.max(measured.peakAnon, anonRssBytes(status) ?? 0);
-      measured.rss = rssBytes(status) ?? measured.rss;
-    }
-    if (stat) measured.cpu = cpuMsOfStat(stat);
-  }
-}
-
-/** The resident set now and at its peak of every process started. */
-function memoryOf(
-  running: readonly Measured[],
-): Record<string, { rssBytes: number; peakRssBytes: number }> {
-  return Object.fromEntries(
-    running.map((m) => [m.process.name, { rssBytes: m.rss, peakRssBytes: m.peakRss }]),
-  );
-}
-
-/** The CPU time so far of the broker (when its pid is known), the machine and this process. */
-async function cpuMark(brokerPid: number | undefined): Promise<CpuMark> {
-  return {
-    broker: brokerPid ? await processCpuMs(brokerPid) : 0,
-    machine: machineCpuMs(await readProcFile("/proc/stat")),
-    self: await processCpuMs(Deno.pid),
-  };
-}
-
 /**
  * Resolves once `metric_log.csv` holds `count` pairs, sampling every
  * service's usage meanwhile (and calling `onPoll` with the pairs so far);
@@ -367,11 +305,6 @@ async function stopServices(services: PipelineDriver): Promise<void> {
       throw new Error(`${services.processes[i].name} ended by ${status.signal}`);
     }
   });
-}
-
-/** CPU time (ms) a process has used so far. */
-export async function processCpuMs(pid: number): Promise<number> {
-  return cpuMsOfStat(await readProcFile(`/proc/${pid}/stat`));
 }
 
 function baseEnv(): Record<string, string> {

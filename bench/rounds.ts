@@ -13,7 +13,8 @@ import { measureCeiling } from "./ceiling.ts";
 import { mapValues, pipelineFigures } from "./figures.ts";
 import { machineBusyMs, waitForQuiet } from "./machine.ts";
 import { type BenchPlan, LATENCY_RATE, QUIET_CORES } from "./options.ts";
-import { type PipelineResult, type PipelineRun, processCpuMs } from "./pipeline.ts";
+import type { PipelineResult, PipelineRun } from "./pipeline.ts";
+import { processCpuMs } from "./process_usage.ts";
 import type { CeilingFigures, PipelineFigures, ScalingFigures } from "./results.ts";
 import { formatNumber, formatPercent, ratio, summarize } from "./stats.ts";
 
