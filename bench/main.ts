@@ -62,41 +62,24 @@ import { benchResults, settingsOf } from "./summary.ts";
 import { pipelineFigures } from "./figures.ts";
 import type { PipelineRun } from "./pipeline.ts";
 import { runSoak } from "./soak.ts";
-import { measureTlsCost, summarizeTlsCost, TLS_SIZES, tlsCostReport } from "./tls_cost.ts";
-import {
-  measureRolloutCost,
-  ROLLOUT_COST_SIZES,
-  rolloutCostReport,
-  summarizeRolloutCost,
-} from "./rollout_cost.ts";
-import { startLocalBroker } from "../ops/kit/local_broker.ts";
+import { benchRollout, benchTls } from "./own_runs.ts";
+import { formatDocs, ROOT, say } from "./output.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 /** The comparison run: V8's own defaults (sized from the host's memory), as before the sizing. */
 const UNSIZED = Object.fromEntries(SERVICE_NAMES.map((name) => [name, ""])) as Record<
   ServiceName,
   string
 >;
 
-function say(message: string): void {
-  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
-}
-
 /** Runs the bench the command line `args` asks for; resolves to the exit code. */
 export async function main(args: readonly string[]): Promise<number> {
   const options = parseBenchArgs(args);
   const plan = benchPlan(options);
+  // A run of its own, or a quick one, goes to a temporary directory unless told; the bench to docs/.
+  const ownRun = options.soak ? "soak" : options.tls ? "tls" : options.rollout ? "rollout" : "";
   const outDir = options.out ??
-    (plan.quick || options.soak || options.tls || options.rollout
-      ? await Deno.makeTempDir({
-        prefix: options.soak
-          ? "soak-"
-          : options.tls
-          ? "tls-"
-          : options.rollout
-          ? "rollout-"
-          : "bench-",
-      })
+    (plan.quick || ownRun
+      ? await Deno.makeTempDir({ prefix: `${ownRun || "bench"}-` })
       : `${ROOT}/docs`);
   if (options.render) {
     // Re-render the markdown from the JSON of an earlier run, measuring nothing.
@@ -163,103 +146,6 @@ export async function main(args: readonly string[]): Promise<number> {
     await broker.stop();
   }
   return 0;
-}
-
-/**
- * `--tls`: one throwaway broker listening in clear and over TLS with certificates made by the
- * stack's own script, the two compared round by round; tls.md and tls.json in `outDir`.
- */
-async function benchTls(outDir: string, plan: ReturnType<typeof benchPlan>): Promise<number> {
-  const certs = await Deno.makeTempDir({ prefix: "bench-tls-certs-" });
-  const made = await new Deno.Command("bash", {
-    args: [`${ROOT}/ops/secrets/tls.sh`, certs],
-    stdout: "null",
-  }).output();
-  if (!made.success) {
-    throw new Error(`ops/secrets/tls.sh failed: ${new TextDecoder().decode(made.stderr)}`);
-  }
-  // The node runs as the rabbitmq user, which must read the certificate and its key.
-  if (Deno.uid() === 0) {
-    await new Deno.Command("chown", { args: ["-R", "rabbitmq", certs] }).output();
-  }
-  await Deno.chmod(certs, 0o755);
-  say("starting a throwaway RabbitMQ, in clear and over TLS");
-  const broker = await startLocalBroker({
-    tls: {
-      certFile: `${certs}/broker_tls_cert.pem`,
-      keyFile: `${certs}/broker_tls_key.pem`,
-      caFile: `${certs}/broker_ca.pem`,
-    },
-  });
-  try {
-    const machine = await describeMachine(broker.url);
-    const sizes = plan.quick ? { ceiling: 5_000, latency: 5_000, warmup: 500 } : TLS_SIZES;
-    const rounds = await measureTlsCost({
-      urls: { clear: broker.url, tls: `amqps://guest:guest@localhost:${broker.tlsPort}` },
-      ca: await Deno.readTextFile(`${certs}/broker_ca.pem`),
-      rounds: plan.runs,
-      sizes,
-      quiet: () => quiet({ plan, say }),
-      say,
-    });
-    const figures = summarizeTlsCost(sizes, rounds);
-    await writeRunOfItsOwn(outDir, "tls", figures, tlsCostReport(figures, machineLine(machine)));
-    return 0;
-  } finally {
-    await broker.stop();
-    await Deno.remove(certs, { recursive: true }).catch(() => {});
-  }
-}
-
-/**
- * `--rollout`: the pipeline at full load without and with a candidate in shadow, round by round,
- * on the bench's broker; rollout.md and rollout.json in `outDir`.
- */
-async function benchRollout(
-  outDir: string,
-  plan: ReturnType<typeof benchPlan>,
-  run: { url: string; pipeline: Bench["pipeline"] },
-): Promise<number> {
-  const machine = await describeMachine(run.url);
-  const sizes = plan.quick
-    ? { samples: 3_000, ratePerSecond: LATENCY_RATE, warmup: 500 }
-    : { ...ROLLOUT_COST_SIZES, ratePerSecond: LATENCY_RATE };
-  const rounds = await measureRolloutCost({
-    rounds: plan.runs,
-    sizes,
-    pipeline: async (count, settings, warmup) =>
-      pipelineFigures(await run.pipeline(count, settings), warmup),
-    quiet: () => quiet({ plan, say }),
-    say,
-  });
-  const figures = summarizeRolloutCost(sizes, rounds);
-  await writeRunOfItsOwn(
-    outDir,
-    "rollout",
-    figures,
-    rolloutCostReport(figures, machineLine(machine)),
-  );
-  return 0;
-}
-
-/** The machine, as a run of its own states where it was measured. */
-function machineLine(machine: Awaited<ReturnType<typeof describeMachine>>): string {
-  return `${machine.cpuModel}, ${machine.cores} cores; Deno ${machine.deno}; RabbitMQ ${machine.rabbitmq}`;
-}
-
-/** A run of its own (`--tls`, `--rollout`): `<name>.json` and `<name>.md` in `outDir`, printed. */
-async function writeRunOfItsOwn(
-  outDir: string,
-  name: string,
-  figures: unknown,
-  markdown: string,
-): Promise<void> {
-  await Deno.mkdir(outDir, { recursive: true });
-  await Deno.writeTextFile(`${outDir}/${name}.json`, JSON.stringify(figures, null, 2) + "\n");
-  await Deno.writeTextFile(`${outDir}/${name}.md`, markdown);
-  await formatDocs([`${outDir}/${name}.json`, `${outDir}/${name}.md`]);
-  console.log(await Deno.readTextFile(`${outDir}/${name}.md`));
-  say(`wrote ${outDir}/${name}.md and ${name}.json`);
 }
 
 /** Every measurement, in order, against the broker at `run.url`. */
@@ -385,17 +271,6 @@ async function featuresMessage(): Promise<OutgoingMessage> {
     { id: crypto.randomUUID(), sentAtMs: Date.now() + 0.123, replica: "features" },
   );
   return features;
-}
-
-/** `deno fmt` on the written files, so `deno fmt --check` (deno task ok) passes on them. */
-async function formatDocs(paths: string[]): Promise<void> {
-  const output = await new Deno.Command("deno", {
-    args: ["fmt", "--quiet", ...paths],
-    cwd: ROOT,
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!output.success) say(`deno fmt failed: ${new TextDecoder().decode(output.stderr)}`);
 }
 
 /** The OS pid of the local broker's Erlang VM, for its CPU time. */
