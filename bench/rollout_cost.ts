@@ -61,11 +61,18 @@ export interface ModeFigures {
 /** One round: both modes. */
 export type RolloutCostRound = Readonly<Record<Mode, ModeFigures>>;
 
+/** One mode's figures over the rounds: {@link ModeFigures}, each a summary. */
+export interface ModeSummary {
+  readonly cpuUsPerSample: Readonly<Record<string, Summary>>;
+  readonly totalCpuUsPerSample: Summary;
+  readonly p50Ms: Summary;
+  readonly p99Ms: Summary;
+}
+
 /** The comparison over the rounds, as rollout.json holds it. */
 export interface RolloutCostFigures {
   readonly sizes: RolloutCostSizes;
-  /** Each process's CPU µs per sample, and `total`, `p50Ms`, `p99Ms`, by mode. */
-  readonly byMode: Readonly<Record<Mode, Readonly<Record<string, Summary>>>>;
+  readonly byMode: Readonly<Record<Mode, ModeSummary>>;
   /** Each round's figure with a candidate ÷ that round's figure without. */
   readonly withOverWithout: {
     readonly broker: Summary;
@@ -92,18 +99,18 @@ export function summarizeRolloutCost(
   rounds: readonly RolloutCostRound[],
 ): RolloutCostFigures {
   const byMode = Object.fromEntries(MODES.map((mode) => {
-    const processes = [...new Set(rounds.flatMap((r) => Object.keys(r[mode].cpuUsPerSample)))];
-    const figures: Record<string, Summary> = {
-      ...Object.fromEntries(processes.map((name) => [
-        name,
-        summarize(rounds.map((r) => r[mode].cpuUsPerSample[name] ?? Number.NaN)),
-      ])),
-      total: summarize(rounds.map((r) => r[mode].totalCpuUsPerSample)),
-      p50Ms: summarize(rounds.map((r) => r[mode].p50Ms)),
-      p99Ms: summarize(rounds.map((r) => r[mode].p99Ms)),
+    const of = (f: (figures: ModeFigures) => number) => summarize(rounds.map((r) => f(r[mode])));
+    const processes = new Set(rounds.flatMap((r) => Object.keys(r[mode].cpuUsPerSample)));
+    const summary: ModeSummary = {
+      cpuUsPerSample: Object.fromEntries(
+        [...processes].map((name) => [name, of((f) => f.cpuUsPerSample[name] ?? Number.NaN)]),
+      ),
+      totalCpuUsPerSample: of((f) => f.totalCpuUsPerSample),
+      p50Ms: of((f) => f.p50Ms),
+      p99Ms: of((f) => f.p99Ms),
     };
-    return [mode, figures];
-  })) as RolloutCostFigures["byMode"];
+    return [mode, summary];
+  })) as Record<Mode, ModeSummary>;
   const over = (f: (figures: ModeFigures) => number) =>
     summarize(rounds.map((r) => ratio(f(r["with a candidate"]), f(r["stable alone"]))));
   return {
@@ -123,12 +130,15 @@ export function rolloutCostReport(figures: RolloutCostFigures, machine: string):
   const { byMode, withOverWithout: r, sizes } = figures;
   const rounds = r.total.runs.length;
   const processes = [
-    ...new Set(MODES.flatMap((mode) => Object.keys(byMode[mode]))),
-  ].filter((key) => !["total", "p50Ms", "p99Ms"].includes(key)).sort((a, b) =>
-    order(a) - order(b) || a.localeCompare(b)
-  );
-  const cell = (mode: Mode, key: string, digits: number) =>
-    byMode[mode][key] ? formatSummary(byMode[mode][key], digits) : "–";
+    ...new Set(MODES.flatMap((mode) => Object.keys(byMode[mode].cpuUsPerSample))),
+  ].sort((a, b) => order(a) - order(b) || a.localeCompare(b));
+  const row = (what: string, of: (mode: ModeSummary) => Summary | undefined, digits: number) => [
+    what,
+    ...MODES.map((mode) => {
+      const summary = of(byMode[mode]);
+      return summary ? formatSummary(summary, digits) : "–";
+    }),
+  ];
   return [
     "# What a shadow rollout costs",
     "",
@@ -144,29 +154,12 @@ export function rolloutCostReport(figures: RolloutCostFigures, machine: string):
       ["CPU µs per sample", ...MODES, "with ÷ without, per round"],
       [
         ...processes.map((name) => [
-          name,
-          cell("stable alone", name, 0),
-          cell("with a candidate", name, 0),
+          ...row(name, (m) => m.cpuUsPerSample[name], 0),
           name === "broker" ? formatSummary(r.broker, 2) : "",
         ]),
-        [
-          "**total**",
-          cell("stable alone", "total", 0),
-          cell("with a candidate", "total", 0),
-          formatSummary(r.total, 2),
-        ],
-        [
-          "latency p50 ms",
-          cell("stable alone", "p50Ms", 2),
-          cell("with a candidate", "p50Ms", 2),
-          formatSummary(r.p50, 2),
-        ],
-        [
-          "latency p99 ms",
-          cell("stable alone", "p99Ms", 2),
-          cell("with a candidate", "p99Ms", 2),
-          formatSummary(r.p99, 2),
-        ],
+        [...row("**total**", (m) => m.totalCpuUsPerSample, 0), formatSummary(r.total, 2)],
+        [...row("latency p50 ms", (m) => m.p50Ms, 2), formatSummary(r.p50, 2)],
+        [...row("latency p99 ms", (m) => m.p99Ms, 2), formatSummary(r.p99, 2)],
       ],
       ["left", "right", "right", "right"],
     ),

@@ -50,9 +50,9 @@ Deno.test("summarizeRolloutCost() takes medians by mode and each round's with ÷
     },
   ];
   const figures = summarizeRolloutCost(SIZES, rounds);
-  assert.equal(figures.byMode["stable alone"].broker.median, 950);
-  assert.equal(figures.byMode["with a candidate"].candidate.median, 150);
-  assert.equal(figures.byMode["stable alone"].candidate, undefined);
+  assert.equal(figures.byMode["stable alone"].cpuUsPerSample.broker.median, 950);
+  assert.equal(figures.byMode["with a candidate"].cpuUsPerSample.candidate.median, 150);
+  assert.equal(figures.byMode["stable alone"].cpuUsPerSample.candidate, undefined);
   assert.deepEqual(figures.withOverWithout.broker.runs, [1500 / 900, 1500 / 1000]);
   assert.deepEqual(figures.withOverWithout.total.runs, [2400 / 1600, 2400 / 1700]);
   assert.deepEqual(figures.withOverWithout.p99.runs, [60 / 40, 50 / 50]);
