@@ -14,6 +14,11 @@
  * blank members wait and once the cluster runs; unhealthy only for a member its peers count as
  * running whose rabbit app is not (stuck at boot, rabbitmq-server#6034), made here by starting a
  * stopped member's database alone.
+ *
+ * And the watch for a blocked `global:sync` (`ops/images/rabbitmq/global-hang-watch.sh`, the fix
+ * of rabbitmq-server#6046 that 3.10.8 lacks): given to a member while it boots, once only, and
+ * gone once it has booted; a member that has booted gets none. What it does when a sync blocks is
+ * seen in `deno task e2e:cluster`, where members come back after a drain or a killed node.
  */
 import assert from "node:assert/strict";
 import {
@@ -92,6 +97,27 @@ async function health(node: LocalNode): Promise<{ code: number; said: string }> 
   return { code: output.code, said };
 }
 
+const WATCH_SCRIPT = new URL("../ops/images/rabbitmq/global-hang-watch.sh", import.meta.url)
+  .pathname;
+
+/** The entrypoint's watch for a blocked global:sync, given to `node`: what it said on stderr. */
+async function watchBoot(node: LocalNode): Promise<string> {
+  // The CLI's cookie is the node's user's, as in the image.
+  const output = await new Deno.Command("sh", {
+    args: [WATCH_SCRIPT],
+    env: { ...node.env, HOME: "/var/lib/rabbitmq" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return new TextDecoder().decode(output.stderr).trim();
+}
+
+/** The watch's process on `node`, or "undefined" when it has none. */
+async function watchProcess(node: LocalNode): Promise<string> {
+  return (await nodeCtl(node)("eval", "whereis(ml_global_hang_watch).")).trim();
+}
+
 /** Whether the rabbit application runs: false while a blank node waits in peer discovery. */
 async function running(node: LocalNode): Promise<boolean> {
   return (await nodeCtl(node)("eval", "rabbit:is_running().")).trim() === "true";
@@ -162,6 +188,15 @@ Deno.test({
       );
       // Waiting blank is healthy: Swarm must leave them be.
       for (const node of joiners) assert.deepEqual(await health(node), { code: 0, said: "" });
+      // Booting, they get the watch for a blocked global:sync; asked twice, still one watch.
+      for (const node of joiners) {
+        assert.equal(
+          await watchBoot(node),
+          "ml-global-hang-watch: watching the boot for a blocked global:sync",
+        );
+        assert.match(await watchProcess(node), /^<\d+\.\d+\.\d+>$/);
+        assert.equal(await watchBoot(node), "");
+      }
 
       // Member 1, blank too: it finds no clustered peer, forms the cluster, the others join it.
       const seedStarted = Date.now();
@@ -176,6 +211,13 @@ Deno.test({
       );
       assert.match(await log(seed), /Starting as a blank standalone node|Discovered no peer/);
       for (const node of joiners) assert.match(await log(node), /selected for auto-clustering/);
+      // Booted: the watch has ended (it looks every 10 s), and a booted member gets none.
+      await waitFor("the watches to end", async () => {
+        const left = await Promise.all(joiners.map(watchProcess));
+        return left.every((pid) => pid === "undefined");
+      }, { timeoutMs: 30_000, intervalMs: 1000 });
+      assert.equal(await watchBoot(seed), "");
+      assert.equal(await watchProcess(seed), "undefined");
 
       // Member 1 loses its data while 2 and 3 run (a replaced disk): blank again, it must join
       // them, not form a second cluster beside them.

@@ -20,6 +20,10 @@
 # takes effect at the broker's next start, with its data kept. The administrator above is for
 # bootstrap only; its password too is set from its secret on every start.
 #
+# While the server boots, ml-global-hang-watch (global-hang-watch.sh) watches for a blocked
+# global:sync, the bug of RabbitMQ 3.10.8 on Erlang 25.1 and later that leaves a member stuck at
+# boot, and unblocks it.
+#
 # Clustered (docker-stack.cluster.yml), every member must share one Erlang cookie: when
 # RABBITMQ_ERLANG_COOKIE_FILE (default: the secret /run/secrets/rabbitmq_erlang_cookie) exists,
 # it becomes $HOME/.erlang.cookie, where the server and the CLI tools (the health check) read it.
@@ -144,6 +148,11 @@ grow_quorum_queues() {
 definitions=${ML_DEFINITIONS_FILE:-/etc/rabbitmq/definitions.json}
 if [ "${1:-}" = rabbitmq-server ] && [ -f "$definitions" ]; then
   import_definitions "$definitions" &
+fi
+# A member coming back to its cluster can block at boot in global:sync (rabbitmq-server#6034):
+# the watch (global-hang-watch.sh) unblocks it, as later releases do.
+if [ "${1:-}" = rabbitmq-server ] && command -v ml-global-hang-watch >/dev/null; then
+  ml-global-hang-watch &
 fi
 
 exec "$@"

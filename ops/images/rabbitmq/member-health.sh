@@ -11,9 +11,10 @@
 # a member comes back soon after it went (rabbitmq-server#6034: the boot's "global hang
 # workaround" sends Erlang's `global` messages it no longer handles, logged as "Faking
 # nodedown/nodeup" then "global_name_server received an unexpected message", and `global:sync`
-# never returns; fixed in later releases by rabbitmq-server#6046). Such a member stays stuck for
-# good, its quorum replicas offline; unhealthy, Swarm replaces its task, and the next boot,
-# against peers that have seen it go, goes through. A peer lists a normal boot as running for a few
+# never returns; fixed in later releases by rabbitmq-server#6046). The image's watch
+# (global-hang-watch.sh) gives a booting member that fix; should a member stay stuck all the same,
+# its quorum replicas offline, it is unhealthy, Swarm replaces its task, and the next boot, against
+# peers that have seen it go, goes through. A peer lists a normal boot as running for a few
 # seconds before its app is up, far less than the retries × interval of docker-stack.cluster.yml.
 set -u
 
