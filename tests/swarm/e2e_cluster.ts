@@ -172,6 +172,19 @@ Deno.test({
       return (await containersOf(node.docker, `${STACK}_${MEMBER_ON.get(node)}`))[0] ?? "";
     }
 
+    /**
+     * How many times the image's watch unblocked the boot of the member now running on `node`
+     * (`ops/images/rabbitmq/global-hang-watch.sh`: a global:sync blocked at boot,
+     * rabbitmq-server#6034), from its log.
+     */
+    async function syncsUnblocked(node: typeof node1): Promise<number> {
+      const id = await memberContainer(node);
+      if (id === "") return 0;
+      const logs = await node.docker.out("logs", id).catch(() => "");
+      return logs.split("\n").filter((line) => line.includes("ml global hang watch: global:sync"))
+        .length;
+    }
+
     /** rabbitmqctl (JSON) in the first member that answers, node 1's first: any member will do. */
     async function rabbitmqctl<T>(...args: string[]): Promise<T> {
       let last: unknown = new Error("no broker member is running");
@@ -584,6 +597,7 @@ Deno.test({
         await waitFor("the drained node's broker member back", healed, MEMBER_BACK_MS);
         console.log(
           `member 1 back in the cluster ${secondsSince(activated)} s after its node was active; ` +
+            `its boot unblocked by the watch: ${await syncsUnblocked(node3)} time(s); ` +
             `members replaced as unhealthy: ${await membersReplacedUnhealthy()}`,
         );
         await rebalanceModel();
@@ -635,7 +649,10 @@ Deno.test({
           "model tasks on the rebooted node",
           async () => (await modelNodes()).includes(node3.name),
         );
-        console.log(`broker cluster healed ${healedS} s after the reboot began`);
+        console.log(
+          `broker cluster healed ${healedS} s after the reboot began; member 1's boot unblocked ` +
+            `by the watch: ${await syncsUnblocked(node3)} time(s)`,
+        );
         await tally("d. reboot node", secondsSince(start), since);
       });
 
