@@ -75,6 +75,7 @@ function scrapedFigures(scrapes: readonly string[]): Partial<PipelineFigures> {
     hopsMs: figuresBetween(cold, last, "ml_metric_hop_seconds", "hop"),
     coldHopsMs: figuresBetween(undefined, cold, "ml_metric_hop_seconds", "hop"),
     periodicJobsMs: figuresBetween(cold, last, "ml_metric_periodic_job_seconds", "job"),
+    periodicJobsCpuMs: figuresBetween(cold, last, "ml_metric_periodic_job_cpu_seconds", "job"),
     ...(renders ? { plotRendersMs: renders } : {}),
   };
 }

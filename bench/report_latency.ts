@@ -8,7 +8,7 @@
 import { HOP_LABELS, HOPS } from "../metric/hops.ts";
 import { cpuTable } from "./report_throughput.ts";
 import type { BenchResults, HistogramSummaries, PipelineFigures } from "./results.ts";
-import { formatNumber, formatSummary, markdownTable, type Summary } from "./stats.ts";
+import { formatNumber, formatSummary, markdownTable, summarize, type Summary } from "./stats.ts";
 
 const RIGHT = "right" as const;
 
@@ -198,13 +198,18 @@ ${
 function periodicJobs(l: BenchResults["latency"]): string {
   const jobs = l.periodicJobs;
   if (!jobs) return "";
+  const cpu = l.periodicJobsCpu ?? {};
+  const none = { p99: summarize([]), maxBound: summarize([]) };
   const renders = l.plotRenders;
   return `### metric's periodic jobs
 
 How long each run of each of metric's timers held its event loop, the loop that pairs samples and
 acknowledges them (\`ml_metric_periodic_job_seconds\`, the synchronous part of each run), in the
 steady state of the runs as shipped. "Longest" is the upper bound of the highest bucket a run fell
-in (buckets of 0.05, 0.1, 0.25, 0.5, 1 and 2 ms): no run took longer. The plot's part on the loop
+in (buckets of 0.05, 0.1, 0.25, 0.5, 1 and 2 ms): no run took longer. The CPU columns are the CPU
+time metric's process used meanwhile (\`ml_metric_periodic_job_cpu_seconds\`, every thread's, so at
+most the job's own work): where a run held the loop far longer than it used the CPU, the core was
+given to another process in the middle of it. The plot's part on the loop
 is drawing the SVG and writing it; a PNG is rendered only when the dashboard is asked for one, on a
 worker's thread${
     renders && renders.count.median > 0
@@ -216,14 +221,16 @@ worker's thread${
 
 ${
     markdownTable(
-      ["Job", "Runs", "p99 ms", "Longest ms (≤)"],
+      ["Job", "Runs", "p99 ms", "Longest ms (≤)", "CPU p99 ms", "CPU longest ms (≤)"],
       Object.entries(jobs).sort(([a], [b]) => a.localeCompare(b)).map(([job, s]) => [
         job,
         formatSummary(s.count),
         formatSummary(s.p99, 3),
         formatSummary(s.maxBound, 2),
+        formatSummary((cpu[job] ?? none).p99, 3),
+        formatSummary((cpu[job] ?? none).maxBound, 2),
       ]),
-      ["left", RIGHT, RIGHT, RIGHT],
+      ["left", RIGHT, RIGHT, RIGHT, RIGHT, RIGHT],
     )
   }`;
 }

@@ -36,6 +36,8 @@ export interface PipelineFigures {
   readonly coldHopsMs?: Readonly<Record<string, HistogramFigures>>;
   /** Each periodic job's runs on metric's event loop after the cold start. */
   readonly periodicJobsMs?: Readonly<Record<string, HistogramFigures>>;
+  /** The CPU time metric's process used during those runs (`ml_metric_periodic_job_cpu_seconds`). */
+  readonly periodicJobsCpuMs?: Readonly<Record<string, HistogramFigures>>;
   /** PNG renders on metric's PNG worker after the cold start (only on a request for the PNG). */
   readonly plotRendersMs?: HistogramFigures;
 }
@@ -136,6 +138,8 @@ export interface BenchResults {
     };
     /** Each periodic job's runs on metric's event loop after the cold start, plot on. */
     readonly periodicJobs?: Readonly<Record<string, HistogramSummaries>>;
+    /** The CPU time used during those runs, plot on. */
+    readonly periodicJobsCpu?: Readonly<Record<string, HistogramSummaries>>;
     /** PNG renders on the worker after the cold start, plot on. */
     readonly plotRenders?: HistogramSummaries;
   };

@@ -46,6 +46,8 @@ export interface Headline {
   readonly p99OverPlotOff: Summary;
   /** Each run's longest run of a periodic job on metric's event loop (a bucket's bound), ms. */
   readonly longestPeriodicJobMs: Summary;
+  /** The same runs' most CPU time used by the process during one (a bucket's bound), ms. */
+  readonly longestPeriodicJobCpuMs?: Summary;
   readonly threeReplicas: Summary;
   /** The largest peak of features and model at full throughput. */
   readonly worstPeakMiB: number;
@@ -103,7 +105,10 @@ export function targetsOf(h: Headline): Target[] {
     {
       what: "longest run of a periodic job on metric's event loop",
       target: `≤ ${PERIODIC_JOB_TARGET_MS} ms`,
-      measured: `≤ ${formatSummary(h.longestPeriodicJobMs, 2)} ms`,
+      measured: `≤ ${formatSummary(h.longestPeriodicJobMs, 2)} ms` +
+        (h.longestPeriodicJobCpuMs && Number.isFinite(h.longestPeriodicJobCpuMs.median)
+          ? `, of CPU ≤ ${formatSummary(h.longestPeriodicJobCpuMs, 2)} ms`
+          : ""),
       met: h.longestPeriodicJobMs.median <= PERIODIC_JOB_TARGET_MS,
     },
     {
@@ -228,6 +233,7 @@ export function benchResults(m: Measurements): BenchResults {
     p99: latency.p99,
     p99OverPlotOff: latency.p99OverPlotOff!,
     longestPeriodicJobMs: longestPeriodicJobMs(latencyRuns),
+    longestPeriodicJobCpuMs: longestPeriodicJobMs(latencyRuns, "cpu"),
     threeReplicas: scaling.delayed.speedup["3"],
     worstPeakMiB: Math.max(peakMiB.features.median, peakMiB["model-1"].median),
     metricPeakMiB: peakMiB.metric.median,

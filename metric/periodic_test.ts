@@ -21,22 +21,55 @@ function fakeTimers() {
   };
 }
 
-Deno.test("startPeriodic() times the synchronous part of every run", () => {
+Deno.test("startPeriodic() times the synchronous part of every run, on the wall clock and in CPU", () => {
   const { timers, fire } = fakeTimers();
   let clock = 0;
-  const observed: [string, number][] = [];
+  let cpu = 100;
+  const observed: [string, number, number][] = [];
   const job = startPeriodic({
     name: "stats_reading",
     everyMs: 1000,
-    run: () => void (clock += 0.25),
-    observe: (name, seconds) => observed.push([name, seconds]),
+    // 0.25 ms of wall time, of which 0.05 ms of CPU: the rest the core was given to others.
+    run: () => {
+      clock += 0.25;
+      cpu += 0.05;
+    },
+    observe: (name, seconds, cpuSeconds) => observed.push([name, seconds, cpuSeconds]),
     now: () => clock,
+    cpuMs: () => cpu,
     timers,
   });
   fire();
+  cpu += 3; // between runs: not the job's
   fire();
   assert.equal(job.runs, 2);
-  assert.deepEqual(observed, [["stats_reading", 0.00025], ["stats_reading", 0.00025]]);
+  const rounded = observed.map(([name, s, c]) => [name, s, Number(c.toFixed(6))]);
+  assert.deepEqual(rounded, [["stats_reading", 0.00025, 0.00005], [
+    "stats_reading",
+    0.00025,
+    0.00005,
+  ]]);
+});
+
+Deno.test("startPeriodic() reads the process's CPU time by default", () => {
+  const { timers, fire } = fakeTimers();
+  let cpuSeconds = -1;
+  startPeriodic({
+    name: "busy",
+    everyMs: 1000,
+    run: () => {
+      // About 20 ms of work on this thread.
+      const until = performance.now() + 20;
+      let x = 0;
+      while (performance.now() < until) x += Math.sqrt(x + 1);
+      return void x;
+    },
+    observe: (_name, _seconds, cpu) => (cpuSeconds = cpu),
+    timers,
+  });
+  fire();
+  // Spinning for 20 ms uses CPU unless the core was taken away for most of it: loose bounds.
+  assert.ok(cpuSeconds > 0.002 && cpuSeconds < 1, `${cpuSeconds} s of CPU`);
 });
 
 Deno.test("startPeriodic() skips a tick while the previous run is still going", async () => {

@@ -271,10 +271,13 @@ export const PERIODIC_JOB_BUCKETS: readonly number[] = [
   1,
 ];
 
-/** Registers `ml_metric_periodic_job_seconds`; returns `periodic.ts`'s `observe`. */
+/**
+ * Registers `ml_metric_periodic_job_seconds` and `ml_metric_periodic_job_cpu_seconds`; returns
+ * `periodic.ts`'s `observe`.
+ */
 export function createPeriodicMetrics(
   registry: Registry,
-): (job: string, seconds: number) => void {
+): (job: string, seconds: number, cpuSeconds?: number) => void {
   const runs = new Histogram({
     name: "ml_metric_periodic_job_seconds",
     help: "Event-loop time of each run of a periodic job (its synchronous part): what it held " +
@@ -283,7 +286,18 @@ export function createPeriodicMetrics(
     buckets: [...PERIODIC_JOB_BUCKETS],
     registers: [registry],
   });
-  return (job, seconds) => runs.observe({ job }, seconds);
+  const cpu = new Histogram({
+    name: "ml_metric_periodic_job_cpu_seconds",
+    help: "CPU time the process used during each run of a periodic job (its synchronous part): " +
+      "the job's own work at most; the rest of its event-loop time the core was given to others",
+    labelNames: ["job"],
+    buckets: [...PERIODIC_JOB_BUCKETS],
+    registers: [registry],
+  });
+  return (job, seconds, cpuSeconds) => {
+    runs.observe({ job }, seconds);
+    if (cpuSeconds !== undefined && cpuSeconds >= 0) cpu.observe({ job }, cpuSeconds);
+  };
 }
 
 /** What the PNG worker reports (`PngWorkerEvents` of `dashboard/png_worker_host.ts`). */

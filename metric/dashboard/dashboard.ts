@@ -51,7 +51,7 @@ export interface DashboardOptions {
   /** The per-hop histograms, for "where the time goes"; none leaves the panel empty. */
   readonly hops?: HopSource;
   /** Called with the event-loop time of each timer run (`ml_metric_periodic_job_seconds`). */
-  readonly observe?: (job: string, seconds: number) => void;
+  readonly observe?: (job: string, seconds: number, cpuSeconds?: number) => void;
   /**
    * How the PNG worker is started, watched and stopped when idle (`PNG_IDLE_MS`; tests inject
    * slow or failing workers).
