@@ -6,6 +6,8 @@
  * @module
  */
 import { HOP_LABELS, HOPS } from "../metric/hops.ts";
+import { PERIODIC_JOB_BUCKETS } from "../metric/telemetry.ts";
+import { MILLISECOND_BUCKETS } from "../stack/telemetry.ts";
 import { cpuTable } from "./report_throughput.ts";
 import type { BenchResults, HistogramSummaries, PipelineFigures } from "./results.ts";
 import { formatNumber, formatSummary, markdownTable, summarize, type Summary } from "./stats.ts";
@@ -163,8 +165,8 @@ function hopsSection(r: BenchResults): string {
 
 Each hop of a sample from the time stamps its messages carry (\`metric/hops.ts\`): features'
 \`sent-at-ms\`, model's \`received-at-ms\` and \`predicted-at-ms\`, metric's pairing and its row
-written with both halves acked. metric observes them into \`ml_metric_hop_seconds\` (buckets of 1,
-1.5, 2, 3, 5, 7.5, 10, 15, 20, 30 and 50 ms); the bench scrapes it at the end of the cold start and
+written with both halves acked. metric observes them into \`ml_metric_hop_seconds\` (buckets of
+${bucketsMs(MILLISECOND_BUCKETS)}); the bench scrapes it at the end of the cold start and
 at the end of the run, and the steady state is the difference. p50 and p99 are interpolated inside
 a bucket, as PromQL's \`histogram_quantile\` does, so they are good to about half a bucket; the
 means are exact. On one machine the hops subtract one clock. Across machines hops 1 and 3 each
@@ -195,6 +197,14 @@ ${
   }`;
 }
 
+/** A histogram's bucket bounds in seconds, as "0.25, 0.5 and 1 ms". */
+export function bucketsMs(bounds: readonly number[]): string {
+  const ms = bounds.map((s) =>
+    Number((s * 1000).toPrecision(6)).toLocaleString("en-US", { maximumFractionDigits: 2 })
+  );
+  return `${ms.slice(0, -1).join(", ")} and ${ms.at(-1)} ms`;
+}
+
 function periodicJobs(l: BenchResults["latency"]): string {
   const jobs = l.periodicJobs;
   if (!jobs) return "";
@@ -206,7 +216,7 @@ function periodicJobs(l: BenchResults["latency"]): string {
 How long each run of each of metric's timers held its event loop, the loop that pairs samples and
 acknowledges them (\`ml_metric_periodic_job_seconds\`, the synchronous part of each run), in the
 steady state of the runs as shipped. "Longest" is the upper bound of the highest bucket a run fell
-in (buckets of 0.05, 0.1, 0.25, 0.5, 1 and 2 ms): no run took longer. The CPU columns are the CPU
+in (buckets of ${bucketsMs(PERIODIC_JOB_BUCKETS)}): no run took longer. The CPU columns are the CPU
 time metric's process used meanwhile (\`ml_metric_periodic_job_cpu_seconds\`, every thread's, so at
 most the job's own work): where a run held the loop far longer than it used the CPU, the core was
 given to another process in the middle of it. The plot's part on the loop

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { renderReport } from "./report.ts";
+import { bucketsMs } from "./report_latency.ts";
+import { MILLISECOND_BUCKETS } from "../stack/telemetry.ts";
 
 const DOCS = new URL("../docs/", import.meta.url);
 
@@ -17,4 +19,10 @@ Deno.test("renderReport() renders the committed results with the sections of doc
     "docs/benchmarks.md is stale: run `deno task bench --render`",
   );
   assert.ok(rendered.endsWith("\n") && !rendered.includes("undefined"));
+});
+
+Deno.test("bucketsMs() lists a histogram's bounds in ms, as the report's prose gives them", () => {
+  assert.equal(bucketsMs([0.00005, 0.0015, 0.01, 1]), "0.05, 1.5, 10 and 1,000 ms");
+  // The hop histogram's bounds, as metric registers them.
+  assert.match(bucketsMs(MILLISECOND_BUCKETS), /^0\.25, 0\.5, 1, 1\.5, 2, 3, 5, 7\.5, 10, /);
 });
