@@ -450,7 +450,9 @@ Deno.test({
           "ml.hold.e2e=scaled by hand",
           `${STACK}_model`,
         ]);
+        const labelled = secondsSince(start);
         await waitFor("three broker members in one cluster", async () => await healed(), 240_000);
+        const clustered = secondsSince(start);
         await waitFor("every service at its replica count", async () => {
           const lines = (await control.out("stack", "services", STACK, "--format", "{{.Replicas}}"))
             .split("\n");
@@ -458,10 +460,16 @@ Deno.test({
           // docker-proxy.
           return lines.length === 10 && lines.every((r) => /^(\d+)\/\1/.test(r));
         }, 180_000);
+        const converged = secondsSince(start);
         metricCsv = metricLogPath(await nodeVolumePath(node2, `${STACK}_metric-logs`));
         features = followLogs(control, `${STACK}_features`);
         await grown("rows in metric_log.csv", 180_000);
-        console.log(`deploy to flowing: ${secondsSince(start)} s`);
+        // Where the time went: ml_model's update waits for its tasks, which wait for the broker.
+        console.log(
+          `deploy to flowing: ${secondsSince(start)} s (ml_model labelled after ${labelled} s, ` +
+            `one broker cluster after ${clustered} s, every service at its count after ` +
+            `${converged} s)`,
+        );
       });
 
       await t.step("every service is given all three members", async () => {
