@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { AMQPProperties } from "@cloudamqp/amqp-client";
 import { encodeBody, HEADERS } from "../stack/contracts.ts";
 import type { Dataset } from "../stack/dataset.ts";
+import type { OutgoingMessage as Outgoing } from "../stack/publish_until_confirmed.ts";
 
 /** A source of uniform numbers in [0, 1), like `Math.random`. */
 export type Random = () => number;
@@ -39,11 +39,9 @@ export function pickSample(dataset: Dataset, random: Random): Sample {
   return { row, features: dataset.X[row], target: dataset.y[row] };
 }
 
-/** A message ready to publish. */
-export interface OutgoingMessage {
+/** A message ready to publish, to one of the two queues a sample goes to. */
+export interface OutgoingMessage extends Outgoing {
   readonly queue: "y_true" | "features";
-  readonly body: string;
-  readonly properties: AMQPProperties;
 }
 
 /**

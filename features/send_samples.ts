@@ -10,7 +10,7 @@ import { errorText } from "../stack/async.ts";
 import { applyDrift, describeDrift, type DriftPlan, driftStarted } from "./drift.ts";
 import { InFlightWindow } from "./in_flight_window.ts";
 import { Pacer } from "./pacer.ts";
-import { publishUntilConfirmed, type RetryReason } from "./publish_until_confirmed.ts";
+import { publishUntilConfirmed, type RetryReason } from "../stack/publish_until_confirmed.ts";
 import { type OutgoingMessage, type Sample, sampleMessages } from "./sampler.ts";
 
 /** The log lines {@link sendSamples} writes. */

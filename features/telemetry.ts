@@ -5,7 +5,7 @@
  * @module
  */
 import { Counter, type Registry } from "prom-client";
-import type { RetryReason } from "./publish_until_confirmed.ts";
+import { RETRY_REASONS, type RetryReason } from "../stack/publish_until_confirmed.ts";
 
 /** What `sendSamples` reports; see {@link createSendMetrics}. */
 export interface SendMetrics {
@@ -29,7 +29,7 @@ export function createSendMetrics(registry: Registry): SendMetrics {
   });
   // Every series from the start: `increase()` then sees the first retry, not a new series.
   for (const queue of ["features", "y_true"]) {
-    for (const reason of ["refused", "blocked", "failed"]) retries.inc({ queue, reason }, 0);
+    for (const reason of RETRY_REASONS) retries.inc({ queue, reason }, 0);
   }
   return {
     retried(reason, queue) {

@@ -1,7 +1,10 @@
 /**
  * model: consumes `features`, predicts with the trained linear regression,
  * publishes to `y_pred`, and acks the input only after the broker confirmed
- * the prediction. Replicas on the one queue share the work.
+ * the prediction. Replicas on the one queue share the work. A prediction the
+ * broker refuses (`y_pred` full, or a quorum queue whose leader it cannot
+ * reach yet) is published again until confirmed, the input held meanwhile:
+ * the sample is good, so it must not be dead-lettered for it.
  *
  * With `MODEL_ROLE=candidate` the same program shadows the stable one: it
  * opens the copy of `features` (`SHADOW_COPY`) on every connect and predicts
@@ -15,6 +18,7 @@
 import { Counter, Gauge } from "prom-client";
 import { sleep } from "../stack/async.ts";
 import { DeadLetter } from "../stack/broker.ts";
+import { publishUntilConfirmed, RETRY_REASONS } from "../stack/publish_until_confirmed.ts";
 import { runService } from "../stack/service.ts";
 import { openShadowCopy } from "../stack/topology.ts";
 import { loadModelArtifact } from "./artifact.ts";
@@ -52,6 +56,14 @@ await runService({
       labelNames: ["reason"],
       registers: [telemetry.registry],
     });
+    const retries = new Counter({
+      name: "ml_model_publish_retries_total",
+      help:
+        "Predictions published again, by queue and why (refused: a nack, the queue full or its leader unreachable)",
+      labelNames: ["queue", "reason"],
+      registers: [telemetry.registry],
+    });
+    for (const reason of RETRY_REASONS) retries.inc({ queue: output, reason }, 0);
     if (candidate) {
       broker.onConnect(openShadowCopy);
       log.info("shadowing as a candidate: {input} → {output}", { input, output });
@@ -76,7 +88,15 @@ await runService({
       if (!result.ok) throw new DeadLetter(result.code, result.reason);
       if (config.inferenceDelayMs > 0) await sleep(config.inferenceDelayMs, signal);
       const properties = stampPredictedAt(result.value.properties, wallClockMs());
-      await broker.publish(output, result.value.body, properties);
+      await publishUntilConfirmed({ queue: output, body: result.value.body, properties }, {
+        publish: (m) => broker.publish(m.queue, m.body, m.properties),
+        // A failure that is no refusal goes to the broker door, which leaves the input to be
+        // redelivered when its channel closed (`stack/settle.ts`); one on a closed channel too.
+        giveUp: (reason) => reason === "failed" || !delivery.live,
+        sleep: (ms) => sleep(ms),
+        onRetry: (reason) => retries.inc({ queue: output, reason }),
+        log,
+      });
       log.debug("predicted {prediction} for {id}", {
         id: result.value.id,
         prediction: result.value.prediction,

@@ -21,7 +21,7 @@
  * Every queue is bounded, `dead_letter` included, and a full queue refuses
  * what is published to it (`overflow: reject-publish`: the publisher's
  * confirm is a nack) rather than dropping what it holds: features waits and
- * retries (`features/publish_until_confirmed.ts`), so a backlog slows the
+ * retries (`stack/publish_until_confirmed.ts`), so a backlog slows the
  * pipeline down instead of losing samples or growing the broker without end.
  * The limits and why: {@link WORK_QUEUE_MAX_LENGTH} and the constants beside
  * it; the broker's memory and disk limits are in
@@ -58,7 +58,8 @@ export const WORK_QUEUE_MAX_LENGTH = 200_000;
  * `y_true` by features' unconfirmed samples (MAX_IN_FLIGHT, at most 10,000)
  * and by what metric holds unpaired (its PREFETCH). With this margin `y_true`
  * is full first and features waits, rather than model's publish being refused
- * (model would dead-letter the sample).
+ * (model would hold each refused sample and publish it again, its replicas
+ * stalled at the limit: `tests/queue_full_test.ts`).
  */
 export const PREDICTIONS_HEADROOM = 20_000;
 

@@ -1,8 +1,9 @@
 /**
  * A full queue against a real RabbitMQ: the pipeline's policies (`stack/policies.ts`), with
- * limits small enough to reach in seconds, make the broker refuse what does not fit; features
- * then waits and retries, counting each refusal, and once the consumers come back every sample
- * is recorded exactly once. Nothing is dropped.
+ * limits small enough to reach in seconds, make the broker refuse what does not fit; features,
+ * or model when `y_pred` is full, then waits and retries, counting each refusal, and once the
+ * consumers come back every sample is recorded exactly once. Nothing is dropped, and no good
+ * sample is dead-lettered.
  */
 import assert from "node:assert/strict";
 import { freePort } from "../ops/kit/local_broker.ts";
@@ -30,9 +31,9 @@ const LIMITS: QueueLimits = {
 const SAMPLES = 120;
 const IN_FLIGHT = 4;
 
-/** Sets the pipeline's policies with {@link LIMITS} in the pipeline's vhost. */
-async function smallLimits(pipeline: Pipeline): Promise<void> {
-  const policies = pipelinePolicies(LIMITS);
+/** Sets the pipeline's policies with `limits` in the pipeline's vhost. */
+async function smallLimits(pipeline: Pipeline, limits = LIMITS): Promise<void> {
+  const policies = pipelinePolicies(limits);
   if (pipeline.broker.local) {
     for (const policy of policies) {
       await pipeline.broker.local.ctl(...setPolicyArgs(policy, pipeline.vhost));
@@ -111,6 +112,60 @@ Deno.test({
       const sent = features.logs().findLast((l) => /^sent \d+ samples in/.test(String(l.message)))
         ?.sent;
       assert.equal(sent, SAMPLES);
+      await waitFor(`${SAMPLES} rows`, async () => (await pipeline.rows()).length >= SAMPLES, {
+        timeoutMs: 60_000,
+      });
+      await assertCountedOnce(await pipeline.rows(), SAMPLES);
+      assert.equal((await pipeline.take(QUEUES.deadLetter)).length, 0, "nothing dead-lettered");
+    } finally {
+      await pipeline.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a full y_pred refuses model, which holds each sample and publishes it again; none is dead-lettered",
+  ...integration,
+  async fn() {
+    const pipeline = await Pipeline.create(await sharedBroker(), "full-pred");
+    // Room for every sample in features and y_true, and in dead_letter: only y_pred is small.
+    const limits = { ...LIMITS, workQueueMaxLength: 1_000, deadLetterMaxLength: 1_000 };
+    try {
+      await smallLimits(pipeline, limits);
+      const httpPort = freePort();
+      const model = pipeline.spawn("model", {}, { httpPort });
+      const refused = async () =>
+        sample(
+          await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(),
+          "ml_model_publish_retries_total",
+          'queue="y_pred",reason="refused"',
+        );
+      // No metric yet: y_pred fills to its limit, then the broker refuses model's predictions.
+      const features = pipeline.spawn("features", {
+        COUNT: String(SAMPLES),
+        INTERVAL_MS: "0",
+        MAX_IN_FLIGHT: String(IN_FLIGHT),
+      });
+      assert.equal((await features.exit()).code, 0, features.lines.slice(-20).join("\n"));
+      await waitFor("model to be refused", async () => await refused() >= 3, {
+        timeoutMs: 60_000,
+      }).catch((error) => {
+        throw new Error(`${error.message}\n${model.lines.slice(-20).join("\n")}`);
+      });
+      // It holds on: still running, y_pred at its limit, nothing dead-lettered.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      assert.equal(model.exitStatus, undefined, "model holds on, it does not give up");
+      const held = await pipeline.depths();
+      assert.ok(held[QUEUES.yPred] >= limits.predictionsMaxLength, JSON.stringify(held));
+      assert.equal(held[QUEUES.deadLetter], 0, JSON.stringify(held));
+      const logged = model.logs().filter((l) =>
+        String(l.message).includes("not confirmed") && l.error === "Message rejected"
+      );
+      assert.ok(logged.length > 0, "each refusal is logged with its retry");
+
+      // metric drains y_pred: model's held samples go through, each recorded once.
+      pipeline.spawn("metric");
       await waitFor(`${SAMPLES} rows`, async () => (await pipeline.rows()).length >= SAMPLES, {
         timeoutMs: 60_000,
       });

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import {
+  type OutgoingMessage,
   publishUntilConfirmed,
   type PublishUntilConfirmedOptions,
   retryReason,
 } from "./publish_until_confirmed.ts";
-import type { OutgoingMessage } from "./sampler.ts";
 
 const MESSAGE: OutgoingMessage = {
   queue: "y_true",
@@ -85,6 +85,23 @@ Deno.test("publishUntilConfirmed() retries until the broker confirms", async (t)
     const p = ports(5, () => ++asked === 3);
     await assert.rejects(publishUntilConfirmed(MESSAGE, p.options), /nack 3/);
     assert.deepEqual(p.slept, [100, 200]);
+  });
+
+  await t.step("giveUp hears why each attempt failed, and can stop on one kind only", async () => {
+    // model's policy: hold on while the broker refuses, rethrow anything else at once.
+    const errors = [new Error("Message rejected"), new Error("Connection closed")];
+    const heard: string[] = [];
+    let calls = 0;
+    await assert.rejects(
+      publishUntilConfirmed(MESSAGE, {
+        publish: () => Promise.reject(errors[calls++]),
+        sleep: () => Promise.resolve(),
+        giveUp: (reason) => (heard.push(reason), reason === "failed"),
+        log: { warn: () => {} },
+      }),
+      /Connection closed/,
+    );
+    assert.deepEqual(heard, ["refused", "failed"]);
   });
 
   await t.step("a message without an id is logged with an empty one", async () => {
