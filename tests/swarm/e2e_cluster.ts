@@ -147,11 +147,13 @@ Deno.test({
       for (let i = 1; i < times.length; i++) {
         if (times[i] - times[i - 1] > gap) [gap, gapAt] = [times[i] - times[i - 1], times[i - 1]];
       }
+      const lost = [...ids.keys()].filter((id) => !count.has(id));
+      if (lost.length > 0) console.log(await saidOf(lost.slice(0, 10)));
       const result: PhaseResult = {
         phase,
         recoveryS,
         gapS: Math.round(gap / 100) / 10,
-        lost: [...ids.keys()].filter((id) => !count.has(id)).length,
+        lost: lost.length,
         duplicated: [...count.values()].filter((n) => n > 1).length,
         wrong,
       };
@@ -162,6 +164,27 @@ Deno.test({
           `${ids.size} sent, ${result.lost} lost, ${result.duplicated} duplicated, ${wrong} wrong`,
       );
       await assertExactlyOnce(mine, ids);
+    }
+
+    /**
+     * What model's and metric's containers, on every node and exited ones too, logged of `ids`
+     * (a dead letter names its sample's id): why a sample was lost, when one was.
+     */
+    async function saidOf(ids: string[]): Promise<string> {
+      const said: string[] = [`lines naming the first ${ids.length} samples lost:`];
+      for (const node of nodes) {
+        for (const service of ["model", "metric"]) {
+          for (const id of await containersOf(node.docker, `${STACK}_${service}`, { all: true })) {
+            const logs = await node.docker.run(["logs", id], { allowFail: true });
+            for (const line of `${logs.stdout}\n${logs.stderr}`.split("\n")) {
+              if (ids.some((sample) => line.includes(sample))) {
+                said.push(`${node.name} ${service} ${id.slice(0, 12)}: ${line.slice(0, 400)}`);
+              }
+            }
+          }
+        }
+      }
+      return said.length > 1 ? said.join("\n") : `${said[0]} none`;
     }
 
     const grown = (what: string, timeoutMs = 120_000) => growth(what, rows, { timeoutMs });
