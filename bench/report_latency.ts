@@ -213,10 +213,12 @@ function periodicJobs(l: BenchResults["latency"]): string {
   const renders = l.plotRenders;
   return `### metric's periodic jobs
 
-How long each run of each of metric's timers held its event loop, the loop that pairs samples and
-acknowledges them (\`ml_metric_periodic_job_seconds\`, the synchronous part of each run), in the
-steady state of the runs as shipped. "Longest" is the upper bound of the highest bucket a run fell
-in (buckets of ${bucketsMs(PERIODIC_JOB_BUCKETS)}): no run took longer. The CPU columns are the CPU
+How long each stretch of each of metric's timers held its event loop, the loop that pairs samples
+and acknowledges them (\`ml_metric_periodic_job_seconds\`: the synchronous part of each run, and
+each part after an await, timed apart: the snapshot's reading and serialising of its state once the
+log's writer is flushed), in the steady state of the runs as shipped. "Longest" is the upper bound
+of the highest bucket a stretch fell in (buckets of ${bucketsMs(PERIODIC_JOB_BUCKETS)}): none took
+longer. The CPU columns are the CPU
 time metric's process used meanwhile (\`ml_metric_periodic_job_cpu_seconds\`, every thread's, so at
 most the job's own work): where a run held the loop far longer than it used the CPU, the core was
 given to another process in the middle of it. The plot's part on the loop
@@ -231,7 +233,7 @@ worker's thread${
 
 ${
     markdownTable(
-      ["Job", "Runs", "p99 ms", "Longest ms (≤)", "CPU p99 ms", "CPU longest ms (≤)"],
+      ["Job", "Stretches", "p99 ms", "Longest ms (≤)", "CPU p99 ms", "CPU longest ms (≤)"],
       Object.entries(jobs).sort(([a], [b]) => a.localeCompare(b)).map(([job, s]) => [
         job,
         formatSummary(s.count),

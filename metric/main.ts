@@ -119,7 +119,7 @@ await runService({
     const snapshot = startPeriodic({
       name: "snapshot",
       everyMs: config.snapshotEveryMs,
-      run: () => snapshots.take(),
+      run: (step) => snapshots.take(step),
       observe,
       onError,
     });

@@ -1,10 +1,12 @@
 /**
  * The metric service's timers, made alike (the statistics reading, the expiry of unpaired
  * halves, the MAE log line, the plot). They share one event loop with the handlers that pair and
- * acknowledge samples, so what counts is how long each run holds that loop: every run is timed
- * (its synchronous part; `ml_metric_periodic_job_seconds`), and a job whose previous run is still
- * going (an asynchronous one, the plot) is skipped rather than queued, so slow work never piles
- * up behind itself. Clock and timers are ports.
+ * acknowledge samples, so what counts is how long each stretch of a run holds that loop: every
+ * run's synchronous part is timed (`ml_metric_periodic_job_seconds`), and so is each stretch an
+ * asynchronous run does after an await, when it wraps it in the {@link Step} it is given (the
+ * snapshot's serialisation, which follows the writer's flush). A job whose previous run is still
+ * going (an asynchronous one) is skipped rather than queued, so slow work never piles up behind
+ * itself. Clock and timers are ports.
  *
  * Each run is timed twice: on the wall clock, what the loop was held for, and in the CPU time the
  * process used meanwhile (`ml_metric_periodic_job_cpu_seconds`). On a machine whose cores are
@@ -23,17 +25,29 @@ export interface TimerPorts {
   clearInterval(id: unknown): void;
 }
 
+/**
+ * Runs `fn` at once and times it as one more stretch of the job's run holding the event loop:
+ * what a run does after an await, which the run's own timing cannot see.
+ */
+export type Step = <T>(fn: () => T) => T;
+
+/** A {@link Step} that times nothing: for a call outside the job's schedule. */
+export const untimed: Step = (fn) => fn();
+
 /** Settings of {@link startPeriodic}. */
 export interface PeriodicOptions {
   /** The job's name, as `observe` and the metric's `job` label get it. */
   readonly name: string;
   /** Time between runs; 0 never runs the job. */
   readonly everyMs: number;
-  /** One run; a promise means the run goes on until it settles. */
-  run(): void | Promise<unknown>;
   /**
-   * Called after each run's synchronous part with its duration in seconds, on the wall clock and
-   * in the process's CPU time.
+   * One run; a promise means the run goes on until it settles. `step` times a stretch of work
+   * after an await as the run's synchronous part is timed.
+   */
+  run(step: Step): void | Promise<unknown>;
+  /**
+   * Called after each run's synchronous part, and after each {@link Step}, with its duration in
+   * seconds, on the wall clock and in the process's CPU time.
    */
   observe?(name: string, seconds: number, cpuSeconds: number): void;
   /** Called when a run throws or its promise rejects (the job keeps its schedule). */
@@ -77,21 +91,27 @@ export function startPeriodic(options: PeriodicOptions): Periodic {
   let skipped = 0;
   let busy = false;
   const failed = (error: unknown) => options.onError?.(options.name, error);
+  const timed: Step = (fn) => {
+    const started = now();
+    const cpuStarted = cpuMs();
+    try {
+      return fn();
+    } finally {
+      options.observe?.(options.name, (now() - started) / 1000, (cpuMs() - cpuStarted) / 1000);
+    }
+  };
   const tick = () => {
     if (busy) {
       skipped++;
       return;
     }
     runs++;
-    const started = now();
-    const cpuStarted = cpuMs();
     let result: void | Promise<unknown> = undefined;
     try {
-      result = options.run();
+      result = timed(() => options.run(timed));
     } catch (error) {
       failed(error);
     }
-    options.observe?.(options.name, (now() - started) / 1000, (cpuMs() - cpuStarted) / 1000);
     if (result instanceof Promise) {
       busy = true;
       result.catch(failed).finally(() => (busy = false));

@@ -51,6 +51,40 @@ Deno.test("startPeriodic() times the synchronous part of every run, on the wall 
   ]]);
 });
 
+Deno.test("startPeriodic() times each stretch a run wraps in its step, after an await too", async () => {
+  const { timers, fire } = fakeTimers();
+  let clock = 0;
+  const observed: [string, number][] = [];
+  let done: Promise<unknown> = Promise.resolve();
+  startPeriodic({
+    name: "snapshot",
+    everyMs: 60_000,
+    run: (step) => {
+      clock += 0.1; // the synchronous part: 0.1 ms
+      done = (async () => {
+        await Promise.resolve(); // e.g. the writer's flush
+        const bytes = step(() => {
+          clock += 0.75; // reading and serialising the state
+          return 80_000;
+        });
+        clock += 5; // waiting for the file: not the loop's time
+        return bytes;
+      })();
+      return done;
+    },
+    observe: (name, seconds) => observed.push([name, seconds]),
+    now: () => clock,
+    cpuMs: () => 0,
+    timers,
+  });
+  fire();
+  assert.equal(await done, 80_000, "the step passes its stretch's result through");
+  assert.deepEqual(observed.map(([name, s]) => [name, Number((s * 1000).toFixed(6))]), [
+    ["snapshot", 0.1],
+    ["snapshot", 0.75],
+  ]);
+});
+
 Deno.test("startPeriodic() reads the process's CPU time by default", () => {
   const { timers, fire } = fakeTimers();
   let cpuSeconds = -1;

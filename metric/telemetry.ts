@@ -280,16 +280,16 @@ export function createPeriodicMetrics(
 ): (job: string, seconds: number, cpuSeconds?: number) => void {
   const runs = new Histogram({
     name: "ml_metric_periodic_job_seconds",
-    help: "Event-loop time of each run of a periodic job (its synchronous part): what it held " +
-      "up pairing and acknowledging",
+    help: "Event-loop time of each stretch of a periodic job (a run's synchronous part, and each " +
+      "part after an await it times): what it held up pairing and acknowledging",
     labelNames: ["job"],
     buckets: [...PERIODIC_JOB_BUCKETS],
     registers: [registry],
   });
   const cpu = new Histogram({
     name: "ml_metric_periodic_job_cpu_seconds",
-    help: "CPU time the process used during each run of a periodic job (its synchronous part): " +
-      "the job's own work at most; the rest of its event-loop time the core was given to others",
+    help: "CPU time the process used during each stretch of a periodic job: the job's own work " +
+      "at most; the rest of its event-loop time the core was given to others",
     labelNames: ["job"],
     buckets: [...PERIODIC_JOB_BUCKETS],
     registers: [registry],

@@ -83,12 +83,21 @@ export function parseSnapshot(text: string): MetricSnapshot {
   return value as MetricSnapshot;
 }
 
+/** The bytes of `snapshot` as its file holds them. */
+export function encodeSnapshot(snapshot: MetricSnapshot): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(snapshot) + "\n");
+}
+
 /** Writes `snapshot` to `path` atomically (temporary file, sync, rename). */
-export async function writeSnapshot(path: string, snapshot: MetricSnapshot): Promise<void> {
+export function writeSnapshot(path: string, snapshot: MetricSnapshot): Promise<void> {
+  return writeSnapshotBytes(path, encodeSnapshot(snapshot));
+}
+
+/** Writes a snapshot's bytes to `path` atomically (temporary file, sync, rename). */
+async function writeSnapshotBytes(path: string, bytes: Uint8Array): Promise<void> {
   const temporary = `${path}.tmp`;
   const file = await Deno.open(temporary, { write: true, create: true, truncate: true });
   try {
-    const bytes = new TextEncoder().encode(JSON.stringify(snapshot) + "\n");
     let written = 0;
     while (written < bytes.length) written += await file.write(bytes.subarray(written));
     // On disk before the rename makes it the snapshot: a power cut never leaves an empty one.
@@ -155,30 +164,36 @@ export class SnapshotTaker {
   /**
    * Takes a snapshot once the writer is idle; resolves true when it wrote
    * one, false when nothing changed since the last. A call while one is
-   * being taken waits for that one.
+   * being taken waits for that one. `step` runs the one stretch that holds
+   * the event loop (reading the state and serialising it: about 80 KB), so
+   * the periodic job can time it (`../periodic.ts`).
    */
-  take(): Promise<boolean> {
-    this.#taking ??= this.#take().finally(() => (this.#taking = undefined));
+  take(step: <T>(fn: () => T) => T = (fn) => fn()): Promise<boolean> {
+    this.#taking ??= this.#take(step).finally(() => (this.#taking = undefined));
     return this.#taking;
   }
 
-  async #take(): Promise<boolean> {
+  async #take(step: <T>(fn: () => T) => T): Promise<boolean> {
     const { writer } = this.#sources;
     // Appends may come while the flush runs: check idle again in the same step as the read.
     while (!writer.idle) await writer.flush();
-    const { seq, offset } = writer.position;
-    const { stats, seen, count } = this.#sources.state();
-    const last = this.#last;
-    if (last && last.seq === seq && last.offset === offset && last.count === count) return false;
-    const snapshot: MetricSnapshot = {
-      version: SNAPSHOT_VERSION,
-      takenAtMs: (this.#sources.now ?? Date.now)(),
-      log: { seq, offset },
-      stats,
-      seen: [...seen],
-    };
-    await writeSnapshot(this.path, snapshot);
-    this.#last = { seq, offset, count };
+    const taken = step(() => {
+      const { seq, offset } = writer.position;
+      const { stats, seen, count } = this.#sources.state();
+      const last = this.#last;
+      if (last && last.seq === seq && last.offset === offset && last.count === count) return;
+      const snapshot: MetricSnapshot = {
+        version: SNAPSHOT_VERSION,
+        takenAtMs: (this.#sources.now ?? Date.now)(),
+        log: { seq, offset },
+        stats,
+        seen: [...seen],
+      };
+      return { bytes: encodeSnapshot(snapshot), at: { seq, offset, count } };
+    });
+    if (taken === undefined) return false;
+    await writeSnapshotBytes(this.path, taken.bytes);
+    this.#last = taken.at;
     return true;
   }
 }

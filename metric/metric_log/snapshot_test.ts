@@ -92,9 +92,16 @@ Deno.test("SnapshotTaker waits for the writer to be idle and takes the rows writ
     };
     record("a");
     record("b");
-    const taking = taker.take();
+    // The stretch that holds the event loop, as the periodic job times it: the state is read in it.
+    const steps: string[] = [];
+    const step = <T>(fn: () => T): T => {
+      steps.push(`step while the writer is ${writer.idle ? "idle" : "busy"}`);
+      return fn();
+    };
+    const taking = taker.take(step);
     assert.equal(writer.idle, false);
     assert.equal(await taking, true);
+    assert.deepEqual(steps, ["step while the writer is idle"]);
     const read = await readSnapshot(snapshotPath(dir));
     assert.ok(read.ok);
     assert.deepEqual(read.snapshot.log, { seq: 1, offset: 6 });
