@@ -62,23 +62,27 @@ export function secondsSince(start: number): number {
   return Math.round((performance.now() - start) / 100) / 10;
 }
 
+/** How often {@link followLogs} looks for a service's new containers. */
+const FOLLOW_POLL_MS = 1_000;
+
 /**
- * Follows a service's logs from now on, new tasks included (`docker service logs --follow`):
- * scaling a service down, or losing its node, removes its containers and their logs. `lines()`
- * is what came so far.
+ * Follows the logs of a service's containers on one engine, new tasks' too: one `docker logs
+ * --follow` per container, each started as its container has started (looked for every second), so
+ * that scaling a service down or losing its node, which removes containers and their logs, loses
+ * none of what they said. `lines()` is what came so far, container by container. Not `docker
+ * service logs --follow`: on this machine's Docker 20.10 that stream intermittently stops giving
+ * lines, or never returns, once one of the service's tasks has been killed (e2e saw both).
  */
 export function followLogs(
   docker: Docker,
   service: string,
 ): { lines(): string[]; stop(): Promise<string[]> } {
-  const child = new Deno.Command("docker", {
-    args: ["service", "logs", "--raw", "--follow", service],
-    env: docker.host === undefined ? undefined : { DOCKER_HOST: docker.host },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const lines: string[] = [];
-  const read = async (stream: ReadableStream<Uint8Array>) => {
+  const env = docker.host === undefined ? undefined : { DOCKER_HOST: docker.host };
+  const followed = new Map<
+    string,
+    { lines: string[]; child: Deno.ChildProcess; done: Promise<unknown> }
+  >();
+  const read = async (stream: ReadableStream<Uint8Array>, lines: string[]) => {
     let rest = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       const split = (rest + chunk).split("\n");
@@ -87,15 +91,51 @@ export function followLogs(
     }
     if (rest !== "") lines.push(rest);
   };
-  const done = Promise.all([read(child.stdout), read(child.stderr)]);
+  let stopped = false;
+  const look = async () => {
+    // Started ones only: `docker logs --follow` of a container not started yet returns at once.
+    const started = await docker.run([
+      "ps",
+      "-aq",
+      "--filter",
+      `label=com.docker.swarm.service.name=${service}`,
+      ...["running", "exited", "dead"].flatMap((status) => ["--filter", `status=${status}`]),
+    ], { allowFail: true });
+    if (!started.ok) return;
+    for (const id of started.stdout.trim().split("\n").filter(Boolean)) {
+      if (followed.has(id) || stopped) continue;
+      const child = new Deno.Command("docker", {
+        args: ["logs", "--follow", id],
+        env,
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const lines: string[] = [];
+      followed.set(id, {
+        lines,
+        child,
+        done: Promise.all([read(child.stdout, lines), read(child.stderr, lines), child.status]),
+      });
+    }
+  };
+  let looking = look();
+  const timer = setInterval(() => {
+    looking = looking.then(look).catch(() => {});
+  }, FOLLOW_POLL_MS);
+  const all = () => [...followed.values()].flatMap((f) => f.lines);
   return {
-    lines: () => [...lines],
+    lines: all,
     async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* exited already */ }
-      await done;
-      return [...lines];
+      stopped = true;
+      clearInterval(timer);
+      await looking.catch(() => {});
+      for (const { child } of followed.values()) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* exited already */ }
+      }
+      await Promise.all([...followed.values()].map((f) => f.done.catch(() => {})));
+      return all();
     },
   };
 }
