@@ -20,6 +20,7 @@
  * @module
  */
 import type { ErrorStatsState } from "../pairing/stats.ts";
+import { type Step, untimed } from "../periodic.ts";
 import type { LogPosition } from "./writer.ts";
 
 /** The snapshot's file, beside `metric_log.csv` in `LOG_DIR`. */
@@ -168,12 +169,12 @@ export class SnapshotTaker {
    * the event loop (reading the state and serialising it: about 80 KB), so
    * the periodic job can time it (`../periodic.ts`).
    */
-  take(step: <T>(fn: () => T) => T = (fn) => fn()): Promise<boolean> {
+  take(step: Step = untimed): Promise<boolean> {
     this.#taking ??= this.#take(step).finally(() => (this.#taking = undefined));
     return this.#taking;
   }
 
-  async #take(step: <T>(fn: () => T) => T): Promise<boolean> {
+  async #take(step: Step): Promise<boolean> {
     const { writer } = this.#sources;
     // Appends may come while the flush runs: check idle again in the same step as the read.
     while (!writer.idle) await writer.flush();
