@@ -94,15 +94,7 @@ export function followLogs(
   let stopped = false;
   const look = async () => {
     // Started ones only: `docker logs --follow` of a container not started yet returns at once.
-    const started = await docker.run([
-      "ps",
-      "-aq",
-      "--filter",
-      `label=com.docker.swarm.service.name=${service}`,
-      ...["running", "exited", "dead"].flatMap((status) => ["--filter", `status=${status}`]),
-    ], { allowFail: true });
-    if (!started.ok) return;
-    for (const id of started.stdout.trim().split("\n").filter(Boolean)) {
+    for (const id of await containersOf(docker, service, { started: true })) {
       if (followed.has(id) || stopped) continue;
       const child = new Deno.Command("docker", {
         args: ["logs", "--follow", id],
@@ -153,17 +145,24 @@ export async function replicasRunning(docker: Docker, service: string): Promise<
   return lines.find((line) => line.startsWith(`${service} `))?.split(" ")[1] ?? "";
 }
 
-/** The ids of a Swarm service's containers on one engine: running ones, or every one it keeps. */
+/**
+ * The ids of a Swarm service's containers on one engine: running ones, every one it keeps
+ * (`all`), or those that have started, running or not (`started`).
+ */
 export async function containersOf(
   docker: Docker,
   service: string,
-  options: { all?: boolean } = {},
+  options: { all?: boolean; started?: boolean } = {},
 ): Promise<string[]> {
   const result = await docker.run([
     "ps",
-    options.all ? "-aq" : "-q",
+    options.all || options.started ? "-aq" : "-q",
     "--filter",
     `label=com.docker.swarm.service.name=${service}`,
+    ...(options.started ? ["running", "exited", "dead"] : []).flatMap((status) => [
+      "--filter",
+      `status=${status}`,
+    ]),
   ], { allowFail: true });
   return result.ok ? result.stdout.trim().split("\n").filter(Boolean) : [];
 }
