@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { freePort } from "../ops/kit/local_broker.ts";
 import { ManagementApi, managementEndpoint } from "../ops/kit/management.ts";
-import { waitFor } from "../ops/kit/process.ts";
+import { type ServiceProcess, waitFor } from "../ops/kit/process.ts";
 import { QUEUES } from "../stack/contracts.ts";
 import { pipelinePolicies, type QueueLimits, setPolicyArgs } from "../stack/policies.ts";
 import {
@@ -53,6 +53,29 @@ function sample(exposition: string, name: string, labels: string): number {
   return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
 }
 
+/**
+ * Waits (up to a minute) until `refused()`, a counter `service` exports, reaches `minimum`; on a
+ * timeout the error carries the service's last lines.
+ */
+async function refusals(
+  service: ServiceProcess,
+  refused: () => Promise<number>,
+  minimum: number,
+): Promise<void> {
+  await waitFor(`${service.name} to be refused`, async () => await refused() >= minimum, {
+    timeoutMs: 60_000,
+  }).catch((error) => {
+    throw new Error(`${error.message}\n${service.lines.slice(-20).join("\n")}`);
+  });
+}
+
+/** The refusals `service` logged with their retry (`stack/publish_until_confirmed.ts`). */
+function refusalsLogged(service: ServiceProcess): number {
+  return service.logs().filter((l) =>
+    String(l.message).includes("not confirmed") && l.error === "Message rejected"
+  ).length;
+}
+
 Deno.test({
   name: "a full queue refuses features, which waits and counts it; nothing is lost or doubled",
   ...integration,
@@ -80,11 +103,7 @@ Deno.test({
           "ml_features_publish_retries_total",
           'queue="features",reason="refused"',
         );
-      await waitFor("features to be refused", async () => await refused() >= 4, {
-        timeoutMs: 60_000,
-      }).catch((error) => {
-        throw new Error(`${error.message}\n${features.lines.slice(-20).join("\n")}`);
-      });
+      await refusals(features, refused, 4);
       // It waits: still running a few seconds later, the queues held at their limit.
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       assert.equal(features.exitStatus, undefined, "features waits, it does not give up");
@@ -100,10 +119,7 @@ Deno.test({
       );
       const retries = await refused();
       assert.ok(retries >= 4, `${retries} refusals counted`);
-      const logged = features.logs().filter((l) =>
-        String(l.message).includes("not confirmed") && l.error === "Message rejected"
-      );
-      assert.ok(logged.length > 0, "each refusal is logged with its retry");
+      assert.ok(refusalsLogged(features) > 0, "each refusal is logged with its retry");
 
       // The consumers come back: the backlog drains and features finishes.
       pipeline.spawn("model");
@@ -148,21 +164,14 @@ Deno.test({
         MAX_IN_FLIGHT: String(IN_FLIGHT),
       });
       assert.equal((await features.exit()).code, 0, features.lines.slice(-20).join("\n"));
-      await waitFor("model to be refused", async () => await refused() >= 3, {
-        timeoutMs: 60_000,
-      }).catch((error) => {
-        throw new Error(`${error.message}\n${model.lines.slice(-20).join("\n")}`);
-      });
+      await refusals(model, refused, 3);
       // It holds on: still running, y_pred at its limit, nothing dead-lettered.
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       assert.equal(model.exitStatus, undefined, "model holds on, it does not give up");
       const held = await pipeline.depths();
       assert.ok(held[QUEUES.yPred] >= limits.predictionsMaxLength, JSON.stringify(held));
       assert.equal(held[QUEUES.deadLetter], 0, JSON.stringify(held));
-      const logged = model.logs().filter((l) =>
-        String(l.message).includes("not confirmed") && l.error === "Message rejected"
-      );
-      assert.ok(logged.length > 0, "each refusal is logged with its retry");
+      assert.ok(refusalsLogged(model) > 0, "each refusal is logged with its retry");
 
       // metric drains y_pred: model's held samples go through, each recorded once.
       pipeline.spawn("metric");
