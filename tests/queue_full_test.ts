@@ -76,6 +76,15 @@ function refusalsLogged(service: ServiceProcess): number {
   ).length;
 }
 
+/** Waits (up to a minute) for the {@link SAMPLES} rows: each recorded once, none dead-lettered. */
+async function allRecordedOnce(pipeline: Pipeline): Promise<void> {
+  await waitFor(`${SAMPLES} rows`, async () => (await pipeline.rows()).length >= SAMPLES, {
+    timeoutMs: 60_000,
+  });
+  await assertCountedOnce(await pipeline.rows(), SAMPLES);
+  assert.equal((await pipeline.take(QUEUES.deadLetter)).length, 0, "nothing dead-lettered");
+}
+
 Deno.test({
   name: "a full queue refuses features, which waits and counts it; nothing is lost or doubled",
   ...integration,
@@ -128,11 +137,7 @@ Deno.test({
       const sent = features.logs().findLast((l) => /^sent \d+ samples in/.test(String(l.message)))
         ?.sent;
       assert.equal(sent, SAMPLES);
-      await waitFor(`${SAMPLES} rows`, async () => (await pipeline.rows()).length >= SAMPLES, {
-        timeoutMs: 60_000,
-      });
-      await assertCountedOnce(await pipeline.rows(), SAMPLES);
-      assert.equal((await pipeline.take(QUEUES.deadLetter)).length, 0, "nothing dead-lettered");
+      await allRecordedOnce(pipeline);
     } finally {
       await pipeline.dispose();
     }
@@ -175,11 +180,7 @@ Deno.test({
 
       // metric drains y_pred: model's held samples go through, each recorded once.
       pipeline.spawn("metric");
-      await waitFor(`${SAMPLES} rows`, async () => (await pipeline.rows()).length >= SAMPLES, {
-        timeoutMs: 60_000,
-      });
-      await assertCountedOnce(await pipeline.rows(), SAMPLES);
-      assert.equal((await pipeline.take(QUEUES.deadLetter)).length, 0, "nothing dead-lettered");
+      await allRecordedOnce(pipeline);
     } finally {
       await pipeline.dispose();
     }
