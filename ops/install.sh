@@ -29,7 +29,7 @@ packages_for() {
   ci)
     printf '%s\n' "rabbitmq-server rabbitmq-server" "/usr/bin/chromium chromium" \
       "/usr/sbin/haproxy haproxy" "dockerd docker.io" "debootstrap debootstrap" \
-      "promtool prometheus" "gcc gcc" "openssl openssl"
+      "promtool prometheus" "amtool prometheus-alertmanager" "gcc gcc" "openssl openssl"
     ;;
   *) say "unknown group '$1' (start, test, ci)"; exit 2 ;;
   esac

@@ -14,7 +14,9 @@
 #             files under ops/images/rabbitmq/ are unchanged.
 #   prometheus ml-prometheus:2.42 the same way: Debian bookworm's prometheus package on its own
 #             slimmed debootstrap rootfs (cached like the broker's), with prometheus.yml and
-#             alerts.yml from ops/images/prometheus/.
+#             alerts.yml from ops/images/prometheus/; and ml-alertmanager:0.25 on the same rootfs
+#             (it holds prometheus-alertmanager too: one debootstrap, one shared layer), with
+#             ops/images/alertmanager/alertmanager.yml.
 #   services  each service's image (ml-features, ml-model, ...:$IMAGE_TAG), from the list in
 #             ops/services.ts and a Dockerfile ops/images/dockerfile.ts makes from each manifest.
 #             First stages .deno/, what the images
@@ -55,7 +57,8 @@ RABBITMQ_IMAGE=ml-rabbitmq:${RABBITMQ_TAG:-3.10}
 ROOTFS_RECIPE=2
 ROOTFS_IMAGE=ml-rabbitmq-rootfs:bookworm-r$ROOTFS_RECIPE
 PROMETHEUS_IMAGE=ml-prometheus:2.42
-PROMETHEUS_ROOTFS_RECIPE=2
+ALERTMANAGER_IMAGE=ml-alertmanager:0.25
+PROMETHEUS_ROOTFS_RECIPE=3
 PROMETHEUS_ROOTFS_IMAGE=ml-prometheus-rootfs:bookworm-r$PROMETHEUS_ROOTFS_RECIPE
 PROXY_IMAGE=ml-docker-proxy:2.6
 PROXY_ROOTFS_RECIPE=1
@@ -184,8 +187,11 @@ step_rabbitmq() {
 
 step_prometheus() {
   build_on_rootfs prometheus "$PROMETHEUS_IMAGE" "$PROMETHEUS_ROOTFS_IMAGE" \
-    "$PROMETHEUS_ROOTFS_RECIPE" prometheus
+    "$PROMETHEUS_ROOTFS_RECIPE" prometheus,prometheus-alertmanager
   tag_for_registry "$PROMETHEUS_IMAGE"
+  build_on_rootfs alertmanager "$ALERTMANAGER_IMAGE" "$PROMETHEUS_ROOTFS_IMAGE" \
+    "$PROMETHEUS_ROOTFS_RECIPE" prometheus,prometheus-alertmanager
+  tag_for_registry "$ALERTMANAGER_IMAGE"
 }
 
 step_proxy() {

@@ -96,11 +96,12 @@ path-exclude /usr/share/locale/*
 CFG
 }
 
-# What only the Prometheus image can lose. moment-timezone's per-zone data files (~210 MB): the
-# classic UI loads moment-timezone-with-data.min.js only. promtool (48 MB): rules and config
-# are checked on the host (tests/alert_rules_test.ts, tests/prometheus_config_test.ts).
+# What only the Prometheus (and Alertmanager) rootfs can lose. moment-timezone's per-zone data
+# files (~210 MB): the classic UI loads moment-timezone-with-data.min.js only. promtool (48 MB)
+# and amtool: rules and configs are checked on the host (tests/alert_rules_test.ts,
+# tests/prometheus_config_test.ts).
 slim_prometheus() { # <rootfs>
-  rm -rf "$1"/usr/share/javascript/moment-timezone/data "$1"/usr/bin/promtool
+  rm -rf "$1"/usr/share/javascript/moment-timezone/data "$1"/usr/bin/promtool "$1"/usr/bin/amtool
 }
 
 make_rootfs_tarball() { # <tarball> <name> <packages, comma-separated>
