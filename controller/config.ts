@@ -80,6 +80,11 @@ export const controllerSchema = {
     "http://docker-proxy:2375",
     "The Docker API filter (ops/images/docker-proxy/); never the socket itself",
   ),
+  alertToken: textField("ALERT_TOKEN", "", {
+    doc: "Bearer token POST /alerts asks for (Alertmanager's; empty: none); also " +
+      "`ALERT_TOKEN_FILE`",
+    fromFile: true,
+  }),
   stack: textField("STACK", "ml", {
     doc: "The stack whose `<stack>_model` the rollout loop promotes candidates of",
   }),

@@ -1,8 +1,9 @@
 /**
  * controller: runs the stack's control loops (the autoscaler, `autoscale_loop.ts`, and the
  * model's rollout, `rollout/rollout_loop.ts`) against Prometheus and the Docker API filter, and
- * serves `/healthz`, `/readyz`, `/metrics` and its dashboard. One replica on a manager; Swarm
- * restarts it, and it resumes from what the services' labels say.
+ * serves `/healthz`, `/readyz`, `/metrics`, its dashboard, and Alertmanager's webhook (`POST
+ * /alerts`, `alerts.ts`). One replica on a manager; Swarm restarts it, and it resumes from what
+ * the services' labels say.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { tokenGate } from "../stack/http_auth.ts";
 import { serveLimited } from "../stack/http_limits.ts";
 import { Liveness, startHeartbeat } from "../stack/liveness.ts";
 import { flushLogs, setupLogging } from "../stack/log.ts";
+import { AlertLog, receiveAlerts } from "./alerts.ts";
 import { AutoscaleLoop } from "./autoscale_loop.ts";
 import { controllerSchema, httpAddress, RATE_WINDOW_SECONDS } from "./config.ts";
 import { dashboardRoute, DecisionHistory, RolloutHistory } from "./dashboard.ts";
@@ -112,12 +114,16 @@ function notReady(): string | undefined {
 }
 
 const gate = tokenGate(config.httpToken);
+const alertGate = tokenGate(config.alertToken, "alert_token");
+const alerts = new AlertLog();
 const server = config.httpPort > 0
   ? serveLimited({
     port: config.httpPort,
     hostname: "0.0.0.0",
     onListen: ({ port }) =>
-      log.info("serving /healthz, /readyz, /metrics and the dashboard on port {port}", { port }),
+      log.info("serving /healthz, /readyz, /metrics, /alerts and the dashboard on port {port}", {
+        port,
+      }),
   }, async (request) => {
     const url = new URL(request.url);
     if (url.pathname === "/healthz") {
@@ -132,8 +138,16 @@ const server = config.httpPort > 0
         ? new Response("ready\n")
         : new Response(`not ready: ${problem}\n`, { status: 503 });
     }
+    if (url.pathname === "/alerts") {
+      // Alertmanager's token only: the telemetry token reads, it does not send alerts.
+      return alertGate(request) ??
+        await receiveAlerts(request, { log, received: telemetry.alertsReceived, kept: alerts });
+    }
     const refused = gate(request);
     if (refused) return refused;
+    if (url.pathname === "/alerts.json") {
+      return Response.json(alerts.toJSON(), { headers: { "cache-control": "no-store" } });
+    }
     if (url.pathname === "/metrics") {
       return new Response(await telemetry.registry.metrics(), {
         headers: { "content-type": telemetry.registry.contentType },

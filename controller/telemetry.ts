@@ -46,6 +46,8 @@ export interface ControllerTelemetry {
   readonly lastChange: Gauge<"scaled">;
   /** The rollout loop's decisions, by the phase they ended in (promoted, rejected, aborted). */
   readonly rolloutDecisions: Counter<"phase">;
+  /** Alerts Alertmanager sent to POST /alerts, by name and state (firing, resolved). */
+  readonly alertsReceived: Counter<"alertname" | "status">;
 }
 
 /** Creates the registry, the process gauges the alerts read, and the controller's metrics. */
@@ -137,5 +139,11 @@ export function createControllerTelemetry(
       "When the autoscaler last changed the count",
     ),
     rolloutDecisions,
+    alertsReceived: new Counter({
+      name: "ml_controller_alerts_received_total",
+      help: "Alerts Alertmanager sent to the controller, by alertname and status",
+      labelNames: ["alertname", "status"],
+      registers,
+    }),
   };
 }

@@ -21,14 +21,17 @@ export const OPEN_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz"]);
  * digests in constant time, so the answer's timing says nothing about how much of a guess was
  * right.
  */
-export function tokenGate(token: string): (request: Request) => Response | undefined {
+export function tokenGate(
+  token: string,
+  secret = "telemetry_token",
+): (request: Request) => Response | undefined {
   if (token === "") return () => undefined;
   const expected = digest(token);
   return (request) => {
     if (OPEN_PATHS.has(new URL(request.url).pathname)) return undefined;
     const given = /^Bearer (\S+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
     if (given !== undefined && timingSafeEqual(digest(given), expected)) return undefined;
-    return new Response("a bearer token is required (the secret telemetry_token)\n", {
+    return new Response(`a bearer token is required (the secret ${secret})\n`, {
       status: 401,
       headers: { "www-authenticate": 'Bearer realm="ml-pipeline"' },
     });
