@@ -1,11 +1,17 @@
 /**
- * The Prometheus image's configuration, checked by Prometheus's own `promtool` (Debian package
- * `prometheus`) with no Swarm and no Docker: it parses, loads alerts.yml, and discovers every
- * service's replicas through DNS on the dnsrr service names.
+ * The Prometheus and Alertmanager images' configurations, checked by their own `promtool` and
+ * `amtool` (Debian packages `prometheus`, `prometheus-alertmanager`) with no Swarm and no
+ * Docker: they parse, Prometheus loads alerts.yml, discovers every service's replicas through DNS
+ * on the dnsrr service names and sends alerts to Alertmanager, which sends them to the
+ * controller's route with the controller's token.
  */
 import assert from "node:assert/strict";
+import { CONTROLLER_HTTP_PORT } from "../controller/config.ts";
 
 const DIR = new URL("../ops/images/prometheus/", import.meta.url).pathname;
+const ALERTMANAGER = new URL("../ops/images/alertmanager/alertmanager.yml", import.meta.url)
+  .pathname;
+const STACK = new URL("../docker-stack.yml", import.meta.url).pathname;
 
 /** The secrets prometheus.yml names (files under /run/secrets/ in the container). */
 function secretsNamed(config: string): string[] {
@@ -49,6 +55,7 @@ Deno.test("prometheus.yml finds every replica by DNS on the names the alerts' jo
     ["metric", "{ names: [metric], type: A, port: 8003, refresh_interval: 15s }"],
     ["rabbitmq", "{ names: [rabbitmq], type: A, port: 15691, refresh_interval: 30s }"],
     ["controller", "{ names: [controller], type: A, port: 8004, refresh_interval: 15s }"],
+    ["alertmanager", "{ names: [alertmanager], type: A, port: 9093, refresh_interval: 30s }"],
   ]);
   const rules = await Deno.readTextFile(`${DIR}alerts.yml`);
   for (const [job] of rules.matchAll(/job="(\w+)"/g)) {
@@ -75,4 +82,32 @@ Deno.test("prometheus.yml scrapes every job with credentials: a token, a login o
     "prometheus_tls_key",
     "telemetry_token",
   ]);
+});
+
+Deno.test("amtool accepts alertmanager.yml; Prometheus alerts it, and it posts to the controller", async () => {
+  const { code, stdout, stderr } = await new Deno.Command("amtool", {
+    args: ["check-config", ALERTMANAGER],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  assert.equal(code, 0, output);
+  assert.match(output, /SUCCESS/);
+  assert.match(output, /1 receivers/);
+
+  const prometheus = await Deno.readTextFile(`${DIR}prometheus.yml`);
+  assert.match(
+    prometheus,
+    /alerting:\n {2}alertmanagers:\n {4}- basic_auth: \{ username: ml, password_file: \/run\/secrets\/telemetry_token \}\n {6}dns_sd_configs:\n {8}- \{ names: \[alertmanager\], type: A, port: 9093,/,
+  );
+  const config = await Deno.readTextFile(ALERTMANAGER);
+  assert.match(config, new RegExp(`- url: http://controller:${CONTROLLER_HTTP_PORT}/alerts\\n`));
+  assert.match(config, /authorization: \{ credentials_file: \/run\/secrets\/alert_token \}/);
+  // The controller checks the same secret, and Alertmanager has it and Prometheus' login.
+  const stack = await Deno.readTextFile(STACK);
+  assert.match(stack, /ALERT_TOKEN_FILE: \/run\/secrets\/alert_token\n/);
+  const alertmanager = /\n {2}alertmanager:\n((?: {4}.*\n|\s*\n)+)/.exec(stack)?.[1] ?? "";
+  assert.match(alertmanager, /--web\.listen-address=:9093\n/);
+  assert.match(alertmanager, /--web\.config\.file=\/run\/secrets\/prometheus_web\n/);
+  assert.match(alertmanager, /- \{ source: alert_token, /);
 });

@@ -76,6 +76,10 @@ gateway_upstream() {
 }
 derive gateway_upstream gateway_upstream
 
+# The token Alertmanager sends alerts to the controller's POST /alerts with (controller/alerts.ts):
+# apart from telemetry_token, so what reads the stack's telemetry cannot send it alerts.
+write_once alert_token random_password
+
 # The Erlang cookie the members of a RabbitMQ cluster (docker-stack.cluster.yml) authenticate each
 # other with; a single broker does not use it.
 write_once rabbitmq_erlang_cookie random_cookie
