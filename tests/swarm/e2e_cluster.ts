@@ -743,7 +743,7 @@ Deno.test({
       await removeAll(nodes);
       await Deno.remove(dockerConfig, { recursive: true }).catch(() => {});
       for (
-        const image of ["ml-prometheus:2.42", "ml-docker-proxy:2.6"].concat(
+        const image of ["ml-prometheus:2.42", "ml-alertmanager:0.25", "ml-docker-proxy:2.6"].concat(
           ["rabbitmq", "features", "model", "metric", "controller"].map((s) =>
             `ml-${s}:${IMAGE_TAG}`
           ),

@@ -410,7 +410,10 @@ Deno.test({
       // After the exactly-once check: drifted rows no longer match the data set. Before the
       // saturation phase, whose hundreds of thousands of clean samples would hold the 5-minute
       // MAE below the alert's threshold for minutes.
-      await t.step("drift switched on in ml_features fires ModelDrift in Prometheus", driftPhase);
+      await t.step(
+        "drift switched on in ml_features fires ModelDrift, which reaches the controller",
+        driftPhase,
+      );
       await t.step(
         "saturation: features at full speed, 3 model replicas, metric restarted before a backlog",
         saturationPhase,
@@ -503,6 +506,7 @@ async function scrapedTargetsUp(): Promise<boolean> {
   const jobs = new Set(targets.map((target) => target.labels.job));
   const down = targets.filter((target) => target.health !== "up");
   const expected = [
+    "alertmanager",
     "controller",
     "features",
     "metric",
@@ -561,6 +565,26 @@ async function driftPhase(): Promise<void> {
   const seconds = (performance.now() - start) / 1000;
   timings.push(["drift to ModelDrift firing", seconds]);
   console.log(`ModelDrift fired ${seconds.toFixed(1)} s after drift was switched on`);
+
+  // Prometheus sends it to Alertmanager, which groups it (10 s) and posts it to the controller's
+  // POST /alerts with alert_token: the alert reaches its receiver, read back from /alerts.json.
+  let heard: string[] = [];
+  await waitFor("ModelDrift received by the controller from Alertmanager", async () => {
+    const response = await gateway("/autoscaler/alerts.json", {
+      signal: AbortSignal.timeout(5_000),
+    });
+    const alerts: { name: string; status: string }[] = await response.json();
+    heard = alerts.map((a) => `${a.name} ${a.status}`);
+    return heard.includes("ModelDrift firing");
+  }, 120_000).catch((error) => {
+    throw new Error(`${error.message}; the controller heard [${heard.join(", ")}]`);
+  });
+  const received = (performance.now() - start) / 1000;
+  timings.push(["drift to ModelDrift at the controller", received]);
+  console.log(
+    `the controller heard ModelDrift ${(received - seconds).toFixed(1)} s after it fired ` +
+      `(through Alertmanager)`,
+  );
 }
 
 /** The rows of shadow_log.csv on metric's volume (docs/operations.md, "A candidate in shadow"). */

@@ -91,15 +91,21 @@ async function tlsWithoutCertificate(hostname: string, port: number, ca: string)
   }
 }
 
-/** An HTTP GET's status (and where it redirects), with `login` ("user:password") as Basic. */
+/**
+ * An HTTP GET's status (and where it redirects), with `login` ("user:password") as Basic; a POST
+ * of `body` when there is one.
+ */
 export async function httpAnswer(
   url: string,
   client?: Deno.HttpClient,
   login?: string,
+  body?: string,
 ): Promise<string> {
   try {
     const response = await fetch(url, {
       client,
+      method: body === undefined ? "GET" : "POST",
+      body,
       redirect: "manual",
       headers: login === undefined ? {} : { authorization: `Basic ${btoa(login)}` },
       signal: AbortSignal.timeout(TRY_MS),
@@ -155,6 +161,7 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
     ["metric:8003", ["/healthz", "/metrics", "/", "/api/stats"]],
     ["controller:8004", ["/healthz", "/metrics", "/"]],
     ["prometheus:9090", ["/-/healthy", "/api/v1/targets"]],
+    ["alertmanager:9093", ["/-/healthy", "/api/v2/alerts"]],
     ["rabbitmq:15692", ["/metrics"]],
   ];
   for (const [target, paths] of pages) {
@@ -168,6 +175,20 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
         await httpAnswer(`http://${target}${path}`, undefined, features),
       );
     }
+  }
+
+  // A forged alert to the controller's receiver: only Alertmanager's token may send one.
+  const forged = JSON.stringify({
+    version: "4",
+    alerts: [{ status: "firing", labels: { alertname: "ModelDrift" }, annotations: {} }],
+  });
+  for (const [credentials, login] of [["none", undefined], ["features'", features]] as const) {
+    add(
+      "controller:8004",
+      "POST /alerts",
+      credentials,
+      await httpAnswer("http://controller:8004/alerts", undefined, login, forged),
+    );
   }
 
   // The broker's metrics over TLS: they want a client certificate from the stack's CA.
