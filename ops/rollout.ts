@@ -17,27 +17,17 @@
  * @module
  */
 import {
-  readRollout,
-  type Rollout,
-  ROLLOUT_LABEL,
-  rolloutLabel,
-} from "../controller/rollout/plan.ts";
+  type DockerCalls,
+  readStable,
+  rolloutOf,
+  servedVersion,
+  setRollout,
+  startRollout as startRolloutOf,
+} from "../controller/rollout/start.ts";
 import { loadModelArtifact } from "../model/artifact.ts";
-import {
-  MODEL_TARGET,
-  modelService,
-  mountedModelConfig,
-  versionOfConfig,
-} from "../stack/model_service.ts";
-import {
-  DockerSocket,
-  parseStackCommand,
-  runDockerCommand,
-  type ServiceSpec,
-  shadowStatus,
-  startShadow,
-  stopShadow,
-} from "./shadow.ts";
+import { parseStackCommand, runDockerCommand, shadowStatus, stopShadow } from "./shadow.ts";
+
+export { servedVersion };
 
 const USAGE = "usage: deno task rollout start <artifact.json> [--stack ml] | status | abort";
 
@@ -58,84 +48,22 @@ export function parseRolloutArgs(args: readonly string[]): RolloutCommand {
     : { command: command as "status" | "abort", stack };
 }
 
-/** A service as the API returns it: what an update needs. */
-interface ServiceRead {
-  ID: string;
-  Version: { Index: number };
-  Spec: ServiceSpec;
-}
-
-/** The version `spec` serves: the `ml_model_<version>` config mounted at MODEL_TARGET. */
-export function servedVersion(spec: ServiceSpec): string {
-  const mounted = mountedModelConfig(spec.TaskTemplate.ContainerSpec.Configs ?? []);
-  const version = mounted && versionOfConfig(mounted.ConfigName);
-  if (!version) {
-    throw new Error(
-      `Cannot tell which version ${spec.Name} serves as it mounts no ml_model_<version> config ` +
-        `at ${MODEL_TARGET}: deploy the stack from docker-stack.yml`,
-    );
-  }
-  return version;
-}
-
-async function readStable(docker: DockerSocket, stack: string): Promise<ServiceRead> {
-  const stable = await docker.call<ServiceRead>("GET", `/services/${modelService(stack)}`, {
-    allow404: true,
-  });
-  if (!stable) throw new Error(`Cannot find ${modelService(stack)}: is the stack deployed?`);
-  return stable;
-}
-
-/** Puts `rollout` on the label of the service read as `read`, at the version it was read. */
-async function setRollout(docker: DockerSocket, read: ServiceRead, rollout: Rollout) {
-  const spec = structuredClone(read.Spec);
-  spec.Labels = { ...spec.Labels, [ROLLOUT_LABEL]: rolloutLabel(rollout) };
-  await docker.call("POST", `/services/${read.ID}/update?version=${read.Version.Index}`, {
-    body: spec,
-  });
-}
-
-/** The rollout on the stable service's label; throws on a label that is not one. */
-function rolloutOf(read: ServiceRead): Rollout | undefined {
-  const found = readRollout(read.Spec.Labels ?? {});
-  if (!found.ok) throw new Error(`Cannot read ${read.Spec.Name}'s rollout: ${found.reason}`);
-  return found.rollout;
-}
-
-/** Starts the rollout of `artifact`; returns what it said. */
+/** Starts the rollout of the artifact at `path`, checked as the model service will at load. */
 export async function startRollout(
-  docker: DockerSocket,
-  artifact: string,
+  docker: DockerCalls,
+  path: string,
   stack: string,
   nowMs = Date.now(),
 ): Promise<string> {
-  const before = await readStable(docker, stack);
-  const running = rolloutOf(before);
-  if (running?.phase === "shadowing") {
-    throw new Error(
-      `Cannot start a rollout as ${running.candidate} is being rolled out already: ` +
-        `deno task rollout abort, then start again`,
-    );
-  }
-  const stable = servedVersion(before.Spec);
-  const { version: candidate } = await loadModelArtifact(artifact);
-  if (candidate === stable) {
-    throw new Error(`Cannot roll out ${candidate} as ${modelService(stack)} serves it already`);
-  }
-  const started = await startShadow(docker, artifact, stack);
-  // Read again: the update must name the spec's version as it is now.
-  await setRollout(docker, await readStable(docker, stack), {
-    candidate,
-    stable,
-    phase: "shadowing",
-    startedAtMs: nowMs,
+  const model = await loadModelArtifact(path);
+  return await startRolloutOf(docker, { model, text: await Deno.readTextFile(path) }, stack, {
+    nowMs,
+    origin: "operator",
   });
-  return `${started}; rollout of ${candidate} against ${stable} started: the controller ` +
-    `promotes or removes it (deno task rollout status)`;
 }
 
 /** What `status` prints: the rollout on the label, and the shadow. */
-export async function rolloutStatus(docker: DockerSocket, stack: string): Promise<string> {
+export async function rolloutStatus(docker: DockerCalls, stack: string): Promise<string> {
   const rollout = rolloutOf(await readStable(docker, stack));
   const said = rollout
     ? `rollout of ${rollout.candidate} against ${rollout.stable}: ${rollout.phase}` +
@@ -147,7 +75,7 @@ export async function rolloutStatus(docker: DockerSocket, stack: string): Promis
 
 /** Aborts the rollout under way: recorded first, then the candidate removed. */
 export async function abortRollout(
-  docker: DockerSocket,
+  docker: DockerCalls,
   stack: string,
   nowMs = Date.now(),
 ): Promise<string> {

@@ -20,78 +20,17 @@
  *
  * @module
  */
-import { loadModelArtifact } from "../model/artifact.ts";
 import {
-  candidateService,
-  MODEL_TARGET,
-  modelConfigName,
-  mountedModelConfig,
-  SHADOW_VERSION_LABEL,
-} from "../stack/model_service.ts";
+  candidateSpec,
+  type DockerCalls,
+  type ServiceSpec,
+  startShadow as startShadowOf,
+} from "../controller/rollout/start.ts";
+import { loadModelArtifact } from "../model/artifact.ts";
+import { candidateService, SHADOW_VERSION_LABEL } from "../stack/model_service.ts";
 
-export { candidateService, SHADOW_VERSION_LABEL };
-
-/** What a Swarm service spec holds, as far as a shadow cares; the rest is carried over as is. */
-export interface ServiceSpec {
-  Name: string;
-  Labels?: Record<string, string>;
-  TaskTemplate: {
-    ContainerSpec: {
-      Image: string;
-      Env?: string[];
-      Configs?: {
-        File?: { Name: string; UID?: string; GID?: string; Mode?: number };
-        ConfigID: string;
-        ConfigName: string;
-      }[];
-      [key: string]: unknown;
-    };
-    Networks?: { Target: string; Aliases?: string[] }[];
-    [key: string]: unknown;
-  };
-  Mode?: { Replicated?: { Replicas?: number } };
-  [key: string]: unknown;
-}
-
-/**
- * The spec of the candidate service, from the stable one's: see the module documentation. Pure;
- * `config` is the candidate's Swarm config (its ID and name).
- */
-export function candidateSpec(
-  stable: ServiceSpec,
-  candidate: { stack: string; version: string; configId: string; configName: string },
-): ServiceSpec {
-  const spec: ServiceSpec = structuredClone(stable);
-  spec.Name = candidateService(candidate.stack);
-  spec.Labels = Object.fromEntries(
-    Object.entries(stable.Labels ?? {}).filter(([key]) =>
-      !key.startsWith("ml.autoscale.") && !key.startsWith("ml.rollout.")
-    ),
-  );
-  spec.Labels[SHADOW_VERSION_LABEL] = candidate.version;
-  const container = spec.TaskTemplate.ContainerSpec;
-  container.Env = [
-    ...(container.Env ?? []).filter((entry) => !entry.startsWith("MODEL_ROLE=")),
-    "MODEL_ROLE=candidate",
-  ];
-  const mounted = mountedModelConfig(container.Configs ?? []);
-  if (!mounted) {
-    throw new Error(
-      `Cannot shadow ${stable.Name} as no config of it is mounted at ${MODEL_TARGET}: deploy ` +
-        `the stack from docker-stack.yml, which mounts the model's`,
-    );
-  }
-  container.Configs = (container.Configs ?? []).map((c) =>
-    c === mounted ? { ...c, ConfigID: candidate.configId, ConfigName: candidate.configName } : c
-  );
-  // The network without the stable service's alias: nothing finds the candidate as `model`.
-  spec.TaskTemplate.Networks = (spec.TaskTemplate.Networks ?? []).map(({ Target }) => ({
-    Target,
-    Aliases: ["model_candidate"],
-  }));
-  spec.Mode = { Replicated: { Replicas: 1 } };
-  return spec;
-}
+export { candidateService, candidateSpec, SHADOW_VERSION_LABEL };
+export type { ServiceSpec };
 
 /** Parsed command line. */
 export type ShadowCommand =
@@ -144,7 +83,7 @@ export function parseShadowArgs(args: readonly string[]): ShadowCommand {
 export const API_HOST = "docker.invalid";
 
 /** The Docker Engine API on its unix socket. */
-export class DockerSocket {
+export class DockerSocket implements DockerCalls {
   readonly #client: Deno.HttpClient;
 
   constructor(readonly path: string) {
@@ -165,7 +104,7 @@ export class DockerSocket {
 
   /** Calls the API; the parsed JSON body, or undefined for 404 when `allow404`. */
   async call<T>(
-    method: string,
+    method: "GET" | "POST" | "DELETE",
     path: string,
     options: { body?: unknown; allow404?: boolean } = {},
   ): Promise<T | undefined> {
@@ -194,49 +133,18 @@ export class DockerSocket {
   }
 }
 
-/** The ID of the config `name`, creating it with `text` when missing (content-versioned names). */
-async function ensureConfigId(docker: DockerSocket, name: string, text: string): Promise<string> {
-  const found = await docker.call<{ ID: string }>("GET", `/configs/${name}`, { allow404: true });
-  if (found) return found.ID;
-  const created = await docker.call<{ ID: string }>("POST", "/configs/create", {
-    body: { Name: name, Data: btoa(text) },
-  });
-  return created!.ID;
-}
-
-/** Starts the shadow of `artifact`; returns what it said. */
+/** Starts the shadow of the artifact at `path`, checked as the model service will at load. */
 export async function startShadow(
-  docker: DockerSocket,
-  artifact: string,
+  docker: DockerCalls,
+  path: string,
   stack: string,
 ): Promise<string> {
-  const model = await loadModelArtifact(artifact);
-  const name = candidateService(stack);
-  const existing = await docker.call<{ Spec: ServiceSpec }>("GET", `/services/${name}`, {
-    allow404: true,
-  });
-  if (existing) {
-    const running = existing.Spec.Labels?.[SHADOW_VERSION_LABEL];
-    throw new Error(
-      `Cannot start a shadow of ${model.version} as ${name} runs ${running} already: ` +
-        `deno task shadow stop, then start again`,
-    );
-  }
-  const stable = await docker.call<{ Spec: ServiceSpec }>("GET", `/services/${stack}_model`);
-  const configName = modelConfigName(model.version);
-  const configId = await ensureConfigId(docker, configName, await Deno.readTextFile(artifact));
-  const spec = candidateSpec(stable!.Spec, {
-    stack,
-    version: model.version,
-    configId,
-    configName,
-  });
-  await docker.call("POST", "/services/create", { body: spec });
-  return `${name} shadows ${stack}_model with ${model.version} (config ${configName})`;
+  const model = await loadModelArtifact(path);
+  return await startShadowOf(docker, { model, text: await Deno.readTextFile(path) }, stack);
 }
 
 /** What `status` prints: the candidate's version, its running tasks, since when. */
-export async function shadowStatus(docker: DockerSocket, stack: string): Promise<string> {
+export async function shadowStatus(docker: DockerCalls, stack: string): Promise<string> {
   const name = candidateService(stack);
   const service = await docker.call<{ Spec: ServiceSpec; CreatedAt: string }>(
     "GET",
@@ -264,7 +172,7 @@ export async function shadowStatus(docker: DockerSocket, stack: string): Promise
 }
 
 /** Removes the candidate's service; says whether there was one. */
-export async function stopShadow(docker: DockerSocket, stack: string): Promise<string> {
+export async function stopShadow(docker: DockerCalls, stack: string): Promise<string> {
   const name = candidateService(stack);
   if (!(await docker.call("GET", `/services/${name}`, { allow404: true }))) {
     return "no shadow to stop";

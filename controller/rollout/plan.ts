@@ -56,6 +56,8 @@ export interface Rollout {
   readonly reason?: string;
   /** Pairs behind the decision. */
   readonly pairs?: number;
+  /** Who started it: an operator (`deno task rollout start`), or the controller on drift. */
+  readonly origin?: "operator" | "drift";
 }
 
 /** A rollout's label value: compact JSON. */
@@ -82,7 +84,8 @@ export function readRollout(
   const time = (v: unknown) => typeof v === "number" && Number.isFinite(v);
   if (
     typeof value !== "object" || value === null || !text(value.candidate) ||
-    !text(value.stable) || !PHASES.includes(value.phase as Phase) || !time(value.startedAtMs)
+    !text(value.stable) || !PHASES.includes(value.phase as Phase) || !time(value.startedAtMs) ||
+    (value.origin !== undefined && value.origin !== "operator" && value.origin !== "drift")
   ) {
     return { ok: false, reason: `${ROLLOUT_LABEL} is not a rollout: ${raw.slice(0, 80)}` };
   }
