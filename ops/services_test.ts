@@ -72,3 +72,40 @@ Deno.test("Prometheus scrapes each service on its port", async () => {
     );
   }
 });
+
+/**
+ * The modules `entry` loads at run time, relative to the repo root: its static imports and
+ * re-exports (not `import type`), dynamic imports and workers' `new URL(..., import.meta.url)`,
+ * followed through relative specifiers.
+ */
+async function loadedModules(entry: string): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const todo = [entry];
+  const reference =
+    /(?:^|\n)\s*(?:import|export)\s+(?!type\b)[^;]*?from\s+"(\.\.?\/[^"]+)"|import\(\s*"(\.\.?\/[^"]+)"\s*\)|new URL\(\s*"(\.\.?\/[^"]+\.ts)",\s*import\.meta\.url\)|(?:^|\n)import\s+"(\.\.?\/[^"]+)"/g;
+  while (todo.length > 0) {
+    const file = todo.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const text = await read(file);
+    for (const match of text.matchAll(reference)) {
+      const specifier = match[1] ?? match[2] ?? match[3] ?? match[4];
+      const path = new URL(specifier, new URL(file, ROOT)).pathname.slice(ROOT.pathname.length);
+      todo.push(path);
+    }
+  }
+  return seen;
+}
+
+Deno.test("each service's image holds every module its main.ts loads", async () => {
+  for (const service of SERVICES) {
+    const extra: readonly string[] = "alsoImports" in service ? service.alsoImports : [];
+    const outside = [...await loadedModules(`${service.name}/main.ts`)].filter((path) =>
+      !path.startsWith("stack/") && !path.startsWith(`${service.name}/`) && !extra.includes(path)
+    );
+    assert.deepEqual(outside, [], `${service.name} loads modules its image does not copy`);
+    for (const path of extra) {
+      assert.ok((await Deno.stat(new URL(path, ROOT))).isFile, `${service.name}: ${path}`);
+    }
+  }
+});

@@ -42,6 +42,12 @@ export interface ServiceManifest<Name extends string = string> {
   /** Files read besides that path, relative to the repo root (and the image's `/app`). */
   readonly alsoReads: readonly string[];
   /**
+   * Modules of other services' folders it loads, relative to the repo root: its image copies
+   * them beside `stack/` and its own folder (`ops/services_test.ts` checks that the image holds
+   * every module `main.ts` loads).
+   */
+  readonly alsoImports?: readonly string[];
+  /**
    * Schema fields of the HTTP services it reaches besides the broker (the controller's
    * Prometheus and Docker API): their `host:port` join its `--allow-net`, at their defaults in
    * an image, at the values given when launched by hand.

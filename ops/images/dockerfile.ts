@@ -48,7 +48,7 @@ function execForm(args: readonly string[]): string {
 
 /** `service`'s Dockerfile (build context: the repo root, `.dockerignore` beside it). */
 export function dockerfile(service: ServiceName): string {
-  const { name, summary, httpPort, volume, path } = manifestOf(service);
+  const { name, summary, httpPort, volume, path, alsoImports = [] } = manifestOf(service);
   const broker = usesBroker(service) ? [`    AMQP_URL=amqps://${STACK_BROKERS[0]} \\`] : [];
   const cmd = [
     "run",
@@ -93,6 +93,7 @@ export function dockerfile(service: ServiceName): string {
     "COPY .deno/bin/ml-entry /usr/local/bin/ml-entry",
     "COPY stack/ stack/",
     `COPY ${name}/ ${name}/`,
+    ...alsoImports.map((file) => `COPY ${file} ${file}`),
     ...volumeLines,
     `# HTTP_PORT stays ${httpPort}: the permissions and the health check below name that port.`,
     `ENV HTTP_PORT=${httpPort}`,
