@@ -3,7 +3,8 @@
  * pairs truth and prediction by sample id, and appends each pair's absolute
  * error to `metric_log.csv`. A pair's two messages are acked only after its
  * row is written, so a crash loses nothing; ids already written are
- * recognised on redelivery, so nothing is counted twice.
+ * recognised on redelivery, so nothing is counted twice. Its HTTP listener
+ * also serves the dashboard and the last rows for a retrain (`/records`).
  *
  * @module
  */
@@ -17,6 +18,7 @@ import { openMetricStore } from "./metric_log/store.ts";
 import { Pairer } from "./pairing/pairer.ts";
 import { startPeriodic } from "./periodic.ts";
 import { Recorder } from "./recorder.ts";
+import { recordsRoute } from "./records_route.ts";
 import { ShadowPairer } from "./shadow/shadow_pairer.ts";
 import { createShadowMetrics, ShadowRecorder } from "./shadow/shadow_recorder.ts";
 import {
@@ -62,6 +64,9 @@ await runService({
       observe,
       png: { idleMs: config.pngIdleMs },
     });
+
+    // GET /records: the last rows of the log, for the controller's retrain.
+    const records = recordsRoute({ csvPath, log });
 
     // A candidate in shadow (y_pred_shadow): paired apart, in shadow_log.csv (shadow/).
     const shadowLog = store.shadow;
@@ -140,7 +145,7 @@ await runService({
     });
 
     return {
-      route: dashboard.route,
+      route: (request, url) => records(request, url) ?? dashboard.route(request, url),
       onDisconnect: () => {
         recorder.forgetPending();
         shadow.forgetPending();

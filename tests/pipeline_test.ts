@@ -9,7 +9,10 @@ import { PIPELINE_QUEUES } from "../stack/topology.ts";
 import { loadDiabetes } from "../stack/dataset.ts";
 import { isReasonCode } from "../stack/dead_letter_reasons.ts";
 import { runArgs } from "../ops/launch.ts";
-import { waitFor } from "../ops/kit/process.ts";
+import { freePort } from "../ops/kit/local_broker.ts";
+import { waitFor, waitReady } from "../ops/kit/process.ts";
+import { CSV_HEADER, metricLogPath, parseMetricLog } from "../metric/metric_log/format.ts";
+import { RECORDS_PATH } from "../metric/records_route.ts";
 import {
   assertExactlyOnce,
   EXTERNAL_BROKER,
@@ -43,6 +46,52 @@ Deno.test({
       assert.equal(labels.match(/^received \S+ from queue y_pred$/gm)?.length, 40);
       const latencies = (await pipeline.rows()).map((r) => r.latencyMs);
       assert.ok(latencies.every((ms) => ms >= 0 && ms < 5_000), `latencies ${latencies}`);
+    } finally {
+      await pipeline.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "metric serves the last recorded rows at /records, behind its token",
+  ...integration,
+  async fn() {
+    const pipeline = await Pipeline.create(await sharedBroker(), "records");
+    try {
+      const token = "records-test-token";
+      const port = freePort();
+      const metric = pipeline.spawn("metric", { HTTP_TOKEN: token }, { httpPort: port });
+      pipeline.spawn("model");
+      const features = pipeline.spawn("features", { COUNT: "40", INTERVAL_MS: "5", SEED: "7" });
+      assert.equal((await features.exit()).code, 0, features.lines.join("\n"));
+      await waitFor("40 rows in metric_log.csv", async () => (await pipeline.rows()).length >= 40);
+      await waitReady(metric);
+      const url = `http://127.0.0.1:${port}${RECORDS_PATH}?last=10`;
+      const get = (url: string) => fetch(url, { headers: { authorization: `Bearer ${token}` } });
+
+      const refused = await fetch(url);
+      assert.equal(refused.status, 401);
+      await refused.body?.cancel();
+
+      const response = await get(url);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "text/csv; charset=utf-8");
+      assert.equal(response.headers.get("x-ml-rows"), "10");
+      const body = await response.text();
+      assert.equal(body.slice(0, body.indexOf("\n")), CSV_HEADER);
+      const served = parseMetricLog(body);
+      assert.equal(served.length, 10);
+      assert.ok(served.every((row) => row.inputs?.length === 10), "a row without its inputs");
+      const recorded = parseMetricLog(await Deno.readTextFile(metricLogPath(pipeline.logDir)));
+      assert.equal(recorded.length, 40);
+      assert.deepEqual(served, recorded.slice(-10));
+
+      const bad = await get(`http://127.0.0.1:${port}${RECORDS_PATH}?last=abc`);
+      assert.equal(bad.status, 400);
+      assert.equal(
+        await bad.text(),
+        "last must be an integer from 1 to 50000: current value is 'abc'\n",
+      );
     } finally {
       await pipeline.dispose();
     }
