@@ -143,6 +143,8 @@ export interface AlertSink {
   /** `ml_controller_alerts_received_total`. */
   readonly received: Counter<"alertname" | "status">;
   readonly kept: AlertLog;
+  /** Hears the alerts once they are kept (the retrain on drift); not awaited. */
+  readonly hear?: (alerts: readonly ReceivedAlert[]) => void;
 }
 
 /** Answers `POST /alerts` (after the token check): 200 with the count, or 400/405/413 and why. */
@@ -180,5 +182,6 @@ export async function receiveAlerts(request: Request, sink: AlertSink): Promise<
     } else sink.log.info("alert {alert} resolved: {summary}", fields);
   }
   sink.kept.add(alerts);
+  sink.hear?.(alerts);
   return new Response(`received ${alerts.length} alerts\n`);
 }

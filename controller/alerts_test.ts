@@ -106,15 +106,22 @@ function receiver() {
   const kept = new AlertLog();
   const record = (level: string) => (text: string, properties: Record<string, unknown>) =>
     lines.push(`${level} ${text} ${JSON.stringify(properties)}`);
-  const sink = { log: { info: record("info"), warn: record("warn") }, received, kept };
+  const heard: string[] = [];
+  const sink = {
+    log: { info: record("info"), warn: record("warn") },
+    received,
+    kept,
+    hear: (alerts: readonly { name: string; status: string }[]) =>
+      heard.push(...alerts.map((a) => `${a.name} ${a.status}`)),
+  };
   const post = (body: BodyInit, method = "POST") =>
     receiveAlerts(new Request("http://controller/alerts", { method, body }), sink);
   const count = async () => (await registry.getMetricsAsJSON())[0].values;
-  return { lines, kept, post, count };
+  return { lines, kept, post, count, heard };
 }
 
-Deno.test("POST /alerts logs and counts each alert, and keeps it for /alerts.json", async () => {
-  const { lines, kept, post, count } = receiver();
+Deno.test("POST /alerts logs and counts each alert, keeps it for /alerts.json, and passes it on", async () => {
+  const { lines, kept, post, count, heard } = receiver();
   const response = await post(JSON.stringify(message([DRIFT, { ...DRIFT, status: "resolved" }])));
   assert.equal(response.status, 200);
   assert.equal(await response.text(), "received 2 alerts\n");
@@ -125,10 +132,11 @@ Deno.test("POST /alerts logs and counts each alert, and keeps it for /alerts.jso
   assert.match(lines[0], /^warn alert \{alert\} firing since \{startsAt\}.*"alert":"ModelDrift"/);
   assert.match(lines[1], /^info alert \{alert\} resolved/);
   assert.deepEqual(kept.toJSON().map((a) => a.status), ["firing", "resolved"]);
+  assert.deepEqual(heard, ["ModelDrift firing", "ModelDrift resolved"]);
 });
 
 Deno.test("POST /alerts refuses a bad or oversized message, or another method, and says why", async () => {
-  const { lines, kept, post, count } = receiver();
+  const { lines, kept, post, count, heard } = receiver();
   const bad = await post("{");
   assert.equal(bad.status, 400);
   assert.match(await bad.text(), /^not an Alertmanager webhook message: not JSON/);
@@ -151,6 +159,7 @@ Deno.test("POST /alerts refuses a bad or oversized message, or another method, a
   await get.body?.cancel();
   assert.deepEqual(await count(), []);
   assert.deepEqual(kept.toJSON(), []);
+  assert.deepEqual(heard, []);
   assert.equal(lines.length, 2);
   assert.match(lines[0], /refused an alert message: \{reason\}.*not JSON/);
   assert.match(lines[1], /refused an alert message over \{max\} bytes/);

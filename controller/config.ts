@@ -10,7 +10,7 @@
  * @module
  */
 import { commonSchema } from "../stack/common_config.ts";
-import { type Field, intField, textField } from "../stack/config.ts";
+import { choiceField, type Field, intField, textField } from "../stack/config.ts";
 
 /** Port of the controller's `/healthz`, `/readyz`, `/metrics` and dashboard. */
 export const CONTROLLER_HTTP_PORT = 8004;
@@ -85,6 +85,17 @@ export const controllerSchema = {
       "`ALERT_TOKEN_FILE`",
     fromFile: true,
   }),
+  autoRetrain: choiceField(
+    "AUTO_RETRAIN",
+    "off",
+    ["off", "on"],
+    "`on`: a lasting ModelDrift retrains on the drifted rows and starts a shadow rollout",
+  ),
+  metricUrl: urlField(
+    "METRIC_URL",
+    "http://metric:8003",
+    "metric, whose /records a retrain on drift learns from",
+  ),
   stack: textField("STACK", "ml", {
     doc: "The stack whose `<stack>_model` the rollout loop promotes candidates of",
   }),

@@ -1,7 +1,8 @@
 /**
  * The Docker Engine API calls the controller makes, and only those: list services, list a
- * service's tasks, list nodes, update a service, remove a rollout's candidate. They go over HTTP
- * to the filtering proxy
+ * service's tasks, list nodes, update a service, remove a rollout's candidate; and, for a retrain
+ * on drift (`retrain.ts`, through {@link DockerCalls}), read a config, create a model's config and
+ * create the candidate's service. They go over HTTP to the filtering proxy
  * (`ops/images/docker-proxy/haproxy.cfg`), which refuses every other call with 403; the
  * controller never mounts the Docker socket.
  *
@@ -13,6 +14,7 @@
  */
 
 import type { RolloutSwarm } from "./rollout/rollout_loop.ts";
+import type { DockerCalls } from "./rollout/start.ts";
 
 /** The API version of Debian bookworm's engine (20.10); newer engines serve it too. */
 export const DOCKER_API_VERSION = "v1.41";
@@ -104,7 +106,7 @@ export function updatedSpec(
 export function dockerClient(
   baseUrl: URL,
   options: { timeoutMs: number; fetch?: typeof fetch },
-): SwarmPort & RolloutSwarm {
+): SwarmPort & RolloutSwarm & DockerCalls {
   const send = options.fetch ?? fetch;
   async function call(
     method: "GET" | "POST" | "DELETE",
@@ -173,6 +175,20 @@ export function dockerClient(
         `/services/${encodeURIComponent(service.id)}/update?version=${service.version}`,
         spec,
       );
+    },
+    async call<T>(
+      method: "GET" | "POST" | "DELETE",
+      path: string,
+      options: { body?: unknown; allow404?: boolean } = {},
+    ): Promise<T | undefined> {
+      try {
+        return await call(method, path, options.body) as T;
+      } catch (error) {
+        if (options.allow404 && error instanceof DockerApiError && error.status === 404) {
+          return undefined;
+        }
+        throw error;
+      }
     },
     async removeService(name) {
       // Gone already (a person, or the look before) is what was asked for.

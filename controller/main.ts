@@ -15,6 +15,7 @@ import { Liveness, startHeartbeat } from "../stack/liveness.ts";
 import { flushLogs, setupLogging } from "../stack/log.ts";
 import { AlertLog, receiveAlerts } from "./alerts.ts";
 import { AutoscaleLoop } from "./autoscale_loop.ts";
+import { RETRAIN_DEFAULTS, RetrainTrigger } from "./retrain.ts";
 import { controllerSchema, httpAddress, RATE_WINDOW_SECONDS } from "./config.ts";
 import { dashboardRoute, DecisionHistory, RolloutHistory } from "./dashboard.ts";
 import { dockerClient } from "./docker_api.ts";
@@ -35,6 +36,9 @@ try {
 const needs: [string, string][] = [
   ["PROMETHEUS_URL", httpAddress(config.prometheusUrl)],
   ["DOCKER_URL", httpAddress(config.dockerUrl)],
+  ...(config.autoRetrain === "on"
+    ? [["METRIC_URL", httpAddress(config.metricUrl)] as [string, string]]
+    : []),
   ...(config.httpPort > 0
     ? [["HTTP_PORT", `0.0.0.0:${config.httpPort}`], ["HTTP_PORT", "127.0.0.1:0"]] as [
       string,
@@ -116,6 +120,32 @@ function notReady(): string | undefined {
 const gate = tokenGate(config.httpToken);
 const alertGate = tokenGate(config.alertToken, "alert_token");
 const alerts = new AlertLog();
+const retrains = new RetrainTrigger({
+  enabled: config.autoRetrain === "on",
+  ...RETRAIN_DEFAULTS,
+}, {
+  stack: config.stack,
+  docker: swarm,
+  async records(last) {
+    const url = new URL(`/records?last=${last}`, config.metricUrl);
+    const response = await fetch(url, {
+      headers: config.httpToken ? { authorization: `Bearer ${config.httpToken}` } : {},
+      signal: AbortSignal.timeout(20_000),
+    });
+    if (!response.ok) {
+      throw new Error(
+        `metric answered ${url.pathname}${url.search}: HTTP ${response.status}, ${
+          (await response.text()).trim().slice(0, 200)
+        }`,
+      );
+    }
+    return await response.text();
+  },
+  log,
+  outcome: (outcome) => telemetry.retrains.inc({ outcome }),
+  sleep,
+  signal: shutdown.signal,
+});
 const server = config.httpPort > 0
   ? serveLimited({
     port: config.httpPort,
@@ -141,7 +171,12 @@ const server = config.httpPort > 0
     if (url.pathname === "/alerts") {
       // Alertmanager's token only: the telemetry token reads, it does not send alerts.
       return alertGate(request) ??
-        await receiveAlerts(request, { log, received: telemetry.alertsReceived, kept: alerts });
+        await receiveAlerts(request, {
+          log,
+          received: telemetry.alertsReceived,
+          kept: alerts,
+          hear: (heard) => void retrains.consider(heard),
+        });
     }
     const refused = gate(request);
     if (refused) return refused;
@@ -168,12 +203,17 @@ const onInt = stop("SIGINT");
 Deno.addSignalListener("SIGTERM", onTerm);
 Deno.addSignalListener("SIGINT", onInt);
 
-log.info("starting; loops {loops}, every {pollMs} ms; Prometheus {prometheus}, Docker {docker}", {
-  loops: loops.map((loop) => loop.name).join(", "),
-  pollMs: config.pollMs,
-  prometheus: config.prometheusUrl.origin,
-  docker: config.dockerUrl.origin,
-});
+log.info(
+  "starting; loops {loops}, every {pollMs} ms; Prometheus {prometheus}, Docker {docker}; " +
+    "AUTO_RETRAIN {autoRetrain}",
+  {
+    autoRetrain: config.autoRetrain,
+    loops: loops.map((loop) => loop.name).join(", "),
+    pollMs: config.pollMs,
+    prometheus: config.prometheusUrl.origin,
+    docker: config.dockerUrl.origin,
+  },
+);
 swarm.nodes().then(
   (nodes) =>
     log.info("the swarm has {nodes} nodes, {managers} of them managers", {

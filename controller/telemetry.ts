@@ -48,6 +48,8 @@ export interface ControllerTelemetry {
   readonly rolloutDecisions: Counter<"phase">;
   /** Alerts Alertmanager sent to POST /alerts, by name and state (firing, resolved). */
   readonly alertsReceived: Counter<"alertname" | "status">;
+  /** Retrains on drift, by outcome (started, skipped, failed). */
+  readonly retrains: Counter<"outcome">;
 }
 
 /** Creates the registry, the process gauges the alerts read, and the controller's metrics. */
@@ -71,6 +73,13 @@ export function createControllerTelemetry(
   });
   // Each series from 0, so the first decision is an increase the alert sees (RolloutNotPromoted).
   for (const phase of ["promoted", "rejected", "aborted"]) rolloutDecisions.inc({ phase }, 0);
+  const retrains = new Counter({
+    name: "ml_controller_retrains_total",
+    help: "Retrains on drift (AUTO_RETRAIN), by outcome (started, skipped, failed)",
+    labelNames: ["outcome"],
+    registers,
+  });
+  for (const outcome of ["started", "skipped", "failed"]) retrains.inc({ outcome }, 0);
   return {
     registry,
     ticks: new Counter({
@@ -145,5 +154,6 @@ export function createControllerTelemetry(
       labelNames: ["alertname", "status"],
       registers,
     }),
+    retrains,
   };
 }

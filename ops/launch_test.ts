@@ -17,7 +17,9 @@ import { manifestOf, SERVICE_NAMES as SERVICES } from "./services.ts";
 
 const METRIC_PNG_READ = metricManifest.alsoReads;
 /** What each service reaches besides the broker, at its defaults. */
-const REACHES: Record<string, string[]> = { controller: ["prometheus:9090", "docker-proxy:2375"] };
+const REACHES: Record<string, string[]> = {
+  controller: ["prometheus:9090", "docker-proxy:2375", "metric:8003"],
+};
 const DEFAULT_PORTS = Object.fromEntries(
   SERVICES.map((service) => [service, manifestOf(service).httpPort]),
 ) as Record<ServiceName, number>;
@@ -71,10 +73,10 @@ Deno.test("runArgs() grants each service only what it needs", async (t) => {
   }
 
   await t.step(
-    "the controller reaches Prometheus and the Docker API filter, never the broker",
+    "the controller reaches Prometheus, the Docker API filter and metric, never the broker",
     () => {
       assert.deepEqual(permissionsOf("controller", placement), {
-        net: ["prometheus:9090", "docker-proxy:2375", "0.0.0.0:9000", "127.0.0.1"],
+        net: ["prometheus:9090", "docker-proxy:2375", "metric:8003", "0.0.0.0:9000", "127.0.0.1"],
         read: [],
         write: [],
         env: envNames(SCHEMAS.controller),
@@ -211,12 +213,14 @@ Deno.test("placementFromEnv() reads the broker, port and path as the service wil
       env({
         PROMETHEUS_URL: "https://metrics.internal",
         DOCKER_URL: "http://127.0.0.1:2375",
+        METRIC_URL: "http://127.0.0.1:8003",
         AMQP_URL: "amqp://rabbitmq",
       }),
     );
     assert.deepEqual(allowed(runArgs("controller", placement), "net"), [
       "metrics.internal:443",
       "127.0.0.1:2375",
+      "127.0.0.1:8003",
       "0.0.0.0:8004",
       "127.0.0.1",
     ]);

@@ -42,13 +42,23 @@ Deno.test("dockerfile() places each service on the stack's brokers, its port and
   }
 });
 
-Deno.test("dockerfile() gives the controller Prometheus, the Docker API filter, its port and the secrets: no broker", () => {
+Deno.test("dockerfile() gives the controller Prometheus, the Docker API filter, metric, its port and the secrets: no broker", () => {
   const flags = grants(execForm(dockerfile("controller"), "CMD"));
   assert.deepEqual(flags.filter((flag) => !flag.startsWith("--allow-env=")), [
-    "--allow-net=prometheus:9090,docker-proxy:2375,0.0.0.0:8004,127.0.0.1",
+    "--allow-net=prometheus:9090,docker-proxy:2375,metric:8003,0.0.0.0:8004,127.0.0.1",
     "--allow-read=/run/secrets",
   ]);
   assert.doesNotMatch(dockerfile("controller"), /AMQP_URL/);
+  // The retrain's modules from model/ and metric/, and nothing else of theirs.
+  assert.deepEqual(
+    dockerfile("controller").split("\n").filter((line) => /^COPY (model|metric)\//.test(line)),
+    [
+      "COPY model/linear.ts model/linear.ts",
+      "COPY model/artifact.ts model/artifact.ts",
+      "COPY model/retrain.ts model/retrain.ts",
+      "COPY metric/metric_log/format.ts metric/metric_log/format.ts",
+    ],
+  );
 });
 
 Deno.test("dockerfile() checks health on the port the service listens on, as a non-root user", () => {
