@@ -47,6 +47,7 @@ import {
 } from "./dind_nodes.ts";
 import {
   containersOf,
+  declaredServices,
   followLogs,
   growth,
   rabbitmqctlJson,
@@ -476,12 +477,11 @@ Deno.test({
         const labelled = secondsSince(start);
         await waitFor("three broker members in one cluster", async () => await healed(), 240_000);
         const clustered = secondsSince(start);
+        const declared = await declaredServices("docker-stack.yml", "docker-stack.cluster.yml");
         await waitFor("every service at its replica count", async () => {
           const lines = (await control.out("stack", "services", STACK, "--format", "{{.Replicas}}"))
             .split("\n");
-          // Three broker members, features, model, metric, Prometheus, controller, gateway,
-          // docker-proxy.
-          return lines.length === 10 && lines.every((r) => /^(\d+)\/\1/.test(r));
+          return lines.length === declared.length && lines.every((r) => /^(\d+)\/\1/.test(r));
         }, 180_000);
         const converged = secondsSince(start);
         metricCsv = metricLogPath(await nodeVolumePath(node2, `${STACK}_metric-logs`));

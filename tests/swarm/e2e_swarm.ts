@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { insideOut, outsideIn } from "./outside_in.ts";
-import { loadModelArtifact } from "../../model/artifact.ts";
+import { loadModelArtifact, parseModelArtifact } from "../../model/artifact.ts";
 import { fit, type ModelArtifact, predict } from "../../model/linear.ts";
 import { parseShadowRecord, type ShadowRecord } from "../../metric/shadow/shadow_log.ts";
 import { serializeModelArtifact } from "../../model/artifact.ts";
@@ -33,6 +33,7 @@ import { loadDiabetes } from "../../stack/dataset.ts";
 import { AutoscalePhases, E2E_HOLD } from "./autoscale_phases.ts";
 import {
   containersOf as containersOn,
+  declaredServices,
   dockerOn,
   followLogs as followOn,
   removeStack as removeOn,
@@ -128,10 +129,10 @@ async function allHealthy(): Promise<boolean> {
   const states = stdout.trim().split("\n").filter(Boolean);
   const services = (await docker("stack", "services", STACK, "--format", "{{.Replicas}}")).stdout
     .trim().split("\n");
-  // rabbitmq, prometheus, features, model (2), metric, controller, gateway, docker-proxy: eight
-  // services, nine tasks.
-  return services.length === 8 && services.every((r) => /^(\d+)\/\1/.test(r)) &&
-    states.length >= 9 &&
+  // Every service docker-stack.yml declares, each at its count; model has two replicas.
+  const declared = await declaredServices("docker-stack.yml");
+  return services.length === declared.length && services.every((r) => /^(\d+)\/\1/.test(r)) &&
+    states.length >= declared.length + 1 &&
     states.every((s) => s.includes("(healthy)"));
 }
 
@@ -198,7 +199,8 @@ Deno.test({
     await sh("docker", ["volume", "rm", `${STACK}_metric-logs`, `${STACK}_rabbitmq-data`], {
       allowFail: true,
     });
-    const env = { ...Deno.env.toObject(), FEATURES_INTERVAL_MS: "20" };
+    // AUTO_RETRAIN on: the drift phase's ModelDrift retrains and rolls out by itself (issue 19).
+    const env = { ...Deno.env.toObject(), FEATURES_INTERVAL_MS: "20", AUTO_RETRAIN: "on" };
     try {
       await t.step(
         "deploy: exactly `docker stack deploy -c docker-stack.yml ml`, all healthy",
@@ -411,7 +413,7 @@ Deno.test({
       // saturation phase, whose hundreds of thousands of clean samples would hold the 5-minute
       // MAE below the alert's threshold for minutes.
       await t.step(
-        "drift switched on in ml_features fires ModelDrift, which reaches the controller",
+        "a. drift in ml_features: ModelDrift reaches the controller, which retrains and promotes",
         driftPhase,
       );
       await t.step(
@@ -585,6 +587,76 @@ async function driftPhase(): Promise<void> {
     `the controller heard ModelDrift ${(received - seconds).toFixed(1)} s after it fired ` +
       `(through Alertmanager)`,
   );
+  await retrainedOnDrift(start);
+}
+
+/**
+ * Issue 19's phase a, after the drift phase's alert: AUTO_RETRAIN is on (the deploy's), so the
+ * controller retrains on the rows recorded since ModelDrift became active (metric's /records) and
+ * starts a shadow rollout of the candidate; the rollout loop promotes it on its paired errors
+ * (with ml_model's labels of phase b: 100 pairs at least, a look every 2 s), and ml_model serves
+ * it after a start-first update. Afterwards the live MAE of the new version, on the same drifted
+ * traffic, is within 1.2 times its training MAE. Prints each step's time from the drift's start.
+ */
+async function retrainedOnDrift(start: number): Promise<void> {
+  const since = (at: number) => (at - start) / 1000;
+  let rollout: Rollout | undefined;
+  await waitFor("a rollout the controller started on drift", async () => {
+    rollout = await rolloutState();
+    return rollout?.origin === "drift";
+  }, 120_000).catch(async (error) => {
+    const said = (await serviceLogs("controller")).filter((l) => /retrain/.test(String(l.message)))
+      .map((l) => `${l.message} ${l.reason ?? l.error ?? ""}`);
+    throw new Error(`${error.message}; the controller said: ${said.join(" | ") || "nothing"}`);
+  });
+  const shadowS = since(performance.now());
+  await waitFor("the controller's decision on the retrained model", async () => {
+    rollout = await rolloutState();
+    return rollout?.phase !== "shadowing";
+  }, 240_000);
+  const decidedS = since(performance.now());
+  assert.equal(rollout!.phase, "promoted", JSON.stringify(rollout));
+  const version = rollout!.candidate;
+  await waitFor("ml_model serving the retrained model", async () => {
+    const spec = await modelSpec(`${STACK}_model`);
+    return spec.config === modelConfigName(version) && spec.update === "completed";
+  }, 180_000);
+  const servedS = since(performance.now());
+  // The artifact as the Swarm holds it: what ml_model mounts now.
+  const { stdout } = await docker(
+    "config",
+    "inspect",
+    modelConfigName(version),
+    "--format",
+    "{{json .Spec.Data}}",
+  );
+  const bytes = Uint8Array.from(atob(JSON.parse(stdout)), (c) => c.charCodeAt(0));
+  const retrained = await parseModelArtifact(JSON.parse(new TextDecoder().decode(bytes)));
+  models.set(retrained.version, retrained);
+  let rows: PairRecord[] = [];
+  await waitFor("300 samples predicted by the retrained model", async () => {
+    rows = (await metricRows()).filter((r) => r.modelVersion === retrained.version);
+    return rows.length >= 300;
+  }, 120_000);
+  const liveMae = rows.reduce((sum, r) => sum + r.absoluteError, 0) / rows.length;
+  const ratio = liveMae / retrained.training.mae;
+  timings.push(
+    ["drift to a retrained candidate in shadow", shadowS],
+    ["drift to the retrained model promoted", decidedS],
+    ["drift to ml_model serving it", servedS],
+  );
+  console.log(
+    [
+      "retrain on drift (seconds from the drift's start):",
+      `  ModelDrift at the controller, then a candidate in shadow: ${shadowS.toFixed(1)}`,
+      `  promoted on ${rollout!.pairs} pairs (${rollout!.reason}): ${decidedS.toFixed(1)}`,
+      `  ml_model serving ${version}: ${servedS.toFixed(1)}`,
+      `  live MAE ${liveMae.toFixed(2)} on ${rows.length} samples, training MAE ` +
+      `${retrained.training.mae.toFixed(2)} on ${retrained.training.rows} rows: ` +
+      `${ratio.toFixed(2)}x`,
+    ].join("\n"),
+  );
+  assert.ok(ratio <= 1.2, `live MAE ${liveMae} is ${ratio.toFixed(2)}x the training MAE`);
 }
 
 /** The rows of shadow_log.csv on metric's volume (docs/operations.md, "A candidate in shadow"). */

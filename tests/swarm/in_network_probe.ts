@@ -158,7 +158,7 @@ export async function probe(ca: string, featuresPassword: string): Promise<Try[]
   const pages: [string, string[]][] = [
     ["features:8001", ["/healthz", "/metrics"]],
     ["model:8002", ["/healthz", "/metrics"]],
-    ["metric:8003", ["/healthz", "/metrics", "/", "/api/stats"]],
+    ["metric:8003", ["/healthz", "/metrics", "/", "/api/stats", "/records"]],
     ["controller:8004", ["/healthz", "/metrics", "/"]],
     ["prometheus:9090", ["/-/healthy", "/api/v1/targets"]],
     ["alertmanager:9093", ["/-/healthy", "/api/v2/alerts"]],

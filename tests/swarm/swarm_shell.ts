@@ -231,3 +231,14 @@ export async function removeStack(
     options.timeoutMs,
   );
 }
+
+/** The services the stack files declare together (each file's `services:` keys), once each. */
+export async function declaredServices(...files: string[]): Promise<string[]> {
+  const names = new Set<string>();
+  for (const file of files) {
+    const text = await Deno.readTextFile(file);
+    const section = /^services:\n((?: {2}.*\n|\s*\n)+)/m.exec(text)?.[1] ?? "";
+    for (const [, name] of section.matchAll(/^ {2}([\w-]+):$/gm)) names.add(name);
+  }
+  return [...names];
+}
