@@ -9,7 +9,8 @@ import {
   parseMetricLog,
 } from "./format.ts";
 import { readLastRows } from "./last_rows.ts";
-import { LogWriter } from "./writer.ts";
+import { withRotatingLog } from "./rotating_log_test_util.ts";
+import type { LogWriter } from "./writer.ts";
 
 const lines = Array.from({ length: 300 }, (_, i) =>
   formatRecord(pairRecord({
@@ -26,21 +27,8 @@ const lines = Array.from({ length: 300 }, (_, i) =>
 const text = (rows: readonly string[]) => rows.map((line) => `${line}\n`).join("");
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
-/** A temporary log directory with metric's writer, rotating every 1,000 bytes (about 4 rows). */
-async function withLog(fn: (path: string, log: LogWriter) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "last_rows_test-" });
-  const path = metricLogPath(dir);
-  const log = await LogWriter.open(path, {
-    header: CSV_HEADER,
-    rotation: { rotateBytes: 1_000, rotateMs: 0, retainBytes: 1e12, retainMs: 0 },
-  });
-  try {
-    await fn(path, log);
-  } finally {
-    await log.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withLog = (fn: (path: string, log: LogWriter) => Promise<void>) =>
+  withRotatingLog("last_rows_test", fn);
 
 async function write(log: LogWriter, rows: readonly string[]): Promise<void> {
   for (const line of rows) await log.append(line);

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { listRotated, rotatedPath } from "./files.ts";
-import { CSV_HEADER, formatRecord, metricLogPath, type PairRecord, pairRecord } from "./format.ts";
+import { CSV_HEADER, formatRecord, type PairRecord, pairRecord } from "./format.ts";
 import { MetricLogTail, readMetricLog } from "./reader.ts";
-import { LogWriter } from "./writer.ts";
+import { withRotatingLog } from "./rotating_log_test_util.ts";
+import type { LogWriter } from "./writer.ts";
 
 const rows = Array.from({ length: 300 }, (_, i) =>
   pairRecord({
@@ -15,20 +16,8 @@ const rows = Array.from({ length: 300 }, (_, i) =>
     sentAtMs: Date.parse("2026-01-02T03:04:05.678Z") + i - 2.5,
   }));
 
-async function withLog(fn: (path: string, log: LogWriter) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "reader_rotation_test-" });
-  const path = metricLogPath(dir);
-  const log = await LogWriter.open(path, {
-    header: CSV_HEADER,
-    rotation: { rotateBytes: 1_000, rotateMs: 0, retainBytes: 1e12, retainMs: 0 },
-  });
-  try {
-    await fn(path, log);
-  } finally {
-    await log.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withLog = (fn: (path: string, log: LogWriter) => Promise<void>) =>
+  withRotatingLog("reader_rotation_test", fn);
 
 async function write(log: LogWriter, records: readonly PairRecord[]): Promise<void> {
   for (const record of records) await log.append(formatRecord(record));
