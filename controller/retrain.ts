@@ -1,7 +1,7 @@
 /**
  * Retraining on drift (`AUTO_RETRAIN`, off by default): when Alertmanager tells the controller
  * that `ModelDrift` fires for the version `<stack>_model` serves, it reads the rows metric recorded
- * since the alert became active (metric's `GET /records`), fits a candidate on them
+ * since the alert's condition began to hold (metric's `GET /records`), fits a candidate on them
  * (`model/retrain.ts`, the same code as `deno task train --from`), and starts a shadow rollout of
  * it (`rollout/start.ts`, as `deno task rollout start` does). From there the rollout loop decides,
  * on the candidate's paired errors, as it does for an operator's rollout.
@@ -39,7 +39,7 @@ export interface RetrainPolicy {
   readonly enabled: boolean;
   /** The most recent rows it learns from, at most. */
   readonly lastRows: number;
-  /** Fewer rows than this since the alert became active: wait for more. */
+  /** Fewer rows than this since the drift began: wait for more. */
   readonly minRows: number;
   /** Share of the rows held out to score the candidate and the serving model. */
   readonly holdout: number;
@@ -105,6 +105,23 @@ export function retrainDecision(
     };
   }
   return { act: true };
+}
+
+/**
+ * How long ModelDrift must hold before it fires: its `for:` in ops/images/prometheus/alerts.yml
+ * (`retrain_test.ts` checks they agree).
+ */
+export const DRIFT_ALERT_FOR_MS = 60_000;
+
+/**
+ * Since when the rows of a drift alert are drifted: Prometheus sends the time the alert fired as
+ * its `startsAt`, and its condition held for `DRIFT_ALERT_FOR_MS` before that. Prometheus and
+ * metric read the same clock on one node; across nodes, Swarm's nodes keep theirs in sync (NTP).
+ * 0 (every row) when `startsAt` is not a time.
+ */
+export function driftBeganMs(alert: ReceivedAlert): number {
+  const firedMs = Date.parse(alert.startsAt);
+  return Number.isFinite(firedMs) ? firedMs - DRIFT_ALERT_FOR_MS : 0;
 }
 
 /** The samples of recorded rows (metric's `/records` CSV) paired at or after `sinceMs`. */
@@ -213,9 +230,7 @@ export class RetrainTrigger {
   async #retrain(alert: ReceivedAlert): Promise<void> {
     const { log } = this.#ports;
     const version = alert.labels.model_version;
-    // When the alert became active: every row since was drifted. Prometheus and metric read
-    // the same clock on one node; across nodes, Swarm's nodes keep theirs in sync (NTP).
-    const sinceMs = Date.parse(alert.startsAt) || 0;
+    const sinceMs = driftBeganMs(alert);
     try {
       const serving = await this.#servingArtifact();
       let rows: ReturnType<typeof windowOf> | undefined;
@@ -234,7 +249,7 @@ export class RetrainTrigger {
             {
               version,
               rows: rows.samples.length,
-              since: alert.startsAt,
+              since: new Date(sinceMs).toISOString(),
               min: this.#policy.minRows,
               why: this.#resolved.has(version) ? ", and the alert resolved" : "",
             },
@@ -245,7 +260,7 @@ export class RetrainTrigger {
           version,
           rows: rows.samples.length,
           min: this.#policy.minRows,
-          since: alert.startsAt,
+          since: new Date(sinceMs).toISOString(),
         });
         await this.#ports.sleep(WAIT_FOR_ROWS.everyMs, this.#ports.signal);
         if (this.#ports.signal?.aborted) return;

@@ -6,6 +6,8 @@ import { loadDiabetes } from "../stack/dataset.ts";
 import { MODEL_TARGET, SHADOW_VERSION_LABEL } from "../stack/model_service.ts";
 import type { ReceivedAlert } from "./alerts.ts";
 import {
+  DRIFT_ALERT_FOR_MS,
+  driftBeganMs,
   RETRAIN_DEFAULTS,
   retrainDecision,
   type RetrainPolicy,
@@ -297,4 +299,15 @@ Deno.test("a second drift notification while one retrain runs, or after it start
   assert.match(lines[0], /a retrain is under way/);
   assert.match(lines.at(-1)!, /is under way/);
   assert.equal(swarm.calls.filter((c) => c.path === "/services/create").length, 1);
+});
+
+Deno.test("the drift began the alert's for: before it fired, as alerts.yml says", async () => {
+  const rules = await Deno.readTextFile(
+    new URL("../ops/images/prometheus/alerts.yml", import.meta.url),
+  );
+  const rule = /- alert: ModelDrift\n(?:\s{8,}.*\n)*?\s+for: (\d+)m\n/.exec(rules);
+  assert.ok(rule, "ModelDrift and its for: in alerts.yml");
+  assert.equal(Number(rule[1]) * 60_000, DRIFT_ALERT_FOR_MS);
+  assert.equal(driftBeganMs(drift("v1")), NOW - 120_000 - DRIFT_ALERT_FOR_MS);
+  assert.equal(driftBeganMs({ ...drift("v1"), startsAt: "" }), 0);
 });
