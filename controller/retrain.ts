@@ -24,10 +24,12 @@ import type { ReceivedAlert } from "./alerts.ts";
 import type { LoopLog } from "./autoscale_loop.ts";
 import type { Rollout } from "./rollout/plan.ts";
 import {
+  configText,
   type DockerCalls,
   readStable,
   rolloutOf,
   servedVersion,
+  type ServiceRead,
   startRollout,
 } from "./rollout/start.ts";
 
@@ -224,15 +226,16 @@ export class RetrainTrigger {
       });
       return;
     }
-    this.#running = this.#retrain(alert).finally(() => (this.#running = undefined));
+    this.#running = this.#retrain(alert, stable).finally(() => (this.#running = undefined));
   }
 
-  async #retrain(alert: ReceivedAlert): Promise<void> {
+  /** Retrains on `alert`'s drift of the version `stable` (as read to decide) serves. */
+  async #retrain(alert: ReceivedAlert, stable: ServiceRead): Promise<void> {
     const { log } = this.#ports;
     const version = alert.labels.model_version;
     const sinceMs = driftBeganMs(alert);
     try {
-      const serving = await this.#servingArtifact();
+      const serving = await this.#servingArtifact(stable);
       let rows: ReturnType<typeof windowOf> | undefined;
       for (let attempt = 0;; attempt++) {
         rows = windowOf(
@@ -290,18 +293,15 @@ export class RetrainTrigger {
     }
   }
 
-  /** The artifact `<stack>_model` serves, from its Swarm config. */
-  async #servingArtifact(): Promise<ModelArtifact> {
-    const { docker, stack } = this.#ports;
-    const stable = await readStable(docker, stack);
+  /** The artifact `stable` serves, from its Swarm config. */
+  async #servingArtifact(stable: ServiceRead): Promise<ModelArtifact> {
     const mounted = mountedModelConfig(stable.Spec.TaskTemplate.ContainerSpec.Configs ?? []);
     if (!mounted) throw new Error(`${stable.Spec.Name} mounts no model config`);
-    const config = await docker.call<{ Spec: { Data: string } }>(
+    const config = await this.#ports.docker.call<{ Spec: { Data: string } }>(
       "GET",
       `/configs/${mounted.ConfigID}`,
     );
-    const bytes = Uint8Array.from(atob(config!.Spec.Data), (c) => c.charCodeAt(0));
-    return await parseModelArtifact(JSON.parse(new TextDecoder().decode(bytes)));
+    return await parseModelArtifact(JSON.parse(configText(config!.Spec.Data)));
   }
 }
 

@@ -96,6 +96,11 @@ export function candidateSpec(
   return spec;
 }
 
+/** The text a Swarm config holds, from its `Spec.Data` (base64, as the API and the CLI give it). */
+export function configText(data: string): string {
+  return new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
+}
+
 /** The ID of the config `name`, creating it with `text` when missing (content-versioned names). */
 async function ensureConfigId(docker: DockerCalls, name: string, text: string): Promise<string> {
   const found = await docker.call<{ ID: string }>("GET", `/configs/${name}`, { allow404: true });

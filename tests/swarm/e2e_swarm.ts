@@ -18,6 +18,7 @@ import { parseShadowRecord, type ShadowRecord } from "../../metric/shadow/shadow
 import { serializeModelArtifact } from "../../model/artifact.ts";
 import { ensureConfig, modelConfigName, modelSpec, swapModelConfig } from "../../ops/promote.ts";
 import { readRollout, type Rollout } from "../../controller/rollout/plan.ts";
+import { configText } from "../../controller/rollout/start.ts";
 import { metricLogPath, type PairRecord } from "../../metric/metric_log/format.ts";
 import { readMetricLog } from "../../metric/metric_log/reader.ts";
 import { jsonLines } from "../../ops/kit/process.ts";
@@ -630,8 +631,7 @@ async function retrainedOnDrift(start: number): Promise<void> {
     "--format",
     "{{json .Spec.Data}}",
   );
-  const bytes = Uint8Array.from(atob(JSON.parse(stdout)), (c) => c.charCodeAt(0));
-  const retrained = await parseModelArtifact(JSON.parse(new TextDecoder().decode(bytes)));
+  const retrained = await parseModelArtifact(JSON.parse(configText(JSON.parse(stdout))));
   models.set(retrained.version, retrained);
   let rows: PairRecord[] = [];
   await waitFor("300 samples predicted by the retrained model", async () => {
