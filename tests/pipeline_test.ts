@@ -320,7 +320,9 @@ Deno.test({
     const pipeline = await Pipeline.create(await sharedBroker(), "drain");
     try {
       pipeline.spawn("metric");
-      const model = pipeline.spawn("model", { INFERENCE_DELAY_MS: "200", PREFETCH: "10" });
+      // 1 s a prediction, 10 at a time: the first rows come after 1 s and the rest stay in flight
+      // for 2 s more, so the stop below finds work under way however slowly the rows are read.
+      const model = pipeline.spawn("model", { INFERENCE_DELAY_MS: "1000", PREFETCH: "10" });
       const features = pipeline.spawn("features", { COUNT: "30", INTERVAL_MS: "1" });
       assert.equal((await features.exit()).code, 0);
       await waitFor("a few rows", async () => (await pipeline.rows()).length >= 3);
