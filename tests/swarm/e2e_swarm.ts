@@ -435,7 +435,7 @@ Deno.test({
         () => timed("autoscaling: step up and drain", () => autoscaling.stepUp()),
       );
       await t.step(
-        "autoscaling: Prometheus stopped for 2 minutes, no scale-down",
+        "autoscaling: Prometheus stopped for a minute, no scale-down",
         () => timed("autoscaling: Prometheus away", () => autoscaling.prometheusOutage()),
       );
       await t.step(
