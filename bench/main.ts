@@ -2,7 +2,9 @@
  * `deno task bench`: the broker's own ceiling, the pipeline's throughput and
  * latency, scaling with model replicas and each service's memory, in one run
  * against a throwaway RabbitMQ (or `AMQP_URL`), written to
- * `docs/benchmarks.md` and `docs/benchmarks.json`.
+ * `docs/benchmarks.md` and `docs/benchmarks.json`. Before the broker starts,
+ * what metric's periodic jobs hold its event loop for by themselves
+ * (`periodic_work.ts`: a few seconds).
  *
  *   deno task bench            every figure the median of 3 runs (~15 min: each latency run
  *                              lasts 65 s, with metric's plot on and off in every round)
@@ -35,12 +37,13 @@ import type { LocalBroker } from "../ops/kit/local_broker.ts";
 import { startBroker } from "../ops/kit/pipeline.ts";
 import { SERVICE_NAMES, type ServiceName } from "../ops/services.ts";
 import { stackMemoryLimits, v8FlagsFor } from "./v8_sizing.ts";
-import { describeMachine } from "./machine.ts";
+import { describeMachine, machineBusyMs } from "./machine.ts";
 import {
   benchPlan,
   LATENCY_RATE,
   LOG_LEVEL,
   parseBenchArgs,
+  PERIODIC_WORK_WARMUP,
   SCALING_DELAY_MS,
   SCALING_PREFETCH,
   SERVICE_DEFAULTS,
@@ -48,7 +51,9 @@ import {
 import { runPipeline } from "./pipeline.ts";
 import { renderReport } from "./report.ts";
 import { measureQueueTypes, queueTypeSizes } from "./queue_types.ts";
-import type { BenchResults } from "./results.ts";
+import type { BenchResults, PeriodicWorkFigures } from "./results.ts";
+import { largestOwnWork, measurePeriodicWork } from "./periodic_work.ts";
+import { processCpuMs } from "./process_usage.ts";
 import {
   type Bench,
   ceilingRun,
@@ -91,6 +96,8 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   if (options.tls) return await benchTls(outDir, plan);
   const started = performance.now();
+  // First, while no broker or service runs: what metric's periodic jobs do by themselves.
+  const periodicWork = options.soak || options.rollout ? undefined : await ownWork(plan);
   const amqpUrl = Deno.env.get("AMQP_URL");
   if (!amqpUrl) say("starting a throwaway RabbitMQ");
   const broker = await startBroker({ amqpUrl });
@@ -131,6 +138,7 @@ export async function main(args: readonly string[]): Promise<number> {
       started,
       keep: options.keep,
       trace,
+      periodicWork,
     });
     await Deno.mkdir(outDir, { recursive: true });
     await Deno.writeTextFile(`${outDir}/benchmarks.json`, JSON.stringify(results, null, 2) + "\n");
@@ -138,9 +146,8 @@ export async function main(args: readonly string[]): Promise<number> {
     await formatDocs([`${outDir}/benchmarks.json`, `${outDir}/benchmarks.md`]);
     say(`wrote ${outDir}/benchmarks.md and benchmarks.json`);
     for (const target of results.targets) {
-      say(
-        `${target.met ? "met   " : "MISSED"} ${target.what}: ${target.measured} (${target.target})`,
-      );
+      const mark = target.met === undefined ? "      " : target.met ? "met   " : "MISSED";
+      say(`${mark} ${target.what}: ${target.measured} (${target.target})`);
     }
   } finally {
     await broker.stop();
@@ -158,6 +165,8 @@ async function bench(run: {
   started: number;
   keep: boolean;
   trace?: (step: string) => void;
+  /** metric's periodic jobs' own work, measured before the broker started. */
+  periodicWork?: PeriodicWorkFigures;
 }): Promise<BenchResults> {
   const { plan, url, brokerPid } = run;
   const machine = await describeMachine(url);
@@ -211,7 +220,31 @@ async function bench(run: {
     latency,
     scaling: { delayed, cpuBound },
     queueTypes,
+    periodicWork: run.periodicWork,
   });
+}
+
+/**
+ * Each of metric's periodic jobs' own work on a quiet event loop (`periodic_work.ts`), once the
+ * machine is quiet, with the load other processes put on it meanwhile: a few seconds.
+ */
+async function ownWork(plan: ReturnType<typeof benchPlan>): Promise<PeriodicWorkFigures> {
+  await quiet({ plan, say });
+  const selfBefore = await processCpuMs(Deno.pid);
+  const machineBefore = await machineBusyMs();
+  const started = performance.now();
+  const work = measurePeriodicWork({ runs: plan.periodicWorkRuns, warmup: PERIODIC_WORK_WARMUP });
+  const wallMs = performance.now() - started;
+  const self = await processCpuMs(Deno.pid) - selfBefore;
+  const machine = await machineBusyMs() - machineBefore;
+  const otherCores = Math.max(0, machine - self) / wallMs;
+  const largest = largestOwnWork(work);
+  say(
+    `metric's periodic jobs, own work: ${formatNumber(work.runs)} runs each, largest p99 ${
+      formatNumber(largest?.p99Ms ?? Number.NaN, 3)
+    } ms (${largest?.job}); others' load ${formatNumber(otherCores, 2)} cores`,
+  );
+  return { ...work, otherCores };
 }
 
 /**

@@ -9,7 +9,12 @@ import { HOP_LABELS, HOPS } from "../metric/hops.ts";
 import { PERIODIC_JOB_BUCKETS } from "../metric/telemetry.ts";
 import { MILLISECOND_BUCKETS } from "../stack/telemetry.ts";
 import { cpuTable } from "./report_throughput.ts";
-import type { BenchResults, HistogramSummaries, PipelineFigures } from "./results.ts";
+import type {
+  BenchResults,
+  HistogramSummaries,
+  PeriodicWorkFigures,
+  PipelineFigures,
+} from "./results.ts";
 import { formatNumber, formatSummary, markdownTable, summarize, type Summary } from "./stats.ts";
 
 const RIGHT = "right" as const;
@@ -41,7 +46,7 @@ ${coldStart(l)}
 
 ${hopsSection(r)}
 
-${periodicJobs(l)}
+${periodicJobs(r)}
 
 Where the tail comes from: the samples over 10 ms, grouped into runs of consecutive samples (in
 recording order). Few long runs mean pauses that held up everything in flight at once (a stalled
@@ -205,12 +210,33 @@ export function bucketsMs(bounds: readonly number[]): string {
   return `${ms.slice(0, -1).join(", ")} and ${ms.at(-1)} ms`;
 }
 
-function periodicJobs(l: BenchResults["latency"]): string {
-  const jobs = l.periodicJobs;
-  if (!jobs) return "";
+function periodicJobs(r: BenchResults): string {
+  const l = r.latency;
+  const own = r.periodicWork;
+  if (!l.periodicJobs && !own) return "";
+  const jobs = l.periodicJobs ?? {};
   const cpu = l.periodicJobsCpu ?? {};
   const none = { p99: summarize([]), maxBound: summarize([]) };
   const renders = l.plotRenders;
+  const names = [...new Set([...Object.keys(jobs), ...Object.keys(own?.jobs ?? {})])].sort();
+  const inSitu = (job: string) => {
+    const s = jobs[job];
+    return s
+      ? [
+        formatSummary(s.count),
+        formatSummary(s.p99, 3),
+        formatSummary(s.maxBound, 2),
+        formatSummary((cpu[job] ?? none).p99, 3),
+        formatSummary((cpu[job] ?? none).maxBound, 2),
+      ]
+      : ["–", "–", "–", "–", "–"];
+  };
+  const ownCells = (job: string) => {
+    const w = own?.jobs[job];
+    return w
+      ? [formatNumber(w.p50Ms, 3), formatNumber(w.p99Ms, 3), formatNumber(w.maxMs, 3)]
+      : ["–", "–", "–"];
+  };
   return `### metric's periodic jobs
 
 How long each stretch of each of metric's timers held its event loop, the loop that pairs samples
@@ -229,22 +255,50 @@ worker's thread${
         formatSummary(renders.mean, 1)
       } ms each on average)`
       : ""
-  }.
+  }.${own ? `\n\n${ownWorkProse(r, own)}` : ""}
 
 ${
     markdownTable(
-      ["Job", "Stretches", "p99 ms", "Longest ms (≤)", "CPU p99 ms", "CPU longest ms (≤)"],
-      Object.entries(jobs).sort(([a], [b]) => a.localeCompare(b)).map(([job, s]) => [
-        job,
-        formatSummary(s.count),
-        formatSummary(s.p99, 3),
-        formatSummary(s.maxBound, 2),
-        formatSummary((cpu[job] ?? none).p99, 3),
-        formatSummary((cpu[job] ?? none).maxBound, 2),
-      ]),
-      ["left", RIGHT, RIGHT, RIGHT, RIGHT, RIGHT],
+      [
+        "Job",
+        "Stretches",
+        "p99 ms",
+        "Longest ms (≤)",
+        "CPU p99 ms",
+        "CPU longest ms (≤)",
+        ...(own ? ["own work, quiet loop: p50 ms", "p99 ms", "max ms"] : []),
+      ],
+      names.map((job) => [job, ...inSitu(job), ...(own ? ownCells(job) : [])]),
+      ["left", RIGHT, RIGHT, RIGHT, RIGHT, RIGHT, ...(own ? [RIGHT, RIGHT, RIGHT] : [])],
     )
   }`;
+}
+
+/** What the own-work columns measured, and how they differ from the stretches in the pipeline. */
+function ownWorkProse(r: BenchResults, own: PeriodicWorkFigures): string {
+  const s = own.state;
+  const stepUs = own.clockStepMs * 1000;
+  return `The last three columns are each job's own work: the same synchronous code
+(\`bench/periodic_work.ts\`: the SVG drawn and encoded for its file; the snapshot's state read and
+serialised; a reading of the statistics recorded; the expiry of ${
+    formatNumber(s.pendingHalves)
+  } waiting halves, none due, and of the shadow's, none waiting; the MAE line formatted and encoded),
+each job run ${formatNumber(own.runs)} times in turn with the others after ${
+    formatNumber(own.warmupRuns)
+  } untimed rounds, in the bench's own process before it started a broker or a service (others' load
+${formatNumber(own.otherCores, 2)} cores), over state like a long run's at metric's defaults: ${
+    formatNumber(s.errors)
+  } errors over ${s.modelVersions} model versions and ${s.replicas} replicas, ${
+    formatNumber(s.recordedIds)
+  } recorded ids remembered, ${
+    formatNumber(s.readings)
+  } readings in the dashboard's history. In the pipeline a stretch also holds whatever time the
+kernel gave metric's core to another process in the middle of it (the broker, features and model
+share the machine's ${r.machine.cores} cores with it); the own work is what the job itself holds the
+loop for, and what the target judges, the longest stretch being reported beside it.
+\`performance.now()\` moved in steps of ${
+    formatNumber(stepUs, stepUs < 1 ? 2 : 0)
+  } µs here, so the figures are good to that.`;
 }
 
 function slowRow(label: string, f: PipelineFigures, warmup: number): string[] {

@@ -74,7 +74,43 @@ export interface Target {
   readonly what: string;
   readonly target: string;
   readonly measured: string;
-  readonly met: boolean;
+  /** Absent for a figure reported beside the targets and judged by none. */
+  readonly met?: boolean;
+}
+
+/** One periodic job's own work on a quiet event loop, ms (`periodic_work.ts`). */
+export interface OwnWorkFigures {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/**
+ * What each of metric's periodic jobs holds its event loop for by itself: its synchronous code,
+ * timed in the bench's process before the pipeline runs, over state like a long run's.
+ */
+export interface PeriodicWorkFigures {
+  /** Runs of each job timed. */
+  readonly runs: number;
+  /** Rounds of every job run first, untimed. */
+  readonly warmupRuns: number;
+  /** The smallest step of `performance.now()` seen, ms: the durations' resolution. */
+  readonly clockStepMs: number;
+  /** Cores other processes on the machine used meanwhile. */
+  readonly otherCores: number;
+  /** The state the jobs ran over. */
+  readonly state: {
+    readonly errors: number;
+    readonly modelVersions: number;
+    readonly replicas: number;
+    /** Ids in the pairer's de-duplication window, full. */
+    readonly recordedIds: number;
+    /** Halves waiting for their other half, none due. */
+    readonly pendingHalves: number;
+    /** Readings in the dashboard's history. */
+    readonly readings: number;
+  };
+  readonly jobs: Readonly<Record<string, OwnWorkFigures>>;
 }
 
 /** Everything one `deno task bench` measured. */
@@ -180,6 +216,8 @@ export interface BenchResults {
   readonly targets: readonly Target[];
   /** Classic vs quorum work queues (absent from results made before the comparison existed). */
   readonly queueTypes?: QueueTypeFigures;
+  /** metric's periodic jobs' own work, quiet loop (absent from results made before it). */
+  readonly periodicWork?: PeriodicWorkFigures;
 }
 
 /** Throughput with 1, 2 and 3 model replicas. */

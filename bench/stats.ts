@@ -244,9 +244,9 @@ export function formatPercent(value: number): string {
   return Number.isFinite(value) ? `${Math.round(value * 100)}%` : "–";
 }
 
-/** Met / missed mark for a target. */
-export function verdict(met: boolean): string {
-  return met ? "met" : "**missed**";
+/** Met / missed mark for a target; a dash for a figure no target judges. */
+export function verdict(met: boolean | undefined): string {
+  return met === undefined ? "–" : met ? "met" : "**missed**";
 }
 
 /** Column alignment of {@link markdownTable}. */

@@ -18,6 +18,7 @@ import {
   slowRuns,
   summarize,
   tallyRecords,
+  verdict,
 } from "./stats.ts";
 import { parseMetricLog } from "../metric/metric_log/format.ts";
 
@@ -163,6 +164,14 @@ Deno.test("formatting", async (t) => {
     assert.equal(formatPercent(0.714), "71%");
     assert.equal(formatPercent(Number.NaN), "–");
   });
+  await t.step(
+    "verdict() marks a target met or missed, and a figure no target judges with a dash",
+    () => {
+      assert.equal(verdict(true), "met");
+      assert.equal(verdict(false), "**missed**");
+      assert.equal(verdict(undefined), "–");
+    },
+  );
 });
 
 Deno.test("markdownTable() renders aligned columns and escapes cells", () => {

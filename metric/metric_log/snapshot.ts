@@ -21,6 +21,7 @@
  */
 import type { ErrorStatsState } from "../pairing/stats.ts";
 import { type Step, untimed } from "../periodic.ts";
+import { redeliveryWindow } from "./dedup_window.ts";
 import type { LogPosition } from "./writer.ts";
 
 /** The snapshot's file, beside `metric_log.csv` in `LOG_DIR`. */
@@ -89,6 +90,47 @@ export function encodeSnapshot(snapshot: MetricSnapshot): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(snapshot) + "\n");
 }
 
+/** What a snapshot holds besides the log's position, and the count it was taken at. */
+export interface SnapshotState {
+  readonly stats: ErrorStatsState;
+  /** The recorded ids it carries, oldest first. */
+  readonly seen: readonly string[];
+  readonly count: number;
+}
+
+/**
+ * The state a snapshot of metric carries: `stats`' whole state and the last of the recorded ids
+ * `recordedIds` gives that a broker redelivery can still bring (`redeliveryWindow(prefetch)`,
+ * `dedup_window.ts`), no more, so the step does not copy the whole window.
+ */
+export function snapshotState(
+  stats: { state(): ErrorStatsState; readonly count: number },
+  recordedIds: (last: number) => readonly string[],
+  prefetch: number,
+): SnapshotState {
+  const last = redeliveryWindow(prefetch);
+  return { stats: stats.state(), seen: recordedIds(last).slice(-last), count: stats.count };
+}
+
+/**
+ * The bytes of the snapshot of `state` at `log`, taken at `takenAtMs` (wall-clock ms): with
+ * `SnapshotSources.state`, the work of {@link SnapshotTaker}'s one step on the event loop, apart
+ * so that the bench times the same code (`bench/periodic_work.ts`).
+ */
+export function snapshotBytes(
+  log: LogPosition,
+  state: Pick<SnapshotState, "stats" | "seen">,
+  takenAtMs: number,
+): Uint8Array {
+  return encodeSnapshot({
+    version: SNAPSHOT_VERSION,
+    takenAtMs,
+    log: { seq: log.seq, offset: log.offset },
+    stats: state.stats,
+    seen: [...state.seen],
+  });
+}
+
 /** Writes `snapshot` to `path` atomically (temporary file, sync, rename). */
 export function writeSnapshot(path: string, snapshot: MetricSnapshot): Promise<void> {
   return writeSnapshotBytes(path, encodeSnapshot(snapshot));
@@ -144,8 +186,11 @@ export interface SnapshotSources {
     readonly position: LogPosition;
     flush(): Promise<void>;
   };
-  /** The statistics and remembered ids now; called in the same step as the position is read. */
-  state(): { stats: ErrorStatsState; seen: readonly string[]; count: number };
+  /**
+   * The statistics and remembered ids now ({@link snapshotState}); called in the same step as
+   * the position is read.
+   */
+  state(): SnapshotState;
   /** Wall-clock ms. Default `Date.now`. */
   now?: () => number;
 }
@@ -180,17 +225,15 @@ export class SnapshotTaker {
     while (!writer.idle) await writer.flush();
     const taken = step(() => {
       const { seq, offset } = writer.position;
-      const { stats, seen, count } = this.#sources.state();
+      const state = this.#sources.state();
+      const { count } = state;
       const last = this.#last;
       if (last && last.seq === seq && last.offset === offset && last.count === count) return;
-      const snapshot: MetricSnapshot = {
-        version: SNAPSHOT_VERSION,
-        takenAtMs: (this.#sources.now ?? Date.now)(),
-        log: { seq, offset },
-        stats,
-        seen: [...seen],
+      const takenAtMs = (this.#sources.now ?? Date.now)();
+      return {
+        bytes: snapshotBytes({ seq, offset }, state, takenAtMs),
+        at: { seq, offset, count },
       };
-      return { bytes: encodeSnapshot(snapshot), at: { seq, offset, count } };
     });
     if (taken === undefined) return false;
     await writeSnapshotBytes(this.path, taken.bytes);

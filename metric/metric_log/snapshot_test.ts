@@ -5,7 +5,9 @@ import {
   parseSnapshot,
   readSnapshot,
   SNAPSHOT_VERSION,
+  snapshotBytes,
   snapshotPath,
+  snapshotState,
   SnapshotTaker,
   writeSnapshot,
 } from "./snapshot.ts";
@@ -59,6 +61,30 @@ Deno.test("parseSnapshot() reads what writeSnapshot() wrote and refuses anything
       reason: `there is no snapshot ${path}`,
     });
   });
+});
+
+Deno.test("snapshotState() carries the statistics and only the ids a redelivery can bring", () => {
+  const stats = new ErrorStats();
+  stats.add({ absoluteError: 2.5, modelVersion: "v1", replica: "a" });
+  const asked: number[] = [];
+  const ids = Array.from({ length: 30 }, (_, i) => `s${i}`);
+  const state = snapshotState(stats, (last) => {
+    asked.push(last);
+    return ids;
+  }, 10);
+  assert.deepEqual(asked, [20], "2 x PREFETCH, no more");
+  assert.deepEqual(state.seen, ids.slice(-20));
+  assert.equal(state.count, 1);
+  assert.deepEqual(state.stats, stats.state());
+});
+
+Deno.test("snapshotBytes() encodes what parseSnapshot() reads back", () => {
+  const bytes = snapshotBytes(
+    { seq: 3, offset: 1234 },
+    { stats: SNAPSHOT.stats, seen: SNAPSHOT.seen },
+    SNAPSHOT.takenAtMs,
+  );
+  assert.deepEqual(parseSnapshot(new TextDecoder().decode(bytes)), SNAPSHOT);
 });
 
 Deno.test("writeSnapshot() replaces the snapshot whole and leaves no temporary file", async () => {

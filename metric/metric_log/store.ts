@@ -9,11 +9,11 @@
  */
 import { errorText } from "../../stack/async.ts";
 import type { ErrorStats } from "../pairing/stats.ts";
-import { dedupWindow, redeliveryWindow } from "./dedup_window.ts";
+import { dedupWindow } from "./dedup_window.ts";
 import { CSV_HEADER, metricLogPath } from "./format.ts";
 import { restoreMetricState } from "./restore.ts";
 import { logBudgetBytes, type RotationSettings } from "./rotation.ts";
-import { snapshotPath, SnapshotTaker } from "./snapshot.ts";
+import { snapshotPath, snapshotState, SnapshotTaker } from "./snapshot.ts";
 import { LogWriter } from "./writer.ts";
 import { SHADOW_LOG_FILE } from "../shadow/shadow_log.ts";
 import { openShadowLog, type ShadowLog, shadowRotation } from "../shadow/shadow_store.ts";
@@ -192,13 +192,7 @@ export async function openMetricStore(options: StoreOptions, log: StoreLog): Pro
     snapshots: (recordedIds) =>
       new SnapshotTaker(snapshotPath(logDir), {
         writer: csv,
-        state: () => ({
-          stats: stats.state(),
-          seen: recordedIds(redeliveryWindow(options.prefetch)).slice(
-            -redeliveryWindow(options.prefetch),
-          ),
-          count: stats.count,
-        }),
+        state: () => snapshotState(stats, recordedIds, options.prefetch),
         now: options.now,
       }),
   };
