@@ -11,6 +11,7 @@ import { ceilingSection, throughputSection } from "./report_throughput.ts";
 import { latencySection } from "./report_latency.ts";
 import { footprintSection, queueTypesSection, scalingSection } from "./report_scaling.ts";
 import { methodSection, settingsSection } from "./report_method.ts";
+import { missedSection } from "./report_missed.ts";
 
 /** The markdown document. */
 export function renderReport(r: BenchResults): string {
@@ -46,6 +47,7 @@ ${
         r.targets.map((t) => [t.what, t.target, t.measured, verdict(t.met)]),
       )
     }`,
+    ...[missedSection(r)].filter((list) => list !== ""),
     ceilingSection(r),
     throughputSection(r),
     latencySection(r),

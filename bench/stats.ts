@@ -49,6 +49,17 @@ export function summarize(runs: readonly number[]): Summary {
   };
 }
 
+/** The summary of the finite ones of `values` (a NaN comes back from benchmarks.json as null). */
+export function summarizeFinite(values: readonly (number | null | undefined)[]): Summary {
+  return summarize(values.filter((v): v is number => typeof v === "number" && Number.isFinite(v)));
+}
+
+/** A summary's median when it is a finite number (older results lack figures, or hold nulls). */
+export function finiteMedian(summary: Summary | undefined): number | undefined {
+  const median = summary?.median;
+  return typeof median === "number" && Number.isFinite(median) ? median : undefined;
+}
+
 /** `a / b` for two summaries' medians; NaN when `b` is 0 or missing. */
 export function ratio(a: number, b: number): number {
   return b === 0 || !Number.isFinite(b) ? Number.NaN : a / b;

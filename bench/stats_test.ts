@@ -4,6 +4,7 @@ import {
   cpuInfo,
   cpuMsOfStat,
   drainPerSecond,
+  finiteMedian,
   formatNumber,
   formatPercent,
   formatSummary,
@@ -17,6 +18,7 @@ import {
   samplesPerSecond,
   slowRuns,
   summarize,
+  summarizeFinite,
   tallyRecords,
   verdict,
 } from "./stats.ts";
@@ -51,6 +53,17 @@ Deno.test("summarize() gives the median, min and max of runs", async (t) => {
     assert.equal(summarize([4, 1, 3, 2]).median, 2.5);
   });
   await t.step("no runs", () => assert.ok(Number.isNaN(summarize([]).median)));
+});
+
+Deno.test("summarizeFinite() and finiteMedian() pass over the figures older results lack", () => {
+  assert.deepEqual(summarizeFinite([3, null, 1, Number.NaN, undefined, 2]).runs, [3, 1, 2]);
+  assert.equal(finiteMedian(summarize([1, 2, 3])), 2);
+  assert.equal(finiteMedian(summarize([])), undefined);
+  assert.equal(
+    finiteMedian(JSON.parse('{"median":null,"min":null,"max":null,"runs":[]}')),
+    undefined,
+  );
+  assert.equal(finiteMedian(undefined), undefined);
 });
 
 Deno.test("ratio() is NaN for a zero or missing baseline", () => {
