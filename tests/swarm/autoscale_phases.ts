@@ -34,6 +34,11 @@ import { type ShResult, waitFor } from "./swarm_shell.ts";
 export interface StackAccess {
   readonly stack: string;
   docker(...args: string[]): Promise<ShResult>;
+  /**
+   * `docker service <args>` detached, then each of the stack's `services` (short names) settled:
+   * as attached, without the update monitor's pause after it (swarm_shell.ts's `settled`).
+   */
+  converge(args: string[], services: string[]): Promise<void>;
   metricRows(): Promise<PairRecord[]>;
   followLogs(service: string): { lines(): string[]; stop(): Promise<string[]> };
   /** Messages (ready plus unacknowledged) in each queue, now. */
@@ -381,15 +386,14 @@ export class AutoscalePhases {
 
   /** The load falls; Prometheus is stopped for a minute: nothing goes down meanwhile. */
   async prometheusOutage(): Promise<void> {
-    const { docker } = this.#s;
-    await docker("service", "scale", "--detach=false", `${this.#service("prometheus")}=0`);
+    await this.#s.converge(["scale", `${this.#service("prometheus")}=0`], ["prometheus"]);
     const stoppedMs = Date.now();
     const held = this.#timeline.at(-1)!.replicas;
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
     const metrics = await (await this.#s.gateway("/autoscaler/metrics")).text();
     const during = this.#timeline.filter((s) => s.atMs >= stoppedMs);
     const downs = this.#changes().filter((c) => c.atMs >= stoppedMs && c.direction === "down");
-    await docker("service", "scale", "--detach=false", `${this.#service("prometheus")}=1`);
+    await this.#s.converge(["scale", `${this.#service("prometheus")}=1`], ["prometheus"]);
     assert.deepEqual(downs, [], "scaled down while Prometheus was away");
     assert.ok(during.every((s) => s.replicas >= held), "the count fell while Prometheus was away");
     assert.match(metrics, /ml_autoscale_inputs_usable\{[^}]*scaled="ml_model"[^}]*\} 0/);

@@ -47,6 +47,7 @@ import {
 } from "./dind_nodes.ts";
 import {
   containersOf,
+  converge,
   declaredServices,
   followLogs,
   growth,
@@ -352,8 +353,8 @@ Deno.test({
 
     /** Scale model to 3 and back to 6: Swarm removes from the fullest nodes, adds to the emptiest. */
     async function rebalanceModel(): Promise<void> {
-      await control.run(["service", "scale", `${STACK}_model=3`]);
-      await control.run(["service", "scale", `${STACK}_model=6`]);
+      await converge(control, ["scale", `${STACK}_model=3`], [`${STACK}_model`]);
+      await converge(control, ["scale", `${STACK}_model=6`], [`${STACK}_model`]);
     }
 
     try {
@@ -466,10 +467,11 @@ Deno.test({
           assert.match(image, /^mlc-registry:5000\/ml-[a-z-]+:[\w.-]+@sha256:[0-9a-f]{64}$/);
         }
         // This test scales ml_model by hand: the autoscaler (controller/) holds for it.
+        // A label of the service, not of its tasks: nothing restarts, nothing to wait for.
         await control.run([
           "service",
           "update",
-          "--detach=false",
+          "--detach",
           "--label-add",
           "ml.hold.e2e=scaled by hand",
           `${STACK}_model`,
@@ -599,7 +601,7 @@ Deno.test({
       await t.step("a. scale ml_model=6: replicas on all three nodes share the work", async () => {
         const start = performance.now();
         const since = Date.now();
-        await control.run(["service", "scale", `${STACK}_model=6`]);
+        await converge(control, ["scale", `${STACK}_model=6`], [`${STACK}_model`]);
         assert.equal(await replicasRunning(control, `${STACK}_model`), "6/6");
         await waitFor("six model tasks over three nodes", async () => {
           const where = await modelNodes();
@@ -711,7 +713,7 @@ Deno.test({
       );
 
       await t.step("every sample sent was recorded exactly once", async () => {
-        await control.run(["service", "scale", `${STACK}_features=0`]);
+        await converge(control, ["scale", `${STACK}_features=0`], [`${STACK}_features`]);
         await new Promise((resolve) => setTimeout(resolve, 3_000));
         const since = Date.now();
         await tally("end (features stopped)", 0, since);

@@ -34,6 +34,7 @@ import { loadDiabetes } from "../../stack/dataset.ts";
 import { AutoscalePhases, E2E_HOLD } from "./autoscale_phases.ts";
 import {
   containersOf as containersOn,
+  converge as convergeOn,
   declaredServices,
   dockerOn,
   followLogs as followOn,
@@ -118,6 +119,13 @@ const followLogs = (service: string) => followOn(engine, `${STACK}_${service}`);
 
 /** REPLICAS of a stack service, e.g. "3/3". */
 const replicasRunning = (service: string) => replicasOn(engine, `${STACK}_${service}`);
+/**
+ * `docker service <args>` detached, then each of the stack's `services` settled: as attached, less
+ * the 20–30 s pause after it (swarm_shell.ts's `settled`). `replace`: the tasks running before are
+ * gone too.
+ */
+const converge = (args: string[], services: string[], replace = false) =>
+  convergeOn(engine, args, services.map((s) => `${STACK}_${s}`), { replace });
 
 async function allHealthy(): Promise<boolean> {
   const { stdout } = await docker(
@@ -209,10 +217,11 @@ Deno.test({
           await timed("deploy to healthy", async () => {
             await sh("docker", ["stack", "deploy", "-c", "docker-stack.yml", STACK], { env });
             // The phases below scale ml_model by hand: the autoscaler holds until its own phases.
+            // A label of the service, not of its tasks: nothing restarts, nothing to wait for.
             await docker(
               "service",
               "update",
-              "--detach=false",
+              "--detach",
               "--label-add",
               `${E2E_HOLD}=scaled by hand until the autoscaling phases`,
               `${STACK}_model`,
@@ -247,7 +256,10 @@ Deno.test({
         },
       );
       await t.step("scale ml_model=3: all three replicas predict", async () => {
-        await timed("scale to 3 converged", () => docker("service", "scale", `${STACK}_model=3`));
+        await timed(
+          "scale to 3 converged",
+          () => converge(["scale", `${STACK}_model=3`], ["model"]),
+        );
         assert.equal(await replicasRunning("model"), "3/3");
         const seen = (await metricRows()).length;
         await waitFor("rows from three model replicas", async () => {
@@ -289,7 +301,7 @@ Deno.test({
       await t.step("broker restarted by force-update: pipeline recovers on its own", async () => {
         const before = (await metricRows()).length;
         await timed("broker recovery (update --force to new rows)", async () => {
-          await docker("service", "update", "--force", "--detach=false", `${STACK}_rabbitmq`);
+          await converge(["update", "--force", `${STACK}_rabbitmq`], ["rabbitmq"], true);
           await growth(before + 10, 180_000);
         });
       });
@@ -379,7 +391,10 @@ Deno.test({
         const running = (await tasks("--filter", "desired-state=running"))
           .map((line) => line.split("|")[0]);
         assert.ok(running.length > 1, `replicas before scaling down: ${running.length}`);
-        await timed("scale to 1 converged", () => docker("service", "scale", `${STACK}_model=1`));
+        await timed(
+          "scale to 1 converged",
+          () => converge(["scale", `${STACK}_model=1`], ["model"]),
+        );
         const failed = (await tasks()).filter((line) =>
           running.includes(line.split("|")[0]) && /non-zero exit/.test(line) && !/137/.test(line)
         );
@@ -388,7 +403,7 @@ Deno.test({
       await t.step(
         "every sample sent was recorded exactly once, with the right error",
         async () => {
-          await docker("service", "scale", `${STACK}_features=0`);
+          await converge(["scale", `${STACK}_features=0`], ["features"]);
           await new Promise((resolve) => setTimeout(resolve, 3_000));
           const sent = sentSamples(jsonLines(await featuresLogs.stop()));
           assert.ok(sent.size > 100, `only ${sent.size} samples sent`);
@@ -539,10 +554,8 @@ async function scrapedTargetsUp(): Promise<boolean> {
  */
 async function driftPhase(): Promise<void> {
   const start = performance.now();
-  await docker(
-    "service",
+  await converge([
     "update",
-    "--detach=false",
     "--env-add",
     "DRIFT_FEATURES=bmi*3,s5*3",
     "--env-add",
@@ -550,7 +563,7 @@ async function driftPhase(): Promise<void> {
     "--replicas",
     "1",
     `${STACK}_features`,
-  );
+  ], ["features"]);
   let state = "inactive";
   await waitFor("ModelDrift firing in Prometheus", async () => {
     const response = await gateway("/prometheus/api/v1/alerts", {
@@ -799,10 +812,11 @@ async function rolloutState(): Promise<Rollout | undefined> {
  * the new controller, never by the killed one.
  */
 async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
+  // Labels of the service, not of its tasks: nothing restarts, nothing to wait for.
   await docker(
     "service",
     "update",
-    "--detach=false",
+    "--detach",
     "--label-add",
     "ml.rollout.min-pairs=100",
     "--label-add",
@@ -984,6 +998,7 @@ async function stackAccess() {
   return {
     stack: STACK,
     docker,
+    converge: (args: string[], services: string[]) => converge(args, services),
     metricRows,
     followLogs,
     queueDepths,
@@ -1017,10 +1032,8 @@ const SATURATION_MS = 60_000;
  */
 async function saturationPhase(): Promise<void> {
   // Features off and its drift with it; the drifted samples drain before counting starts.
-  await docker(
-    "service",
+  await converge([
     "update",
-    "--detach=false",
     "--env-rm",
     "DRIFT_FEATURES",
     "--env-rm",
@@ -1028,25 +1041,23 @@ async function saturationPhase(): Promise<void> {
     "--replicas",
     "0",
     `${STACK}_features`,
-  );
+  ], ["features"]);
   await waitFor("empty queues before saturation", async () => {
     const depths = await queueDepths();
     return depths.features === 0 && depths.y_true === 0 && depths.y_pred === 0;
   }, 60_000);
   const before = (await metricRows()).length;
   const errorsBefore = await taskErrors();
-  await docker("service", "scale", "--detach=false", `${STACK}_metric=0`, `${STACK}_model=3`);
+  await converge(["scale", `${STACK}_metric=0`, `${STACK}_model=3`], ["metric", "model"]);
   const started = performance.now();
-  await docker(
-    "service",
+  await converge([
     "update",
-    "--detach=false",
     "--env-add",
     "INTERVAL_MS=0",
     "--replicas",
     "1",
     `${STACK}_features`,
-  );
+  ], ["features"]);
   const featuresLogs = followLogs("features");
   const sampler = new MemorySampler(
     async () => [
@@ -1068,7 +1079,7 @@ async function saturationPhase(): Promise<void> {
       }),
   );
   console.log(`backlog: ${JSON.stringify(depths)}`);
-  await docker("service", "scale", "--detach=false", `${STACK}_metric=1`);
+  await converge(["scale", `${STACK}_metric=1`], ["metric"]);
   const rest = SATURATION_MS - (performance.now() - started);
   await new Promise((resolve) => setTimeout(resolve, Math.max(rest, 15_000)));
   console.log(
@@ -1078,16 +1089,14 @@ async function saturationPhase(): Promise<void> {
   console.log("peak memory against the stack's limits:");
   const peaks = [...await memoryOf("features", sampler)];
   // Stop features (it drains its in-flight publishes on SIGTERM) and set its interval back.
-  await docker(
-    "service",
+  await converge([
     "update",
-    "--detach=false",
     "--env-add",
     "INTERVAL_MS=20",
     "--replicas",
     "0",
     `${STACK}_features`,
-  );
+  ], ["features"]);
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   // The count features logs when it stops, not a line per sample: at full speed its log is
   // bounded (lines are dropped, and counted in ml_log_lines_dropped_total) and rotates.

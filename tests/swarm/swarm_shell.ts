@@ -145,6 +145,87 @@ export async function replicasRunning(docker: Docker, service: string): Promise<
   return lines.find((line) => line.startsWith(`${service} `))?.split(" ")[1] ?? "";
 }
 
+/** The task states of a task that runs or is on its way to (`docker service ps`'s CURRENT STATE). */
+const LIVE_STATE = /^(New|Allocated|Pending|Assigned|Accepted|Preparing|Ready|Starting|Running)\b/;
+
+/**
+ * Whether a Swarm service has settled after a change: as many tasks running as its spec asks for
+ * (a task with a health check runs once healthy), none on its way to running, and every task it
+ * stopped stopped (a replica scaled away has exited, so its exit code is known), `gone` (task ids,
+ * as {@link runningTasks} gives them) among them. This is what `docker service scale` and
+ * `update` wait for when attached, without the pause they add after it, the service's update
+ * monitor (20–30 s in docker-stack.yml), which they take even for a change of count: about 6 of
+ * the e2e's minutes. A change Swarm rolls out with a monitor of its own (a rolling update) goes on
+ * as it would; a test that needs its end still waits for that.
+ */
+export async function settled(
+  docker: Docker,
+  service: string,
+  gone: readonly string[] = [],
+): Promise<boolean> {
+  const wanted = Number(
+    await docker.out(
+      "service",
+      "inspect",
+      "--format",
+      "{{.Spec.Mode.Replicated.Replicas}}",
+      service,
+    ),
+  );
+  const tasks = (await docker.out(
+    "service",
+    "ps",
+    "--no-trunc",
+    "--format",
+    "{{.ID}}|{{.DesiredState}}|{{.CurrentState}}",
+    service,
+  )).split("\n").filter(Boolean).map((line) => line.split("|"));
+  let running = 0;
+  for (const [id, desired, current] of tasks) {
+    const live = LIVE_STATE.test(current);
+    if (live && gone.includes(id)) return false;
+    if (desired === "Running" && /^Running\b/.test(current)) running++;
+    else if (live) return false;
+  }
+  return running === wanted;
+}
+
+/** The ids of a service's tasks meant to be running now (for {@link settled}'s `gone`). */
+export async function runningTasks(docker: Docker, service: string): Promise<string[]> {
+  return (await docker.out(
+    "service",
+    "ps",
+    "-q",
+    "--no-trunc",
+    "--filter",
+    "desired-state=running",
+    service,
+  )).split("\n").filter(Boolean);
+}
+
+/**
+ * Runs `docker service <args>` detached, then waits until each of `services` has {@link settled}
+ * (the tasks running before it, when `replace` is set, gone).
+ */
+export async function converge(
+  docker: Docker,
+  args: readonly string[],
+  services: readonly string[],
+  options: { replace?: boolean; timeoutMs?: number } = {},
+): Promise<void> {
+  const gone = options.replace
+    ? (await Promise.all(services.map((s) => runningTasks(docker, s)))).flat()
+    : [];
+  await docker.run(["service", args[0], "--detach", ...args.slice(1)]);
+  for (const service of services) {
+    await waitFor(
+      `${service} settled after docker service ${args[0]}`,
+      () => settled(docker, service, gone),
+      options.timeoutMs,
+    );
+  }
+}
+
 /**
  * The ids of a Swarm service's containers on one engine: running ones, every one it keeps
  * (`all`), or those that have started, running or not (`started`).
