@@ -19,7 +19,7 @@ import { fakeDelivery } from "../metric/fake_delivery.ts";
 import { DashboardHistory, HISTORY_SECONDS, readingOf } from "../metric/dashboard/history.ts";
 import { plotSvg } from "../metric/dashboard/plot_writer.ts";
 import { dedupWindow } from "../metric/metric_log/dedup_window.ts";
-import { snapshotBytes, snapshotState } from "../metric/metric_log/snapshot.ts";
+import { snapshotPieces, snapshotState } from "../metric/metric_log/snapshot.ts";
 import { Pairer } from "../metric/pairing/pairer.ts";
 import { ErrorStats } from "../metric/pairing/stats.ts";
 import { Recorder, type RecorderLog } from "../metric/recorder.ts";
@@ -160,6 +160,7 @@ export function periodicWork(state: LongRunState): Record<PeriodicJob, () => unk
   const formatLine = getJsonLinesFormatter({ properties: "flatten" });
   const encoder = new TextEncoder();
   const log = { seq: 42, offset: 123_456_789 };
+  const pieces: (() => Uint8Array)[] = [];
   return {
     expiry() {
       // Wall time goes on between runs; none of the halves is due (UNPAIRED_TTL_MS is minutes).
@@ -174,12 +175,14 @@ export function periodicWork(state: LongRunState): Record<PeriodicJob, () => unk
     },
     // PlotWriter's part before its first await: the SVG, and Deno.writeTextFile encoding it.
     plot: () => encoder.encode(plotSvg(stats)),
-    snapshot: () =>
-      snapshotBytes(
-        log,
-        snapshotState(stats, (last) => pairer.recordedIds(last), state.prefetch),
-        wallMs,
-      ),
+    // A stretch a run, as SnapshotTaker takes them: the state read (a copy), then each piece.
+    snapshot: () => {
+      const piece = pieces.shift();
+      if (piece) return piece();
+      const read = snapshotState(stats, (last) => pairer.recordedIds(last), state.prefetch);
+      pieces.push(...snapshotPieces(log, { stats: read.stats, seen: [...read.seen] }, wallMs));
+      return read;
+    },
     stats_reading: () => history.record(readingOf(stats.snapshot(), readingAtMs += 1000)),
   };
 }

@@ -241,8 +241,8 @@ function periodicJobs(r: BenchResults): string {
 
 How long each stretch of each of metric's timers held its event loop, the loop that pairs samples
 and acknowledges them (\`ml_metric_periodic_job_seconds\`: the synchronous part of each run, and
-each part after an await, timed apart: the snapshot's reading and serialising of its state once the
-log's writer is flushed), in the steady state of the runs as shipped. "Longest" is the upper bound
+each part after an await, timed apart: the snapshot's reading of its state once the log's writer is
+flushed, then each piece of its serialisation, one per turn of the loop), in the steady state of the runs as shipped. "Longest" is the upper bound
 of the highest bucket a stretch fell in (buckets of ${bucketsMs(PERIODIC_JOB_BUCKETS)}): none took
 longer. The CPU columns are the CPU
 time metric's process used meanwhile (\`ml_metric_periodic_job_cpu_seconds\`, every thread's, so at
@@ -279,8 +279,8 @@ function ownWorkProse(r: BenchResults, own: PeriodicWorkFigures): string {
   const s = own.state;
   const stepUs = own.clockStepMs * 1000;
   return `The last three columns are each job's own work: the same synchronous code
-(\`bench/periodic_work.ts\`: the SVG drawn and encoded for its file; the snapshot's state read and
-serialised; a reading of the statistics recorded; the expiry of ${
+(\`bench/periodic_work.ts\`: the SVG drawn and encoded for its file; the snapshot's state read,
+and each piece of its serialisation, each a run of its own as each is a stretch of the loop; a reading of the statistics recorded; the expiry of ${
     formatNumber(s.pendingHalves)
   } waiting halves, none due, and of the shadow's, none waiting; the MAE line formatted and encoded),
 each job run ${formatNumber(own.runs)} times in turn with the others after ${

@@ -12,10 +12,11 @@
  * not match the log makes the restore read the log's files instead, and say
  * why.
  *
- * It is taken when the log's writer is idle, in one synchronous step, so the
- * statistics and ids are exactly those of the rows before its position: the
- * service adds a pair to its statistics and hands its row to the writer in
- * the same step, so nothing counted can be unwritten at that moment.
+ * Its state is read when the log's writer is idle, in one synchronous step, so
+ * the statistics and ids are exactly those of the rows before its position:
+ * the service adds a pair to its statistics and hands its row to the writer
+ * in the same step, so nothing counted can be unwritten at that moment. It is
+ * then serialised from that copy in pieces, one per turn of the event loop.
  *
  * @module
  */
@@ -112,37 +113,76 @@ export function snapshotState(
   return { stats: stats.state(), seen: recordedIds(last).slice(-last), count: stats.count };
 }
 
+/** Recorded ids serialised in one piece of a snapshot: about 9 KB of JSON. */
+export const SEEN_PER_PIECE = 250;
+
 /**
- * The bytes of the snapshot of `state` at `log`, taken at `takenAtMs` (wall-clock ms): with
- * `SnapshotSources.state`, the work of {@link SnapshotTaker}'s one step on the event loop, apart
- * so that the bench times the same code (`bench/periodic_work.ts`).
+ * The bytes of the snapshot of `state` at `log`, taken at `takenAtMs` (wall-clock ms), as pieces
+ * to make one at a time, in order: the head (version, time, position, statistics), then the ids
+ * {@link SEEN_PER_PIECE} at a time, then the end. {@link SnapshotTaker} gives the event loop back
+ * between two pieces, so no stretch of a snapshot holds it for the whole serialisation (2,000
+ * ids, ~80 KB, at the default PREFETCH); the bench times the same pieces
+ * (`bench/periodic_work.ts`). `state` must not change until the last is made: pass a copy.
+ * Joined, the pieces are exactly {@link encodeSnapshot}'s bytes.
  */
+export function snapshotPieces(
+  log: LogPosition,
+  state: Pick<SnapshotState, "stats" | "seen">,
+  takenAtMs: number,
+): (() => Uint8Array)[] {
+  const encoder = new TextEncoder();
+  const { seen } = state;
+  const head = () => {
+    const text = JSON.stringify(
+      {
+        version: SNAPSHOT_VERSION,
+        takenAtMs,
+        log: { seq: log.seq, offset: log.offset },
+        stats: state.stats,
+      } satisfies Omit<MetricSnapshot, "seen">,
+    );
+    return encoder.encode(`${text.slice(0, -1)},"seen":[`);
+  };
+  const ids = (from: number) => () => {
+    const text = JSON.stringify(seen.slice(from, from + SEEN_PER_PIECE)).slice(1, -1);
+    return encoder.encode(from === 0 ? text : `,${text}`);
+  };
+  const pieces = [head];
+  for (let from = 0; from < seen.length; from += SEEN_PER_PIECE) pieces.push(ids(from));
+  pieces.push(() => encoder.encode("]}\n"));
+  return pieces;
+}
+
+/** {@link snapshotPieces} joined: the snapshot's bytes at once. */
 export function snapshotBytes(
   log: LogPosition,
   state: Pick<SnapshotState, "stats" | "seen">,
   takenAtMs: number,
 ): Uint8Array {
-  return encodeSnapshot({
-    version: SNAPSHOT_VERSION,
-    takenAtMs,
-    log: { seq: log.seq, offset: log.offset },
-    stats: state.stats,
-    seen: [...state.seen],
-  });
+  const pieces = snapshotPieces(log, state, takenAtMs).map((piece) => piece());
+  const bytes = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
+  let at = 0;
+  for (const piece of pieces) {
+    bytes.set(piece, at);
+    at += piece.length;
+  }
+  return bytes;
 }
 
 /** Writes `snapshot` to `path` atomically (temporary file, sync, rename). */
 export function writeSnapshot(path: string, snapshot: MetricSnapshot): Promise<void> {
-  return writeSnapshotBytes(path, encodeSnapshot(snapshot));
+  return writeSnapshotBytes(path, [encodeSnapshot(snapshot)]);
 }
 
-/** Writes a snapshot's bytes to `path` atomically (temporary file, sync, rename). */
-async function writeSnapshotBytes(path: string, bytes: Uint8Array): Promise<void> {
+/** Writes a snapshot's bytes, `parts` in order, to `path` atomically (temporary file, sync, rename). */
+async function writeSnapshotBytes(path: string, parts: readonly Uint8Array[]): Promise<void> {
   const temporary = `${path}.tmp`;
   const file = await Deno.open(temporary, { write: true, create: true, truncate: true });
   try {
-    let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    for (const bytes of parts) {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    }
     // On disk before the rename makes it the snapshot: a power cut never leaves an empty one.
     await file.syncData();
   } finally {
@@ -210,9 +250,10 @@ export class SnapshotTaker {
   /**
    * Takes a snapshot once the writer is idle; resolves true when it wrote
    * one, false when nothing changed since the last. A call while one is
-   * being taken waits for that one. `step` runs the one stretch that holds
-   * the event loop (reading the state and serialising it: about 80 KB), so
-   * the periodic job can time it (`../periodic.ts`).
+   * being taken waits for that one. `step` runs each stretch that holds the
+   * event loop (reading the state; then each piece of its serialisation,
+   * `snapshotPieces`: about 80 KB in all), so the periodic job can time it
+   * (`../periodic.ts`).
    */
   take(step: Step = untimed): Promise<boolean> {
     this.#taking ??= this.#take(step).finally(() => (this.#taking = undefined));
@@ -230,13 +271,21 @@ export class SnapshotTaker {
       const last = this.#last;
       if (last && last.seq === seq && last.offset === offset && last.count === count) return;
       const takenAtMs = (this.#sources.now ?? Date.now)();
+      // A copy of the ids: the pieces are made over several turns, while pairs go on.
+      const copy = { stats: state.stats, seen: [...state.seen] };
       return {
-        bytes: snapshotBytes({ seq, offset }, state, takenAtMs),
+        pieces: snapshotPieces({ seq, offset }, copy, takenAtMs),
         at: { seq, offset, count },
       };
     });
     if (taken === undefined) return false;
-    await writeSnapshotBytes(this.path, taken.bytes);
+    // One piece per turn of the event loop: deliveries that came meanwhile are paired in between.
+    const parts: Uint8Array[] = [];
+    for (const piece of taken.pieces) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      parts.push(step(piece));
+    }
+    await writeSnapshotBytes(this.path, parts);
     this.#last = taken.at;
     return true;
   }

@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import { ErrorStats } from "../pairing/stats.ts";
 import {
+  encodeSnapshot,
   type MetricSnapshot,
   parseSnapshot,
   readSnapshot,
+  SEEN_PER_PIECE,
   SNAPSHOT_VERSION,
   snapshotBytes,
   snapshotPath,
+  snapshotPieces,
   snapshotState,
   SnapshotTaker,
   writeSnapshot,
@@ -87,6 +90,21 @@ Deno.test("snapshotBytes() encodes what parseSnapshot() reads back", () => {
   assert.deepEqual(parseSnapshot(new TextDecoder().decode(bytes)), SNAPSHOT);
 });
 
+Deno.test("snapshotPieces() joined are exactly encodeSnapshot()'s bytes, the ids a piece at a time", () => {
+  const decoder = new TextDecoder();
+  for (const ids of [0, 1, SEEN_PER_PIECE, SEEN_PER_PIECE + 1, 2000]) {
+    const seen = Array.from({ length: ids }, (_, i) => `${i}-é"\\`);
+    const log = { seq: 7, offset: 99 };
+    const pieces = snapshotPieces(log, { stats: SNAPSHOT.stats, seen }, 5);
+    assert.equal(pieces.length, 2 + Math.ceil(ids / SEEN_PER_PIECE), `${ids} ids`);
+    const joined = pieces.map((piece) => decoder.decode(piece())).join("");
+    const whole = decoder.decode(
+      encodeSnapshot({ version: SNAPSHOT_VERSION, takenAtMs: 5, log, stats: SNAPSHOT.stats, seen }),
+    );
+    assert.equal(joined, whole, `${ids} ids`);
+  }
+});
+
 Deno.test("writeSnapshot() replaces the snapshot whole and leaves no temporary file", async () => {
   await withTempDir(async (dir) => {
     const path = snapshotPath(dir);
@@ -127,7 +145,10 @@ Deno.test("SnapshotTaker waits for the writer to be idle and takes the rows writ
     const taking = taker.take(step);
     assert.equal(writer.idle, false);
     assert.equal(await taking, true);
-    assert.deepEqual(steps, ["step while the writer is idle"]);
+    // The state read while the writer is idle; then the head, the two ids and the end, a piece
+    // a turn, each its own stretch.
+    assert.equal(steps[0], "step while the writer is idle");
+    assert.equal(steps.length, 4);
     const read = await readSnapshot(snapshotPath(dir));
     assert.ok(read.ok);
     assert.deepEqual(read.snapshot.log, { seq: 1, offset: 6 });
