@@ -115,19 +115,23 @@ export function periodicWork(state: LongRunState): Record<PeriodicJob, () => unk
       token,
     });
   }
-  const recorder = new Recorder({
-    pairer,
-    stats,
-    appendRow: () => Promise.resolve(),
-    appendLabel: () => Promise.resolve(),
-    csvPath: "metric_log.csv",
-    exit: () => {
+  // What the recorder and the shadow's take alike, as metric/main.ts gives them.
+  const alike = {
+    exit: (): never => {
       throw new Error("Cannot exit from the bench's periodic work");
     },
     log: SILENT,
     now: () => monotonicMs,
     wallClockMs: () => wallMs,
     maxBodyBytes: MAX_BODY_BYTES,
+  };
+  const recorder = new Recorder({
+    ...alike,
+    pairer,
+    stats,
+    appendRow: () => Promise.resolve(),
+    appendLabel: () => Promise.resolve(),
+    csvPath: "metric_log.csv",
     unpairedTtlMs: UNPAIRED_TTL_MS,
   });
   // No candidate in shadow, as in the bench's runs.
@@ -137,16 +141,10 @@ export function periodicWork(state: LongRunState): Record<PeriodicJob, () => unk
       seenCapacity: window,
       outcomeCapacity: 20_000,
     }),
+    ...alike,
     summaries: new ShadowSummaries(),
     appendRow: () => Promise.resolve(),
     path: "shadow_log.csv",
-    exit: () => {
-      throw new Error("Cannot exit from the bench's periodic work");
-    },
-    log: SILENT,
-    now: () => monotonicMs,
-    wallClockMs: () => wallMs,
-    maxBodyBytes: MAX_BODY_BYTES,
   });
 
   // The dashboard's history, full: a reading a second.
