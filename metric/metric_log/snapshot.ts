@@ -153,22 +153,6 @@ export function snapshotPieces(
   return pieces;
 }
 
-/** {@link snapshotPieces} joined: the snapshot's bytes at once. */
-export function snapshotBytes(
-  log: LogPosition,
-  state: Pick<SnapshotState, "stats" | "seen">,
-  takenAtMs: number,
-): Uint8Array {
-  const pieces = snapshotPieces(log, state, takenAtMs).map((piece) => piece());
-  const bytes = new Uint8Array(pieces.reduce((sum, piece) => sum + piece.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    bytes.set(piece, at);
-    at += piece.length;
-  }
-  return bytes;
-}
-
 /** Writes `snapshot` to `path` atomically (temporary file, sync, rename). */
 export function writeSnapshot(path: string, snapshot: MetricSnapshot): Promise<void> {
   return writeSnapshotBytes(path, [encodeSnapshot(snapshot)]);
