@@ -644,9 +644,14 @@ Deno.test({
       await t.step("c. kill member 1's node (model replicas too): clients fail over", async () => {
         assert.ok((await modelNodes()).includes(node3.name));
         assert.notEqual(await memberContainer(node3), "");
-        const before = await connectionsPerMember();
+        // A task is Running once it is live (/healthz), before its broker connection: the
+        // replicas the rebalance placed may still be connecting. Wait for one on member 1.
+        let before: Record<string, number> = {};
+        await waitFor("a client on member 1 to fail over", async () => {
+          before = await connectionsPerMember();
+          return (before["rabbit@rabbitmq"] ?? 0) > 0;
+        }, 60_000);
         console.log(`connections per member before the kill: ${JSON.stringify(before)}`);
-        assert.ok((before["rabbit@rabbitmq"] ?? 0) > 0, "no client on member 1 to fail over");
         const start = performance.now();
         const since = Date.now();
         await killNode(node3);
