@@ -116,6 +116,8 @@ export class AutoscalePhases {
   #stop = false;
   #featuresLogs?: ReturnType<StackAccess["followLogs"]>;
   #controllerLogs?: ReturnType<StackAccess["followLogs"]>;
+  /** Every model container's log, the removed ones' too (Swarm deletes a scaled-down task). */
+  #modelLogs?: ReturnType<StackAccess["followLogs"]>;
   #rowsBefore = 0;
   #redeliveredBefore = 0;
   #startedMs = 0;
@@ -248,6 +250,7 @@ export class AutoscalePhases {
     this.#rowsBefore = (await this.#s.metricRows()).length;
     this.#featuresLogs = this.#s.followLogs("features");
     this.#controllerLogs = this.#s.followLogs("controller");
+    this.#modelLogs = this.#s.followLogs("model");
     const labels = Object.entries(PHASE_POLICY).flatMap(([k, v]) => ["--label-add", `${k}=${v}`]);
     await docker(
       "service",
@@ -509,11 +512,11 @@ export class AutoscalePhases {
       `0, 0, 0 of ${sent.size}; ${redelivered}`,
       "–",
     );
+    const modelSaid = await this.#modelLogs!.stop();
     if (redelivered > 0) {
-      // What the stopped replicas said of their drains: the first thing to read when this fails.
-      const logs = await docker("service", "logs", "--raw", this.#service("model"));
-      const said = `${logs.stdout}\n${logs.stderr}`.split("\n")
-        .filter((l) => /drain|redeliver|lost the connection|closed the/i.test(l)).slice(-20);
+      // What the replicas said of their drains and connections: the first thing to read.
+      const worth = /stopp|drain|redeliver|lost the connection|closed the/i;
+      const said = modelSaid.filter((l) => worth.test(l)).slice(-30);
       // When the counter first moved (it lags ~5–10 s), and what the controller did around then.
       const first = this.#timeline.find((t) => t.redelivered > this.#redeliveredBefore);
       const when = first
