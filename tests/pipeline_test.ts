@@ -320,10 +320,11 @@ Deno.test({
     const pipeline = await Pipeline.create(await sharedBroker(), "drain");
     try {
       pipeline.spawn("metric");
-      // 1 s a prediction, 10 at a time: the first rows come after 1 s and the rest stay in flight
-      // for 2 s more, so the stop below finds work under way however slowly the rows are read.
+      // 1 s a prediction, 10 at a time, 200 samples: 20 s of work, so the stop below finds work
+      // under way. The rows are seen through metric, which may start seconds after model: with
+      // 30 samples (3 s of work), a loaded CI run found nothing in flight at the stop.
       const model = pipeline.spawn("model", { INFERENCE_DELAY_MS: "1000", PREFETCH: "10" });
-      const features = pipeline.spawn("features", { COUNT: "30", INTERVAL_MS: "1" });
+      const features = pipeline.spawn("features", { COUNT: "200", INTERVAL_MS: "1" });
       assert.equal((await features.exit()).code, 0);
       await waitFor("a few rows", async () => (await pipeline.rows()).length >= 3);
       const status = await model.stop();
@@ -333,7 +334,7 @@ Deno.test({
         "nothing was in flight",
       );
       pipeline.spawn("model");
-      await waitFor("30 rows", async () => (await pipeline.rows()).length >= 30);
+      await waitFor("200 rows", async () => (await pipeline.rows()).length >= 200);
       await assertExactlyOnce(await pipeline.rows(), sentSamples(features.logs()));
     } finally {
       await pipeline.dispose();
