@@ -45,7 +45,7 @@ import type { AMQPChannel, AMQPMessage, AMQPProperties } from "@cloudamqp/amqp-c
 import type { Logger } from "./log.ts";
 import type { Telemetry } from "./telemetry.ts";
 import { DEFAULT_QUEUE_TYPE, ensureTopology, publishExchange, type QueueType } from "./topology.ts";
-import { sleep } from "./async.ts";
+import { errorText, sleep, withTimeout } from "./async.ts";
 import { MemberRotation, startMember } from "./broker_members.ts";
 import { brokerAddress } from "./common_config.ts";
 import { connectClient } from "./amqp_client.ts";
@@ -228,9 +228,13 @@ export class Broker {
    */
   async drain(deadlineMs: number): Promise<void> {
     const { log } = this.#options;
-    for (const { channel, tag } of this.#loop.consumerChannels) {
-      await channel.basicCancel(tag).catch(() => {});
-    }
+    // An attach that hangs (a broker that stopped answering) must not hold the shutdown up.
+    await withTimeout(this.#loop.stopConsuming(), deadlineMs, "no cancel-ok").catch((error) =>
+      log.warn("could not cancel the consumers within {deadlineMs} ms: {error}", {
+        deadlineMs,
+        error: errorText(error),
+      })
+    );
     if (this.#inFlight.size === 0) return;
     log.info("draining {pending} in-flight messages", { pending: this.#inFlight.size });
     const drained = await Promise.race([
@@ -250,6 +254,12 @@ export class Broker {
    * loop. Whatever was not acked goes back to its queue for another consumer.
    */
   close(): Promise<void> {
+    if (this.#inFlight.size > 0) {
+      this.#options.log.warn(
+        "closing with {unsettled} deliveries unsettled: the broker delivers them again",
+        { unsettled: this.#inFlight.size },
+      );
+    }
     return this.#loop.stop();
   }
 

@@ -46,6 +46,8 @@ export interface ChannelLike<M> {
     params: { noAck: boolean },
     callback: (message: M) => void,
   ): Promise<ConsumerLike>;
+  /** Resolves on the broker's cancel-ok: every delivery it sent the consumer has arrived by then. */
+  basicCancel(tag: string): Promise<unknown>;
 }
 
 /** A connected connection as the loop uses it: amqp-client's `AMQPClient` fits. */
@@ -122,6 +124,10 @@ export class RunLoop<M, Ch extends ChannelLike<M>> {
   #connection: ConnectionLike<Ch> | undefined;
   #publishChannel: Ch | undefined;
   #consumerChannels: { channel: Ch; tag: string }[] = [];
+  /** False once {@link stopConsuming} was called: no consumer is attached after that. */
+  #consuming = true;
+  /** The attaching of the connection in use, until it is done (or failed). */
+  #attaching: Promise<void> | undefined;
   #connected = false;
   #connectionCount = 0;
   #waiters: (() => void)[] = [];
@@ -133,7 +139,10 @@ export class RunLoop<M, Ch extends ChannelLike<M>> {
     this.#now = options.now ?? (() => performance.now());
   }
 
-  /** True from connected (publish channel and every consumer attached) until the connection is lost. */
+  /**
+   * True from connected (publish channel and every consumer attached, none once
+   * {@link stopConsuming} was called) until the connection is lost.
+   */
   get connected(): boolean {
     return this.#connected;
   }
@@ -164,6 +173,22 @@ export class RunLoop<M, Ch extends ChannelLike<M>> {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
+  /**
+   * The first half of a shutdown: nothing new arrives from here on. No consumer is attached
+   * after this call, on this connection or a later one; an attach under way is waited for (a
+   * SIGTERM may come while a new replica attaches), and then every consumer attached is
+   * cancelled. Resolves on the last cancel-ok, when every delivery the broker sent has arrived.
+   * Publishing goes on until {@link stop}.
+   */
+  async stopConsuming(): Promise<void> {
+    this.#consuming = false;
+    await this.#attaching;
+    for (const { channel, tag } of this.#consumerChannels) {
+      // A closed channel has given its deliveries back already; nothing to cancel.
+      await channel.basicCancel(tag).catch(() => {});
+    }
+  }
+
   /** Ends the loop: closes the connection and resolves once the loop has ended. */
   async stop(): Promise<void> {
     if (this.#stop.signal.aborted) return;
@@ -191,7 +216,9 @@ export class RunLoop<M, Ch extends ChannelLike<M>> {
         if (!connection) break; // stopped while connecting
         this.#connection = connection;
         connection.ondisconnect = watch.onDisconnect;
-        await this.#attach(connection, watch.onChannelClosed);
+        const attaching = this.#attach(connection, watch.onChannelClosed);
+        this.#attaching = attaching.catch(() => {});
+        await attaching;
       } catch (error) {
         if (connection && !connection.closed) await connection.close().catch(() => {});
         if (
@@ -369,6 +396,7 @@ export class RunLoop<M, Ch extends ChannelLike<M>> {
     this.#publishChannel = publishChannel;
     const consumerChannels: { channel: Ch; tag: string }[] = [];
     for (const spec of this.#options.consumers) {
+      if (!this.#consuming) break; // shutting down: publishing only, to settle what is held
       const channel = await connection.channel();
       channel.onerror = (reason) => onChannelClosed(spec.queue, reason);
       await channel.basicQos(spec.prefetch);

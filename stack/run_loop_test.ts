@@ -15,11 +15,16 @@ class FakeChannel implements ChannelLike<string> {
   onerror: (reason: string) => void = () => {};
   confirming = false;
   prefetch: number | undefined;
+  /** Tags of the consumers cancelled on it, in order. */
+  readonly cancelled: string[] = [];
   readonly consumers: {
     queue: string;
     deliver: (message: string) => void;
     ended: PromiseWithResolvers<void>;
   }[] = [];
+
+  /** `basicConsume` answers once this resolves (the broker's consume-ok). */
+  constructor(readonly consumeOk: Promise<void> = Promise.resolve()) {}
 
   confirmSelect(): Promise<void> {
     this.confirming = true;
@@ -31,14 +36,21 @@ class FakeChannel implements ChannelLike<string> {
     return Promise.resolve();
   }
 
-  basicConsume(
+  async basicConsume(
     queue: string,
     _params: { noAck: boolean },
     deliver: (message: string) => void,
   ): Promise<ConsumerLike> {
+    await this.consumeOk;
     const ended = Promise.withResolvers<void>();
     this.consumers.push({ queue, deliver, ended });
-    return Promise.resolve({ tag: `ctag-${queue}`, wait: () => ended.promise });
+    return { tag: `ctag-${queue}`, wait: () => ended.promise };
+  }
+
+  basicCancel(tag: string): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("Channel closed"));
+    this.cancelled.push(tag);
+    return Promise.resolve();
   }
 
   /** The broker closes the channel (amqp-client: consumers reject, then `onerror`). */
@@ -58,11 +70,11 @@ class FakeConnection implements ConnectionLike<FakeChannel> {
   /** The reason of each close() that closed it. */
   readonly closes: string[] = [];
 
-  constructor(readonly url: string) {}
+  constructor(readonly url: string, readonly consumeOk?: Promise<void>) {}
 
   channel(): Promise<FakeChannel> {
     if (this.closed) return Promise.reject(new Error("Connection closed"));
-    const channel = new FakeChannel();
+    const channel = new FakeChannel(this.consumeOk);
     this.channels.push(channel);
     return Promise.resolve(channel);
   }
@@ -97,6 +109,8 @@ interface Attempt {
 interface SetupOptions {
   consumers?: ConsumerSpec<string>[];
   declare?: (channel: FakeChannel) => Promise<void>;
+  /** Each consume on a connection waits for this (default: answered at once). */
+  consumeOk?: Promise<void>;
 }
 
 /** A run loop over fakes: connects wait for the test, backoffs end at once, time stands still. */
@@ -118,7 +132,7 @@ function setup(options: SetupOptions = {}) {
       attempts.push({
         url,
         accept() {
-          const connection = new FakeConnection(url);
+          const connection = new FakeConnection(url, options.consumeOk);
           answer.resolve(connection);
           return connection;
         },
@@ -283,6 +297,54 @@ Deno.test("RunLoop attaches the topology, a confirm channel and each consumer on
   assert.deepEqual([features.prefetch, yTrue.prefetch], [5, 7]);
   features.consumers[0].deliver("a sample");
   assert.deepEqual(received, ["a sample"]);
+  await w.loop.stop();
+});
+
+Deno.test("RunLoop.stopConsuming cancels every consumer, attaches none after, and keeps publishing", async () => {
+  const w = setup({
+    consumers: [
+      { queue: "features", prefetch: 5, onMessage: () => {} },
+      { queue: "y_true", prefetch: 7, onMessage: () => {} },
+    ],
+  });
+  const first = await w.connect(0);
+  await w.loop.stopConsuming();
+  const [, publish, features, yTrue] = first.channels;
+  assert.deepEqual([features.cancelled, yTrue.cancelled], [["ctag-features"], ["ctag-y_true"]]);
+  assert.equal(w.loop.publishChannel, publish, "publishing goes on: held work is settled with it");
+  assert.equal(first.closed, false);
+  // A connection lost while draining comes back without consumers, to publish only.
+  first.drop();
+  const second = await w.connect(1);
+  assert.equal(second.channels.length, 2, "the topology's and the publish channel, no consumer");
+  assert.ok(w.loop.publishChannel?.confirming);
+  await w.loop.stop();
+});
+
+Deno.test("RunLoop.stopConsuming during an attach waits for the consumer under way, cancels it, and attaches no more", async () => {
+  // A SIGTERM may come while a new replica attaches: a consumer the broker is already
+  // delivering to must be cancelled, or what it was sent goes back only when the connection
+  // closes, redelivered.
+  const consumeOk = Promise.withResolvers<void>();
+  const w = setup({
+    consumeOk: consumeOk.promise,
+    consumers: [
+      { queue: "features", prefetch: 5, onMessage: () => {} },
+      { queue: "y_true", prefetch: 7, onMessage: () => {} },
+    ],
+  });
+  const connection = (await w.attempt(0)).accept();
+  await until(() => connection.channels.length === 3, "the first consumer's channel opened");
+  let stopped = false;
+  const stopping = w.loop.stopConsuming().then(() => stopped = true);
+  await settle();
+  assert.equal(stopped, false, "stopConsuming() waits for the consume under way");
+  consumeOk.resolve();
+  await stopping;
+  const [, , features] = connection.channels;
+  assert.deepEqual(features.cancelled, ["ctag-features"], "the consumer attached meanwhile");
+  assert.equal(connection.channels.length, 3, "no channel opened for y_true");
+  assert.equal(w.lines("connected to rabbitmq").length, 1, "still connected, to publish");
   await w.loop.stop();
 });
 
