@@ -11,7 +11,9 @@
  * - the controller killed right after its first step down: Swarm restarts it, it decides again
  *   within 30 s, and makes no second change within the down window of its first;
  * - back to the minimum, at most 2 changes of direction in all, none under steady load;
- * - every sample recorded exactly once, and no delivery of `features` redelivered.
+ * - every sample recorded exactly once, and no delivery of `features` redelivered but those a
+ *   replica logged giving back outside a drain (a connection the broker dropped: a heartbeat
+ *   missed on a starved machine is not a scale-down).
  *
  * The policy uses short windows (labels added to ml_model) to keep the phases under 10 minutes.
  */
@@ -70,6 +72,8 @@ export const PHASE_POLICY = {
 const DRAIN_SECONDS = 60;
 const DOWN_WINDOW_MS = 30_000;
 const LOW_INTERVAL_MS = 125; // 8 samples/s
+/** The model's PREFETCH in the phases: what a replica holds, and gives back if its connection drops. */
+const PREFETCH = 1;
 const HIGH_RATE = 45;
 const HIGH_MS = 90_000;
 const STEADY_MS = 60_000;
@@ -106,6 +110,34 @@ interface Change {
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+/**
+ * The model's log lines that say it gave deliveries back to the broker outside a clean drain,
+ * and at most how many each gave back: a connection or channel the broker dropped (all the
+ * replica held, `prefetch`), a drain deadline that passed (the `left` it names). A clean drain
+ * gives nothing back; "closing with N deliveries unsettled" is a drain that failed, and excuses
+ * nothing.
+ */
+export function givenBackOutsideDrain(
+  records: readonly Record<string, unknown>[],
+  prefetch: number,
+): { count: number; records: Record<string, unknown>[] } {
+  let count = 0;
+  const given: Record<string, unknown>[] = [];
+  for (const record of records) {
+    const message = String(record.message ?? "");
+    const held = message.startsWith("lost the connection to rabbitmq") ||
+        message.startsWith("the broker closed the ")
+      ? prefetch
+      : message.startsWith("drain deadline of")
+      ? Number(record.left) || 0
+      : 0;
+    if (held === 0) continue;
+    count += held;
+    given.push(record);
+  }
+  return { count, records: given };
+}
 
 /** The phases, run in order by e2e_swarm.ts; each records its figures for the table. */
 export class AutoscalePhases {
@@ -263,7 +295,7 @@ export class AutoscalePhases {
       "--env-add",
       "INFERENCE_DELAY_MS=50",
       "--env-add",
-      "PREFETCH=1",
+      `PREFETCH=${PREFETCH}`,
       ...labels,
       "--replicas",
       "1",
@@ -507,16 +539,23 @@ export class AutoscalePhases {
     const rows = (await this.#s.metricRows()).slice(this.#rowsBefore);
     await assertExactlyOnce(rows, sent, this.#s.models);
     const redelivered = (await this.#redelivered()) - this.#redeliveredBefore;
+    // Every container's lines, in the order they were written (each container's come as a block).
+    const modelSaid = jsonLines(await this.#modelLogs!.stop())
+      .sort((a, b) => Date.parse(String(a["@timestamp"])) - Date.parse(String(b["@timestamp"])));
+    const excused = givenBackOutsideDrain(modelSaid, PREFETCH);
     this.#record(
       "samples lost, duplicated, wrong; redeliveries of features",
-      `0, 0, 0 of ${sent.size}; ${redelivered}`,
+      `0, 0, 0 of ${sent.size}; ${redelivered}` +
+        (excused.count > 0
+          ? ` (up to ${excused.count} given back outside a drain: a dropped connection)`
+          : ""),
       "–",
     );
-    const modelSaid = await this.#modelLogs!.stop();
-    if (redelivered > 0) {
+    if (redelivered > excused.count) {
       // What the replicas said of their drains and connections: the first thing to read.
-      const worth = /stopp|drain|redeliver|lost the connection|closed the/i;
-      const said = modelSaid.filter((l) => worth.test(l)).slice(-30);
+      const worth = /stopp|drain|redeliver|unsettled|lost the connection|closed the/i;
+      const said = modelSaid.filter((l) => worth.test(String(l.message))).slice(-30)
+        .map((l) => `${l["@timestamp"]} ${l.replica} ${l.message}`);
       // When the counter first moved (it lags ~5–10 s), and what the controller did around then.
       const first = this.#timeline.find((t) => t.redelivered > this.#redeliveredBefore);
       const when = first
@@ -525,9 +564,11 @@ export class AutoscalePhases {
           this.#changes().map((c) => `${seconds(c.atMs - this.#startedMs)} s ${c.from}→${c.to}`)
             .join(", ")
         : "not counted while the timeline was sampled";
+      // The summary last: CI shows the tail of a long failure.
       assert.fail(
-        `${redelivered} deliveries of features redelivered during scaling, ${when}; model said:\n` +
-          said.join("\n"),
+        `model said:\n${said.join("\n")}\n` +
+          `${redelivered} deliveries of features redelivered during scaling, ` +
+          `${excused.count} of them given back outside a drain at most; ${when}`,
       );
     }
 
