@@ -543,6 +543,11 @@ export class AutoscalePhases {
     const modelSaid = jsonLines(await this.#modelLogs!.stop())
       .sort((a, b) => Date.parse(String(a["@timestamp"])) - Date.parse(String(b["@timestamp"])));
     const excused = givenBackOutsideDrain(modelSaid, PREFETCH);
+    for (const line of excused.records) {
+      console.log(
+        `given back outside a drain: ${line["@timestamp"]} ${line.replica} ${line.message}`,
+      );
+    }
     this.#record(
       "samples lost, duplicated, wrong; redeliveries of features",
       `0, 0, 0 of ${sent.size}; ${redelivered}` +
