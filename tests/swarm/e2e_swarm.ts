@@ -462,7 +462,7 @@ Deno.test({
           ),
       );
       await t.step(
-        "autoscaling: steady again; every sample once, no redelivery",
+        "autoscaling: steady again; every sample once, no redelivery beyond the broker's own",
         () => timed("autoscaling: steady, counted", () => autoscaling.steadyAgainAndCount()),
       );
     } finally {
