@@ -49,7 +49,8 @@ import { errorText, sleep, withTimeout } from "./async.ts";
 import { MemberRotation, startMember } from "./broker_members.ts";
 import { brokerAddress } from "./common_config.ts";
 import { connectClient } from "./amqp_client.ts";
-import { type ConsumerSpec, RunLoop } from "./run_loop.ts";
+import { RunLoop } from "./run_loop.ts";
+import type { ConsumerSpec } from "./run_loop_ports.ts";
 import { createDelivery, type Handler, settle, type SettleContext } from "./settle.ts";
 
 export { DeadLetter, type Delivery, type Handler } from "./settle.ts";

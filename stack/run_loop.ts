@@ -15,8 +15,8 @@
  * - A connection lost soon after it came up is followed by a backoff, so a
  *   message that closes a channel on every delivery cannot make it spin.
  *
- * Written against the small {@link ConnectionLike} and {@link ChannelLike}
- * (amqp-client's `AMQPClient` and `AMQPChannel` fit), with sleeping and the
+ * Written against the small ports of `run_loop_ports.ts` (amqp-client's
+ * `AMQPClient` and `AMQPChannel` fit), with sleeping and the
  * clock passed in, so a test drives it with plain fakes and no timers.
  *
  * @module
@@ -26,47 +26,7 @@ import { brokerAddress } from "./common_config.ts";
 import type { MemberRotation } from "./broker_members.ts";
 import type { Telemetry } from "./telemetry.ts";
 import { TopologyMismatch } from "./topology.ts";
-
-/** A consumer as the loop sees it: amqp-client's `AMQPConsumer` fits. */
-export interface ConsumerLike {
-  readonly tag: string;
-  /** Rejects when the broker cancels the consumer or closes its channel. */
-  wait(): Promise<void>;
-}
-
-/** A channel as the loop uses it, delivering messages of type `M`: amqp-client's `AMQPChannel` fits. */
-export interface ChannelLike<M> {
-  readonly closed: boolean;
-  /** Called when the broker closes the channel. */
-  onerror: (reason: string) => void;
-  confirmSelect(): Promise<void>;
-  basicQos(prefetchCount: number): Promise<void>;
-  basicConsume(
-    queue: string,
-    params: { noAck: boolean },
-    callback: (message: M) => void,
-  ): Promise<ConsumerLike>;
-  /** Resolves on the broker's cancel-ok: every delivery it sent the consumer has arrived by then. */
-  basicCancel(tag: string): Promise<unknown>;
-}
-
-/** A connected connection as the loop uses it: amqp-client's `AMQPClient` fits. */
-export interface ConnectionLike<Ch> {
-  readonly closed: boolean;
-  /** The frame size in force, for the log. */
-  readonly frameMax: number;
-  /** Called when the connection is lost (not after `close()`). */
-  ondisconnect?: (error?: Error) => void;
-  channel(): Promise<Ch>;
-  close(reason?: string): Promise<void>;
-}
-
-/** A consumer to attach on every connection, on a channel of its own. */
-export interface ConsumerSpec<M> {
-  readonly queue: string;
-  readonly prefetch: number;
-  onMessage(message: M): void;
-}
+import type { ChannelLike, ConnectionLike, ConsumerSpec } from "./run_loop_ports.ts";
 
 /** The log lines the loop writes. */
 export interface RunLoopLog {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MemberRotation } from "./broker_members.ts";
-import type { ChannelLike, ConnectionLike, ConsumerLike, ConsumerSpec } from "./run_loop.ts";
+import type { ChannelLike, ConnectionLike, ConsumerLike, ConsumerSpec } from "./run_loop_ports.ts";
 import { RunLoop } from "./run_loop.ts";
 import { createTelemetry } from "./telemetry.ts";
 import { TopologyMismatch } from "./topology.ts";
