@@ -15,6 +15,8 @@
 import assert from "node:assert/strict";
 import { connectClient } from "../stack/amqp_client.ts";
 import { withVhost } from "../ops/kit/pipeline.ts";
+import { waitFor } from "../ops/kit/process.ts";
+import { sleep } from "../stack/async.ts";
 import { sharedBroker, stopSharedBroker } from "./harness.ts";
 
 const integration = { sanitizeOps: false, sanitizeResources: false };
@@ -32,7 +34,7 @@ async function consumeAndCancelRounds(url: string, queueType: "quorum" | "classi
   const feeding = (async () => {
     while (publishing) {
       await out.basicPublish("", queue, String(published++), { deliveryMode: 2 });
-      await new Promise((resolve) => setTimeout(resolve, 3));
+      await sleep(3);
     }
   })();
 
@@ -54,10 +56,10 @@ async function consumeAndCancelRounds(url: string, queueType: "quorum" | "classi
     const { tag } = await channel.basicConsume(queue, { noAck: false }, (message) => {
       receive(message.bodyToString() ?? "", message.redelivered);
       acks.push(
-        new Promise((resolve) => setTimeout(resolve, 2)).then(() => message.ack()),
+        sleep(2).then(() => message.ack()),
       );
     });
-    await new Promise((resolve) => setTimeout(resolve, 20 + (round % 5) * 10));
+    await sleep(20 + (round % 5) * 10);
     await channel.basicCancel(tag);
     await Promise.all(acks);
     await channel.close();
@@ -70,10 +72,9 @@ async function consumeAndCancelRounds(url: string, queueType: "quorum" | "classi
     receive(message.bodyToString() ?? "", message.redelivered);
     void message.ack();
   });
-  const deadline = Date.now() + 20_000;
-  while (seen.size < published && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitFor("every message published received", () => seen.size >= published, {
+    timeoutMs: 20_000,
+  });
   await consumer.close();
   await publisher.close();
   return { published, received: seen.size, twice, unseenRedelivered, warnings };
