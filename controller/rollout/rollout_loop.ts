@@ -253,13 +253,17 @@ export class RolloutLoop implements ControlLoop {
       case "idle":
         return;
       case "hold":
-        return this.#sayOnce("info", "holding the rollout: {why}", step.why);
+        // Named: a log read later, or two rollouts in a row, must tell whose hold it was.
+        return this.#sayOnce("info", "holding the rollout of {candidate}: {why}", step.why, {
+          candidate: rollout!.candidate,
+        });
       case "promote": {
         if (UPDATING_STATES.includes(stable.updateState ?? "")) {
           return this.#sayOnce(
             "info",
-            "holding the rollout: {why}",
+            "holding the rollout of {candidate}: {why}",
             `promote, once Swarm's ${stable.updateState} update of ${stable.name} has ended`,
+            { candidate: step.rollout.candidate },
           );
         }
         await swarm.updateSpec(stable, promotedSpec(stable, candidate!, step.rollout));
@@ -319,9 +323,14 @@ export class RolloutLoop implements ControlLoop {
     };
   }
 
-  #sayOnce(level: "info" | "warn", message: string, why: string): void {
+  #sayOnce(
+    level: "info" | "warn",
+    message: string,
+    why: string,
+    fields: Record<string, unknown> = {},
+  ): void {
     if (why === this.#lastSaid) return;
     this.#lastSaid = why;
-    this.#options.log[level](message, { why });
+    this.#options.log[level](message, { ...fields, why });
   }
 }

@@ -198,7 +198,13 @@ Deno.test("RolloutLoop holds without a verdict, and says so once until the reaso
   await loop.tick(START + 600_000);
   await loop.tick(START + 615_000);
   assert.deepEqual(swarm.calls, []);
-  assert.equal(lines.filter((l) => l.startsWith("info holding")).length, 1);
+  const holds = lines.filter((l) => l.startsWith("info holding"));
+  assert.equal(holds.length, 1);
+  // It names whose rollout it holds: a log read later may hold several rollouts.
+  assert.match(
+    holds[0],
+    /holding the rollout of \{candidate\}: \{why\} \{"candidate":"v2","why":"50 of/,
+  );
   // Each look still goes to the dashboard: both MAEs on the pairs, no interval below min-pairs.
   assert.equal(looks.length, 2);
   assert.deepEqual(

@@ -806,22 +806,26 @@ async function rolloutState(): Promise<Rollout | undefined> {
  * removes it, and the stable version serves throughout. The policy comes from ml_model's labels:
  * 100 pairs at least and a look every 2 s, so that the phase fits in CI.
  *
- * And phase c in the same rollout: the controller is killed (SIGKILL) as soon as the rollout has
- * started. The rollout's state is in the Swarm (ml_model's labels, the candidate's service), so
- * the controller Swarm starts in its place carries it on: the rollout ends exactly once, decided by
- * the new controller, never by the killed one.
+ * And phase c in the same rollout: the controller is killed (SIGKILL) once it has taken the
+ * rollout up (logged a hold of it). The rollout's state is in the Swarm (ml_model's labels, the
+ * candidate's service), so the controller Swarm starts in its place carries it on: the rollout
+ * ends exactly once, decided by the new controller, never by the killed one.
+ *
+ * The killed one cannot decide by construction, not by a race: min-pairs is out of reach until it
+ * is dead, then lowered to 100 (the policy is read at every look). A race lost once in CI: the
+ * kill came after the first controller's verdict on 803 pairs, on a machine slow to answer.
  */
 async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
   // Labels of the service, not of its tasks: nothing restarts, nothing to wait for.
-  await docker(
-    "service",
-    "update",
-    "--detach",
+  const labels = (...args: string[]) =>
+    docker("service", "update", "--detach", ...args, `${STACK}_model`);
+  await labels(
     "--label-add",
-    "ml.rollout.min-pairs=100",
+    "ml.rollout.min-pairs=1000000",
+    "--label-add",
+    "ml.rollout.max-pairs=1000000",
     "--label-add",
     "ml.rollout.look-seconds=2",
-    `${STACK}_model`,
   );
   const worse = await fit({ ...dataset, y: dataset.y.map((y) => y * 1.5) });
   const file = await Deno.makeTempFile({ prefix: "ml-model-worse-", suffix: ".json" });
@@ -834,8 +838,21 @@ async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
   assert.equal((await rolloutState())?.phase, "shadowing");
   const [victim] = await containersOf("controller");
   assert.ok(victim, "no running controller container");
+  const holdsOf = async (id: string) => {
+    const logs = await docker("logs", id);
+    return jsonLines(`${logs.stdout}\n${logs.stderr}`.split("\n")).filter((
+      { message, candidate },
+    ) => candidate === worse.version && String(message).startsWith("holding the rollout"));
+  };
+  await waitFor(
+    "the controller holding the rollout",
+    async () => (await holdsOf(victim)).length > 0,
+    60_000,
+  );
+  const [hold] = await holdsOf(victim);
   await docker("kill", victim);
   const killedS = (performance.now() - start) / 1000;
+  await labels("--label-add", "ml.rollout.min-pairs=100", "--label-rm", "ml.rollout.max-pairs");
   let decided: Rollout | undefined;
   await waitFor("the controller's decision", async () => {
     decided = await rolloutState();
@@ -890,7 +907,8 @@ async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
   assert.ok(rows.length > 0, "no stable rows during the rollout");
   assert.ok(rows.every((r) => r.modelVersion === stable.version), "the candidate served");
   console.log(
-    `rollout b, c: controller killed ${killedS.toFixed(1)} s after start; ` +
+    `rollout b, c: controller killed ${killedS.toFixed(1)} s after start, holding ` +
+      `(${hold.why}); ` +
       `rejected ${decidedS.toFixed(1)} s after start on ${decided!.pairs} pairs ` +
       `(${decided!.reason}); candidate removed ${removedS.toFixed(1)} s after the decision ` +
       `was seen; ${rows.length} stable rows meanwhile`,
