@@ -45,7 +45,7 @@ import type { AMQPChannel, AMQPMessage, AMQPProperties } from "@cloudamqp/amqp-c
 import type { Logger } from "./log.ts";
 import type { Telemetry } from "./telemetry.ts";
 import { DEFAULT_QUEUE_TYPE, ensureTopology, publishExchange, type QueueType } from "./topology.ts";
-import { errorText, sleep, withTimeout } from "./async.ts";
+import { drainWithin } from "./drain.ts";
 import { MemberRotation, startMember } from "./broker_members.ts";
 import { brokerAddress } from "./common_config.ts";
 import { connectClient } from "./amqp_client.ts";
@@ -224,30 +224,15 @@ export class Broker {
 
   /**
    * First half of the shutdown path: cancel the consumers so nothing new
-   * arrives, then give in-flight handlers until `deadlineMs` to finish.
-   * Publishing still works, so the caller can settle what it holds.
+   * arrives, then let in-flight handlers finish, all within `deadlineMs`
+   * (`drain.ts`). Publishing still works, so the caller can settle what it holds.
    */
-  async drain(deadlineMs: number): Promise<void> {
-    const { log } = this.#options;
-    // An attach that hangs (a broker that stopped answering) must not hold the shutdown up.
-    await withTimeout(this.#loop.stopConsuming(), deadlineMs, "no cancel-ok").catch((error) =>
-      log.warn("could not cancel the consumers within {deadlineMs} ms: {error}", {
-        deadlineMs,
-        error: errorText(error),
-      })
-    );
-    if (this.#inFlight.size === 0) return;
-    log.info("draining {pending} in-flight messages", { pending: this.#inFlight.size });
-    const drained = await Promise.race([
-      Promise.allSettled([...this.#inFlight]).then(() => true),
-      sleep(deadlineMs).then(() => false),
-    ]);
-    if (!drained) {
-      log.warn(
-        "drain deadline of {deadlineMs} ms passed with {left} messages in flight: they go back to the queue",
-        { deadlineMs, left: this.#inFlight.size },
-      );
-    }
+  drain(deadlineMs: number): Promise<void> {
+    return drainWithin(deadlineMs, {
+      stopConsuming: () => this.#loop.stopConsuming(),
+      inFlight: this.#inFlight,
+      log: this.#options.log,
+    });
   }
 
   /**

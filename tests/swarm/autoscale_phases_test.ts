@@ -34,7 +34,7 @@ Deno.test("givenBackOutsideDrain counts what a dropped connection or a passed de
 Deno.test("givenBackOutsideDrain excuses nothing for a clean drain or one that closed with deliveries unsettled", () => {
   const said = [
     line('stopping ("SIGTERM")', { why: "SIGTERM" }),
-    line("draining 1 in-flight messages", { pending: 1 }),
+    line("draining 1 in-flight messages within 10000 ms", { pending: 1, leftMs: 10000 }),
     line("closing with 1 deliveries unsettled: the broker delivers them again", { unsettled: 1 }),
     line("stopped"),
   ];
