@@ -22,6 +22,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  freePort,
   type LocalNode,
   nodeCtl,
   prepareLocalNode,
@@ -118,6 +119,29 @@ async function watchProcess(node: LocalNode): Promise<string> {
   return (await nodeCtl(node)("eval", "whereis(ml_global_hang_watch).")).trim();
 }
 
+/**
+ * Starts member 1 with ports picked now. It starts a minute after the others (and again later),
+ * and a port picked free when it was prepared may have been taken since by a test running beside
+ * this one: the node then never comes up (a CI run of a4e06cd saw member 1 "not running at all").
+ * Its name stays: the others' files name it, and the cluster finds it by name through epmd.
+ */
+function startWithFreshPorts(node: LocalNode, env: Record<string, string>): Promise<void> {
+  return startDetached(node, {
+    ...env,
+    RABBITMQ_NODE_PORT: String(freePort()),
+    RABBITMQ_DIST_PORT: String(freePort()),
+  });
+}
+
+/** The last lines of each node's log, for a failure's message. */
+async function logTails(nodes: LocalNode[], lines = 12): Promise<string> {
+  const tails = await Promise.all(nodes.map(async (node) => {
+    const text = (await log(node)).trimEnd().split("\n").slice(-lines).join("\n");
+    return `--- ${node.nodeName}'s log, last ${lines} lines:\n${text || "(empty)"}`;
+  }));
+  return tails.join("\n");
+}
+
 /** Whether the rabbit application runs: false while a blank node waits in peer discovery. */
 async function running(node: LocalNode): Promise<boolean> {
   return (await nodeCtl(node)("eval", "rabbit:is_running().")).trim() === "true";
@@ -132,15 +156,18 @@ async function runningNodes(node: LocalNode): Promise<string[]> {
  * Waits until every node runs and each sees all of them as its cluster; a node that sees another
  * cluster keeps failing the check, and the timeout says which node saw what.
  */
-function waitOneCluster(what: string, nodes: LocalNode[], timeoutMs: number): Promise<void> {
+async function waitOneCluster(what: string, nodes: LocalNode[], timeoutMs: number) {
   const names = nodes.map((node) => node.nodeName).sort();
-  return waitFor(what, async () => {
+  await waitFor(what, async () => {
     for (const node of nodes) {
       if (!(await running(node))) return false;
       assert.deepEqual(await runningNodes(node), names, `${node.nodeName}'s view`);
     }
     return true;
-  }, { timeoutMs, intervalMs: 1000 });
+  }, { timeoutMs, intervalMs: 1000 }).catch(async (error) => {
+    // The logs say why a node is not up; the summary goes last, where a cut output keeps it.
+    throw new Error(`${await logTails(nodes)}\n${error.message}`);
+  });
 }
 
 Deno.test({
@@ -200,7 +227,7 @@ Deno.test({
 
       // Member 1, blank too: it finds no clustered peer, forms the cluster, the others join it.
       const seedStarted = Date.now();
-      await startDetached(seed, seedEnv);
+      await startWithFreshPorts(seed, seedEnv);
       await waitOneCluster(
         "all three members running in one cluster",
         nodes,
@@ -228,7 +255,7 @@ Deno.test({
       });
       await Deno.remove(`${seed.dir}/mnesia`, { recursive: true });
       await Deno.rename(`${seed.dir}/log/${seed.nodeName}.log`, `${seed.dir}/log/first-boot.log`);
-      await startDetached(seed, seedEnv);
+      await startWithFreshPorts(seed, seedEnv);
       await waitOneCluster("blank member 1 back in the cluster", nodes, seedWindowMs + 90_000);
       const rejoined = await log(seed);
       assert.match(rejoined, /selected for auto-clustering/);
