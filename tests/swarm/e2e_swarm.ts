@@ -838,18 +838,19 @@ async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
   assert.equal((await rolloutState())?.phase, "shadowing");
   const [victim] = await containersOf("controller");
   assert.ok(victim, "no running controller container");
-  const holdsOf = async (id: string) => {
+  // This candidate's lines in a controller container's log, read with `docker logs`: on this
+  // engine `docker service logs` (without --follow) once hung for good after the kill.
+  const linesOf = async (id: string) => {
     const logs = await docker("logs", id);
-    return jsonLines(`${logs.stdout}\n${logs.stderr}`.split("\n")).filter((
-      { message, candidate },
-    ) => candidate === worse.version && String(message).startsWith("holding the rollout"));
+    return jsonLines(`${logs.stdout}\n${logs.stderr}`.split("\n"))
+      .filter(({ candidate }) => candidate === worse.version);
   };
-  await waitFor(
-    "the controller holding the rollout",
-    async () => (await holdsOf(victim)).length > 0,
-    60_000,
-  );
-  const [hold] = await holdsOf(victim);
+  let hold: Record<string, unknown> | undefined;
+  await waitFor("the controller holding the rollout", async () => {
+    hold = (await linesOf(victim))
+      .find(({ message }) => String(message).startsWith("holding the rollout"));
+    return hold !== undefined;
+  }, 60_000);
   await docker("kill", victim);
   const killedS = (performance.now() - start) / 1000;
   await labels("--label-add", "ml.rollout.min-pairs=100", "--label-rm", "ml.rollout.max-pairs");
@@ -874,26 +875,23 @@ async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
   const removedS = (performance.now() - decidedAt) / 1000;
   // Exactly once: one decision line for this candidate across every controller task's logs (the
   // killed one's included), and none in the killed one's.
-  const decisionLines = (text: string) =>
-    text.split("\n").filter((line) => {
-      try {
-        const { message, candidate } = JSON.parse(line);
-        return candidate === worse.version && /^(rejected|promoted|aborted) /.test(message);
-      } catch {
-        return false; // not a log line of ours
-      }
-    });
-  // Each of the controller's containers, the killed one included, read with `docker logs`: on
-  // this engine `docker service logs` (without --follow) once hung for good after the kill.
-  let all = "";
+  const decisionsBy = new Map<string, Record<string, unknown>[]>();
   for (const id of await containersOf("controller", true)) {
-    const logs = await docker("logs", id);
-    all += `${logs.stdout}\n${logs.stderr}\n`;
+    decisionsBy.set(
+      id,
+      (await linesOf(id)).filter(({ message }) =>
+        /^(rejected|promoted|aborted) /.test(String(message))
+      ),
+    );
   }
-  const everyTask = decisionLines(all);
-  assert.equal(everyTask.length, 1, `decisions of ${worse.version}:\n${everyTask.join("\n")}`);
-  const killed = await docker("logs", victim);
-  assert.deepEqual(decisionLines(`${killed.stdout}\n${killed.stderr}`), []);
+  const everyTask = [...decisionsBy.values()].flat();
+  assert.equal(
+    everyTask.length,
+    1,
+    `decisions of ${worse.version}:\n${everyTask.map((l) => JSON.stringify(l)).join("\n")}`,
+  );
+  assert.ok(decisionsBy.has(victim), `the killed controller ${victim} is gone from docker ps -a`);
+  assert.deepEqual(decisionsBy.get(victim), []);
   // The stable version served throughout: its config is unchanged and its rows went on.
   const { stdout } = await docker(
     "service",
@@ -908,7 +906,7 @@ async function rejectedRolloutPhase(stable: ModelArtifact): Promise<void> {
   assert.ok(rows.every((r) => r.modelVersion === stable.version), "the candidate served");
   console.log(
     `rollout b, c: controller killed ${killedS.toFixed(1)} s after start, holding ` +
-      `(${hold.why}); ` +
+      `(${hold!.why}); ` +
       `rejected ${decidedS.toFixed(1)} s after start on ${decided!.pairs} pairs ` +
       `(${decided!.reason}); candidate removed ${removedS.toFixed(1)} s after the decision ` +
       `was seen; ${rows.length} stable rows meanwhile`,
